@@ -1,0 +1,224 @@
+"""Typed configuration: defaults, then a TOML file, then environment variables.
+
+Every key can be overridden by ``PIPELINE_<SECTION>_<KEY>`` (for example
+``PIPELINE_AWS_ENDPOINT_URL`` or ``PIPELINE_STREAM_SHARDS``); the file is named by ``--config`` or
+``PIPELINE_CONFIG``. Credentials are never part of the configuration: boto3's standard chain
+provides them, so they cannot leak into a config dump or a log line.
+
+Window jobs are declared as ``[[jobs]]`` tables (see :mod:`pipeline.windows.spec`); the defaults
+ship in ``pipeline/defaults.toml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+ENV_PREFIX = "PIPELINE_"
+
+
+@dataclass(frozen=True)
+class AwsConfig:
+    """Where the AWS APIs are. An empty ``endpoint_url`` means real AWS (or ``AWS_ENDPOINT_URL``)."""
+
+    region: str = "us-east-1"
+    endpoint_url: str = ""
+    max_attempts: int = 8
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class NamesConfig:
+    """Names of every resource; ``pipeline provision`` creates them, the template deploys them."""
+
+    stream: str = "kpipe-events"
+    results_table: str = "kpipe-window-results"
+    state_table: str = "kpipe-consumer-state"
+    bucket: str = "kpipe-lake"
+    state_bucket: str = "kpipe-consumer-state"
+    glue_database: str = "kpipe"
+    firehose_prefix: str = "kpipe-"
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """The Kinesis stream and the type of event it carries."""
+
+    shards: int = 2
+    event_type: str = "iot"
+    retention_hours: int = 24
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    """How the consumer reads, checkpoints and bounds its state."""
+
+    application: str = "kpipe-consumer"
+    max_records: int = 10_000
+    poll_interval_ms: int = 200
+    checkpoint_interval_s: float = 5.0
+    initial_position: str = "TRIM_HORIZON"
+
+
+@dataclass(frozen=True)
+class FirehoseConfig:
+    """Buffering hints of the delivery streams (AWS: 1-128 MiB, 0-900 s)."""
+
+    buffer_mib: int = 64
+    buffer_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """One declared window job, as written in the TOML file (validated by windows.spec)."""
+
+    name: str
+    source: str
+    window: str
+    lateness: str = "0s"
+    group_by: tuple[str, ...] = ()
+    metrics: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; build it with :func:`load_config`."""
+
+    aws: AwsConfig = field(default_factory=AwsConfig)
+    names: NamesConfig = field(default_factory=NamesConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    consumer: ConsumerConfig = field(default_factory=ConsumerConfig)
+    firehose: FirehoseConfig = field(default_factory=FirehoseConfig)
+    jobs: tuple[JobConfig, ...] = ()
+
+    def with_endpoint(self, endpoint_url: str) -> Config:
+        """The same configuration pointed at another endpoint (the embedded emulator)."""
+        return dataclasses.replace(self, aws=dataclasses.replace(self.aws, endpoint_url=endpoint_url))
+
+    def jobs_for(self, source: str) -> tuple[JobConfig, ...]:
+        return tuple(job for job in self.jobs if job.source == source)
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load defaults, then ``path`` (or ``$PIPELINE_CONFIG``), then ``PIPELINE_*`` variables.
+
+    Raises :class:`ConfigError` naming the offending key for unknown keys and bad values.
+    """
+    env = os.environ if env is None else env
+    data = _read_toml_text(resources.files("pipeline").joinpath("defaults.toml").read_text(), "defaults")
+    path = path or env.get("PIPELINE_CONFIG")
+    if path:
+        file_path = Path(path)
+        if not file_path.is_file():
+            raise ConfigError(f"config file not found: {file_path}")
+        user = _read_toml_text(file_path.read_text(encoding="utf-8"), str(file_path))
+        jobs = user.pop("jobs", None)
+        data = _merge(data, user)
+        if jobs is not None:  # a file that declares jobs replaces the default jobs entirely
+            data["jobs"] = jobs
+    data = _merge(data, _env_overrides(env))
+    config = _build(Config, data, "")
+    from pipeline.windows.spec import compile_jobs  # validates jobs against the event schemas
+
+    compile_jobs(config.jobs, retention_ms=config.stream.retention_hours * 3_600_000)
+    return config
+
+
+def _read_toml_text(text: str, origin: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: invalid TOML: {exc}") from exc
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """``PIPELINE_SECTION_KEY=value`` -> ``{"section": {"key": "value"}}`` for known sections."""
+    sections = {f.name for f in dataclasses.fields(Config) if f.name != "jobs"}
+    out: dict[str, dict[str, str]] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == "PIPELINE_CONFIG":
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        section, _, key = rest.partition("_")
+        if section in sections and key:
+            out.setdefault(section, {})[key] = value
+    return out
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where or 'config'}: expected a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where or 'config'}: unknown key(s) {', '.join(unknown)}")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints[name], value, f"{where}.{name}" if where else name)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required key is missing
+        raise ConfigError(f"{where or 'config'}: {exc}") from exc
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if origin is tuple:
+        (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin in (Mapping, dict):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        return types.MappingProxyType({str(k): str(v) for k, v in value.items()})
+    if hint is bool:
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if hint in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            number = hint(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}") from None
+        if number < 0:
+            raise ConfigError(f"{where}: must not be negative, got {value!r}")
+        return number
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported type {hint}")  # pragma: no cover - programming error

@@ -1,0 +1,185 @@
+"""What the core produces for the sinks: window results, late events and dead letters.
+
+Every output carries a deterministic id (``result_id`` / ``record_id``) so that a replay after a
+crash produces the same ids: DynamoDB overwrites the same item, and the lake's views count each
+id once even though Firehose is append-only.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """A closed window of one group: final metric values."""
+
+    job: str
+    window_start_ms: int
+    window_end_ms: int
+    group: tuple[tuple[str, Any], ...]
+    metrics: tuple[tuple[str, Any], ...]
+
+    @property
+    def result_id(self) -> str:
+        """The same job, window and group always have the same id."""
+        group = ",".join(f"{k}={v}" for k, v in self.group)
+        return f"{self.job}|{self.window_start_ms}|{group}"
+
+    def as_row(self, shard_id: str) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "result_id": self.result_id,
+            "job": self.job,
+            "window_start_ms": self.window_start_ms,
+            "window_end_ms": self.window_end_ms,
+        }
+        row.update(self.group)
+        row.update(self.metrics)
+        row["shard_id"] = shard_id
+        return row
+
+
+@dataclass(frozen=True)
+class LateEvent:
+    """A valid event whose window (of ``job``) had already closed when it arrived."""
+
+    job: str
+    event_id: str
+    event_time_ms: int
+    window_start_ms: int
+    window_end_ms: int
+    watermark_ms: int
+    shard_id: str
+    sequence_number: str
+    sub_sequence_number: int
+    payload: bytes
+
+    @property
+    def record_id(self) -> str:
+        return f"{self.job}|{self.event_id}"
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"late for job {self.job}: window [{self.window_start_ms}, {self.window_end_ms}) "
+            f"closed at watermark {self.watermark_ms}"
+        )
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "job": self.job,
+            "event_id": self.event_id,
+            "event_time_ms": self.event_time_ms,
+            "window_start_ms": self.window_start_ms,
+            "watermark_ms": self.watermark_ms,
+            "reason": self.reason,
+            "shard_id": self.shard_id,
+            "sequence_number": self.sequence_number,
+            "sub_sequence_number": self.sub_sequence_number,
+            "payload": self.payload.decode("utf-8", errors="replace"),
+        }
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that is not a valid event, with its raw bytes and where it came from."""
+
+    reason: str
+    shard_id: str
+    sequence_number: str
+    sub_sequence_number: int
+    partition_key: str
+    data: bytes
+    approximate_arrival_ms: int = 0
+
+    @property
+    def record_id(self) -> str:
+        return f"{self.shard_id}|{self.sequence_number}|{self.sub_sequence_number}"
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "reason": self.reason,
+            "shard_id": self.shard_id,
+            "sequence_number": self.sequence_number,
+            "sub_sequence_number": self.sub_sequence_number,
+            "partition_key": self.partition_key,
+            "data_base64": base64.b64encode(self.data).decode("ascii"),
+            "approximate_arrival_ms": self.approximate_arrival_ms,
+        }
+
+
+LATE_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.string()),
+        ("job", pa.string()),
+        ("event_id", pa.string()),
+        ("event_time_ms", pa.int64()),
+        ("window_start_ms", pa.int64()),
+        ("watermark_ms", pa.int64()),
+        ("reason", pa.string()),
+        ("shard_id", pa.string()),
+        ("sequence_number", pa.string()),
+        ("sub_sequence_number", pa.int64()),
+        ("payload", pa.string()),
+    ]
+)
+
+DEAD_LETTER_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.string()),
+        ("reason", pa.string()),
+        ("shard_id", pa.string()),
+        ("sequence_number", pa.string()),
+        ("sub_sequence_number", pa.int64()),
+        ("partition_key", pa.string()),
+        ("data_base64", pa.string()),
+        ("approximate_arrival_ms", pa.int64()),
+    ]
+)
+
+#: Columns every event row carries in the lake besides the event's own fields.
+EVENT_METADATA = (
+    pa.field("shard_id", pa.string()),
+    pa.field("sequence_number", pa.string()),
+    pa.field("sub_sequence_number", pa.int64()),
+)
+
+
+@dataclass
+class Counters:
+    """Running counts of one shard's processing (reported, snapshotted with the state)."""
+
+    records: int = 0
+    events: int = 0
+    duplicates: int = 0
+    late: int = 0
+    dead_letters: int = 0
+    results: int = 0
+
+    def add(self, other: Counters) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Outcome:
+    """Everything one batch produced, in shard order, ready for the sinks."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    results: list[WindowResult] = field(default_factory=list)
+    late: list[LateEvent] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    counters: Counters = field(default_factory=Counters)
+
+    def extend(self, other: Outcome) -> None:
+        self.events.extend(other.events)
+        self.results.extend(other.results)
+        self.late.extend(other.late)
+        self.dead_letters.extend(other.dead_letters)
+        self.counters.add(other.counters)

@@ -1,0 +1,143 @@
+"""Window jobs are declared in the configuration, not coded.
+
+A job names its source event type, a tumbling window size, the allowed lateness, the group-by
+fields (possibly none) and its metrics, each ``function(field)`` or ``count()``::
+
+    [[jobs]]
+    name = "device_minute"
+    source = "iot"
+    window = "1m"
+    lateness = "30s"
+    group_by = ["device_id", "device_type", "site"]
+    metrics = { events = "count()", temperature_avg = "avg(temperature)" }
+
+:func:`compile_jobs` turns the declarations into :class:`WindowJob` objects and rejects bad ones
+at start-up with an error naming the job and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from pipeline.errors import ConfigError
+from pipeline.events.schema import EventType, event_type
+from pipeline.windows.aggregates import FUNCTIONS, AggregateFunction
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_METRIC = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)?\s*\)\s*$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def parse_duration(text: str, where: str) -> int:
+    """``"1m"`` -> 60000. Units: ms, s, m, h, d."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ConfigError(f"{where}: {text!r} is not a duration such as 500ms, 30s, 1m, 1h, 1d")
+    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One output column of a job: ``name = function(field)``."""
+
+    name: str
+    function: AggregateFunction
+    field: str | None
+
+    def arrow_type(self, etype: EventType) -> pa.DataType:
+        field_type = etype.arrow_schema.field(self.field).type if self.field else None
+        return self.function.result_type(field_type)
+
+
+@dataclass(frozen=True)
+class WindowJob:
+    """A validated window job."""
+
+    name: str
+    etype: EventType
+    size_ms: int
+    lateness_ms: int
+    group_by: tuple[str, ...]
+    metrics: tuple[MetricSpec, ...]
+
+    def window_start(self, event_time_ms: int) -> int:
+        return event_time_ms - event_time_ms % self.size_ms
+
+    def result_schema(self) -> pa.Schema:
+        """Columns of this job's result table in the lake (and items in DynamoDB)."""
+        schema = self.etype.arrow_schema
+        columns = [
+            pa.field("result_id", pa.string(), nullable=False),
+            pa.field("job", pa.string(), nullable=False),
+            pa.field("window_start_ms", pa.int64(), nullable=False),
+            pa.field("window_end_ms", pa.int64(), nullable=False),
+        ]
+        columns += [schema.field(name) for name in self.group_by]
+        columns += [pa.field(m.name, m.arrow_type(self.etype)) for m in self.metrics]
+        columns.append(pa.field("shard_id", pa.string(), nullable=False))
+        return pa.schema(columns)
+
+
+def compile_jobs(jobs: Iterable[object], retention_ms: int | None = None) -> tuple[WindowJob, ...]:
+    """Validate job declarations (``JobConfig``); raise :class:`ConfigError` naming the problem."""
+    compiled: list[WindowJob] = []
+    seen: set[str] = set()
+    for job in jobs:
+        name = getattr(job, "name", "")
+        where = f"jobs.{name}"
+        if not _NAME.match(name):
+            raise ConfigError(f"{where}: job name must be lower_snake_case (a-z, 0-9, _)")
+        if name in seen:
+            raise ConfigError(f"{where}: declared twice")
+        seen.add(name)
+        try:
+            etype = event_type(job.source)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.source: {exc}") from None
+        size_ms = parse_duration(job.window, f"{where}.window")
+        if size_ms <= 0:
+            raise ConfigError(f"{where}.window: must be a positive duration, got {job.window!r}")
+        lateness_ms = parse_duration(job.lateness, f"{where}.lateness")
+        if retention_ms is not None and lateness_ms + size_ms > retention_ms:
+            raise ConfigError(
+                f"{where}.lateness: {job.lateness} plus the window exceeds the stream's retention"
+            )
+        for field in job.group_by:
+            if field not in etype.fields:
+                raise ConfigError(f"{where}.group_by: unknown field {field!r} of {etype.name} events")
+        if not job.metrics:
+            raise ConfigError(f"{where}.metrics: declare at least one metric")
+        metrics = tuple(_metric(etype, where, out, text) for out, text in job.metrics.items())
+        clash = set(job.group_by) & {m.name for m in metrics}
+        if clash:
+            raise ConfigError(f"{where}.metrics: {sorted(clash)} also named in group_by")
+        compiled.append(WindowJob(name, etype, size_ms, lateness_ms, tuple(job.group_by), metrics))
+    return tuple(compiled)
+
+
+def _metric(etype: EventType, where: str, out: str, text: str) -> MetricSpec:
+    where = f"{where}.metrics.{out}"
+    if not _NAME.match(out) or out in ("result_id", "job", "window_start_ms", "window_end_ms"):
+        raise ConfigError(f"{where}: {out!r} is not a usable column name")
+    match = _METRIC.match(text)
+    if not match:
+        raise ConfigError(f"{where}: {text!r} is not a metric such as avg(temperature) or count()")
+    fname, field = match.groups()
+    function = FUNCTIONS.get(fname)
+    if function is None:
+        known = ", ".join(sorted(FUNCTIONS))
+        raise ConfigError(f"{where}: unknown function {fname!r} (known: {known})")
+    if field is None:
+        if function.takes_field and fname != "count":
+            raise ConfigError(f"{where}: {fname}() needs a field")
+        return MetricSpec(out, function, None)
+    if field not in etype.fields:
+        raise ConfigError(f"{where}: unknown field {field!r} of {etype.name} events")
+    if function.numeric_only and field not in etype.numeric_fields():
+        raise ConfigError(f"{where}: {fname}() needs a numeric field, {field!r} is not")
+    return MetricSpec(out, function, field)
