@@ -49,6 +49,9 @@ class NamesConfig:
     state_bucket: str = "kpipe-consumer-state"
     glue_database: str = "kpipe"
     firehose_prefix: str = "kpipe-"
+    #: Role Firehose assumes to write the bucket and read Glue (required on AWS; the emulator
+    #: accepts any ARN).
+    firehose_role_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class ConsumerConfig:
     poll_interval_ms: int = 200
     checkpoint_interval_s: float = 5.0
     initial_position: str = "TRIM_HORIZON"
+    #: How long (in event time) ids are remembered for dedupe; at least lateness + window per job.
+    #: Tie it to the producers' retry horizon: a copy re-sent later than this is treated as late.
+    dedupe_horizon: str = "10m"
 
 
 @dataclass(frozen=True)

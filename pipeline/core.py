@@ -124,22 +124,20 @@ class ShardCore:
         if table.num_rows == 0:
             return outcome
         times = table.column(EVENT_TIME).to_numpy()
-        first = self.deduper.first_seen(table.column(self.etype.id_field).to_pylist(), times)
+        before = newest_before(times, self.newest_event_time_ms)
+        self.newest_event_time_ms = max(self.newest_event_time_ms, int(times.max()))
+        ids = table.column(self.etype.id_field).to_pylist()
+        first = self.deduper.first_seen(ids, times, before)
         counters.duplicates = int(len(first) - first.sum())
         if counters.duplicates:
             table = table.filter(first)
-            times = times[first]
+            times, before = times[first], before[first]
+            ids = [i for i, keep in zip(ids, first.tolist(), strict=True) if keep]
         counters.events = table.num_rows
-        if not table.num_rows:
-            return outcome
-        before = newest_before(times, self.newest_event_time_ms)
         record_index = table.column(RECORD_INDEX).to_numpy()
-        ids = None
         for operator in self.operators:
-            late = operator.add(table, before)
+            late = operator.add(table, before) if table.num_rows else np.zeros(0, dtype=bool)
             if late.any():
-                if ids is None:
-                    ids = table.column(self.etype.id_field).to_pylist()
                 job = operator.job
                 for row in np.flatnonzero(late).tolist():
                     record = batch[int(record_index[row])]
@@ -159,7 +157,6 @@ class ShardCore:
                         )
                     )
         counters.late = len(outcome.late)
-        self.newest_event_time_ms = max(self.newest_event_time_ms, int(times.max()))
         for operator in self.operators:
             outcome.results.extend(operator.close(self.newest_event_time_ms))
         counters.results = len(outcome.results)

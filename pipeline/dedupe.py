@@ -1,11 +1,16 @@
 """Dedupe by event id over a horizon of event time.
 
 Kinesis delivers at least once and producers retry timed-out puts, so the same event can arrive
-twice, seconds or minutes apart. The deduper remembers every id whose event time is within
-``horizon_ms`` of the newest event time seen, and forgets older ids in whole buckets (cheap,
-bounded memory: ids x horizon). The horizon must be at least the allowed lateness plus the window
-size: an id forgotten earlier could belong to a window that is still open. A duplicate older than
-the horizon belongs to a closed window and is reported late by the window operator, never counted.
+twice, seconds or minutes apart. The deduper remembers every id with the bucket of its event
+time, and forgets whole buckets once they fall behind the horizon (bounded memory: ids within
+``horizon_ms`` of the newest event time).
+
+The decision for each record is a pure function of the records before it in shard order: a
+record is a duplicate when its id was seen in a bucket not older than
+``(newest event time before it - horizon)``. Forgetting only ever drops buckets older than that
+limit, so it never changes a decision: the classification is the same for every batch split. The
+horizon must be at least the allowed lateness plus the window size; a copy older than the horizon
+belongs to a closed window and is reported late by the window operator, never counted.
 
 The state is plain data (buckets of ids) so that it can be snapshotted with the checkpoint and a
 restart continues with exactly the same memory.
@@ -32,19 +37,23 @@ class Deduper:
     def __len__(self) -> int:
         return len(self._bucket_of)
 
-    def first_seen(self, ids: Sequence[str], times_ms: np.ndarray) -> np.ndarray:
-        """Mask of the ids not seen before (in order, so a repeat within ``ids`` is a duplicate).
+    def first_seen(self, ids: Sequence[str], times_ms: np.ndarray, newest_before: np.ndarray) -> np.ndarray:
+        """Mask of the records that are not duplicates, in order; remembers their ids.
 
-        Records every newly seen id. ``times_ms`` are the events' times, used only to forget.
+        ``newest_before[i]`` is the newest event time seen before record ``i``.
         """
         bucket_of = self._bucket_of
         buckets = self._buckets
         keep = np.zeros(len(ids), dtype=bool)
         bucket_numbers = (times_ms // self.bucket_ms).tolist()
-        for i, (event_id, bucket) in enumerate(zip(ids, bucket_numbers, strict=True)):
-            if event_id in bucket_of:
+        limits = ((newest_before - self.horizon_ms) // self.bucket_ms).tolist()
+        for i, (event_id, bucket, limit) in enumerate(zip(ids, bucket_numbers, limits, strict=True)):
+            seen = bucket_of.get(event_id)
+            if seen is not None and seen >= limit:
                 continue
             keep[i] = True
+            if seen is not None:  # remembered but beyond the horizon: forget the stale entry
+                buckets[seen].remove(event_id)
             bucket_of[event_id] = bucket
             members = buckets.get(bucket)
             if members is None:
@@ -60,7 +69,6 @@ class Deduper:
         forgotten = 0
         for bucket in old:
             for event_id in self._buckets.pop(bucket):
-                # an id re-seen in a newer bucket is never re-added, so it is still this bucket's
                 del self._bucket_of[event_id]
                 forgotten += 1
         return forgotten

@@ -52,7 +52,7 @@ class Decoder:
         decode = self._decode
         try:
             structs = [decode(p) for p in payloads]
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except msgspec.DecodeError:  # includes ValidationError
             return self._decode_one_by_one(payloads)
         return DecodedBatch(self._columns(structs, np.arange(len(structs), dtype=np.int32)), [])
 
@@ -65,10 +65,10 @@ class Decoder:
             try:
                 structs.append(decode(payload))
                 indices.append(i)
+            except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
+                rejects.append(Reject(i, f"schema violation: {exc}"))
             except msgspec.DecodeError as exc:
                 rejects.append(Reject(i, f"invalid JSON: {exc}"))
-            except msgspec.ValidationError as exc:
-                rejects.append(Reject(i, f"schema violation: {exc}"))
         return DecodedBatch(self._columns(structs, np.asarray(indices, dtype=np.int32)), rejects)
 
     def _columns(self, structs: list[msgspec.Struct], indices: np.ndarray) -> pa.Table:

@@ -1,0 +1,1 @@
+"""The consumer daemon: one record processor, two engines (local poller, KCL MultiLangDaemon)."""

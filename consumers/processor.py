@@ -1,0 +1,164 @@
+"""The record processor: lifecycle -> core -> sinks -> state snapshot -> checkpoint.
+
+The order inside ``process_records`` is the durability contract: the batch's outputs are
+written (the sink returns only when they are durable), then, when a checkpoint is due, the state
+snapshot for the batch's last position is saved, and only then is the checkpoint recorded. A
+crash anywhere replays from the previous checkpoint with that checkpoint's state: results are
+rewritten identically (DynamoDB overwrites), appended rows carry deterministic ids.
+
+Checkpoint failures are handled as the KCL documents them: ``ThrottlingException`` is retried
+with backoff (and otherwise left to the next checkpoint), ``ShutdownException`` means the lease is
+gone (stop checkpointing), ``InvalidStateException`` is fatal. ``lease_lost`` never checkpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from consumers.lifecycle import (
+    UNCHECKPOINTED,
+    CheckpointFailed,
+    Checkpointer,
+    InitializeInput,
+    LeaseLostInput,
+    ProcessRecordsInput,
+    ShardEndedInput,
+    ShutdownRequestedInput,
+)
+from pipeline.aws.retry import Backoff
+from pipeline.core import ShardCore
+from pipeline.errors import StateError
+from pipeline.records import Checkpoint
+from pipeline.results import Counters
+from pipeline.sinks import OutputSink, StateStore
+
+log = logging.getLogger(__name__)
+
+
+class ShardProcessor:
+    """Processes one shard lease. One instance per shard, as the KCL creates them."""
+
+    def __init__(
+        self,
+        make_core: Callable[[str], ShardCore],
+        sink: OutputSink,
+        state: StateStore,
+        checkpoint_interval_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._make_core = make_core
+        self._sink = sink
+        self._state = state
+        self._interval = checkpoint_interval_s
+        self._clock = clock
+        self._backoff = backoff or Backoff(max_attempts=5)
+        self.shard_id = ""
+        self.core: ShardCore | None = None
+        self.position: Checkpoint | None = None  # last record processed
+        self.checkpointed: Checkpoint | None = None  # last checkpoint recorded
+        self.millis_behind_latest = 0
+        self.shut_down = False
+        self._last_checkpoint_at = 0.0
+
+    @property
+    def counters(self) -> Counters:
+        return self.core.counters if self.core else Counters()
+
+    @property
+    def ended(self) -> bool:
+        """The shard's input is complete (end-of-stream marker) and checkpointed past it."""
+        return bool(self.core and self.core.ended and self.checkpointed == self.position)
+
+    def initialize(self, init: InitializeInput) -> None:
+        self.shard_id = init.shard_id
+        self.core = self._make_core(init.shard_id)
+        self._last_checkpoint_at = self._clock()
+        sequence = init.sequence_number
+        if sequence is None or sequence in UNCHECKPOINTED:
+            log.info("shard starts fresh", extra={"shard": self.shard_id, "position": sequence})
+            return
+        checkpoint = Checkpoint(sequence, init.sub_sequence_number or 0)
+        blob = self._state.load(self.shard_id, checkpoint)
+        if blob is None:
+            raise StateError(
+                f"{self.shard_id}: checkpoint {checkpoint} has no state snapshot; refusing to start "
+                "without it (results would be wrong)"
+            )
+        self.core.restore(blob)
+        self.position = self.checkpointed = checkpoint
+        log.info("shard restored", extra={"shard": self.shard_id, "checkpoint": str(checkpoint)})
+
+    def process_records(self, batch: ProcessRecordsInput) -> None:
+        core = self._require_core()
+        self.millis_behind_latest = batch.millis_behind_latest
+        records = batch.records
+        if self.position is not None:  # re-delivered records (e.g. inside an aggregate)
+            position = self.position.key
+            records = [r for r in records if r.position > position]
+        if not records:
+            return
+        try:
+            outcome = core.process(records)
+            self._sink.write(outcome, self.shard_id)
+        except BaseException:
+            # The in-memory state is now ahead of what is durable: it must never be snapshotted.
+            # Drop it; a restart replays from the last checkpoint with that checkpoint's state.
+            self.core = None
+            raise
+        self.position = Checkpoint.of(records[-1])
+        if core.ended or self._clock() - self._last_checkpoint_at >= self._interval:
+            self._checkpoint(batch.checkpointer)
+
+    def lease_lost(self, _: LeaseLostInput) -> None:
+        log.info("lease lost; dropping state", extra={"shard": self.shard_id})
+        self.core = None
+        self.shut_down = True
+
+    def shard_ended(self, ended: ShardEndedInput) -> None:
+        self._require_core()
+        self._checkpoint_with_retry(ended.checkpointer, None)
+        self.shut_down = True
+        log.info("shard ended", extra={"shard": self.shard_id})
+
+    def shutdown_requested(self, request: ShutdownRequestedInput) -> None:
+        if self.core is not None and self.position is not None and self.position != self.checkpointed:
+            self._checkpoint(request.checkpointer)
+        self.shut_down = True
+
+    def _require_core(self) -> ShardCore:
+        if self.core is None:
+            raise StateError("record processor used before initialize or after lease loss")
+        return self.core
+
+    def _checkpoint(self, checkpointer: Checkpointer) -> None:
+        core = self._require_core()
+        position = self.position
+        if position is None or position == self.checkpointed:
+            return
+        self._state.save(self.shard_id, position, core.snapshot())
+        if self._checkpoint_with_retry(checkpointer, position):
+            self.checkpointed = position
+            self._last_checkpoint_at = self._clock()
+            self._state.prune(self.shard_id, position)
+
+    def _checkpoint_with_retry(self, checkpointer: Checkpointer, position: Checkpoint | None) -> bool:
+        sequence = position.sequence_number if position else None
+        sub = position.sub_sequence_number if position else None
+        for attempt in range(1, self._backoff.max_attempts + 1):
+            try:
+                checkpointer.checkpoint(sequence, sub)
+                return True
+            except CheckpointFailed as exc:
+                if exc.kind == "ThrottlingException":
+                    self._backoff.pause(attempt)
+                    continue
+                if exc.kind == "ShutdownException":
+                    log.info("checkpoint refused: shutting down", extra={"shard": self.shard_id})
+                    self.shut_down = True
+                    return False
+                raise
+        log.warning("checkpoint throttled; deferred", extra={"shard": self.shard_id})
+        return False

@@ -1,0 +1,50 @@
+"""Shared pieces of the command-line tools: the context object and error handling.
+
+Domain errors become ``click.ClickException``: one clear line, exit status 1, no traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from pipeline.aws.clients import AwsClients
+from pipeline.config import Config, load_config
+from pipeline.errors import PipelineError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliContext:
+    config_path: str | None
+    endpoint_url: str | None
+
+    def config(self) -> Config:
+        config = load_config(self.config_path)
+        if self.endpoint_url:
+            config = config.with_endpoint(self.endpoint_url)
+        return config
+
+    def clients(self, config: Config) -> AwsClients:
+        return AwsClients(config.aws)
+
+
+pass_context = click.make_pass_decorator(CliContext)
+
+
+def domain_errors(func: F) -> F:
+    """Turn library errors (and bad values) into one-line CLI errors."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (PipelineError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]

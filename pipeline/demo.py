@@ -1,0 +1,141 @@
+"""``pipeline demo``: the whole pipeline end to end on the embedded emulator.
+
+Starts the emulator on a free port, provisions, runs the producer (in a thread) and the local
+consumer until every shard has reached the producer's end-of-stream marker (so every window has
+closed), flushes Firehose, runs the reports and leaves in ``out``:
+
+* ``truth/events.jsonl``: every record sent, in send order, with its labels;
+* ``dynamodb/<table>.jsonl``: every item of the results table, as plain JSON;
+* ``lake/<key>``: a copy of the lake bucket's objects, same keys;
+* ``reports/<report>.csv``: each report's result.
+
+This module and :mod:`pipeline.cli` are the composition root: the only parts of ``pipeline/``
+that import ``producers`` and ``consumers``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from consumers.app import local_engine
+from pipeline.aws.clients import AwsClients
+from pipeline.aws.dynamodb import ResultsTable
+from pipeline.aws.provision import Provisioner
+from pipeline.config import Config
+from pipeline.errors import PipelineError
+from pipeline.lake.tables import lake_tables
+from pipeline.reports.catalog import reports
+from pipeline.reports.duck import LakeSession
+from pipeline.reports.output import format_table, write_csv
+from pipeline.results import Counters
+from producers.run import ProduceOptions, produce
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoSummary:
+    records_sent: int = 0
+    counters: Counters = field(default_factory=Counters)
+    results_items: int = 0
+    lake_objects: int = 0
+    lake_rows: dict[str, int] = field(default_factory=dict)
+    reports: dict[str, int] = field(default_factory=dict)
+
+
+def run_demo(
+    config: Config,
+    out: Path,
+    options: ProduceOptions,
+    say: Callable[[str], None] = print,
+) -> DemoSummary:
+    """Run the demo against ``config``'s endpoint (the caller starts the emulator)."""
+    from pipeline.emulator import flush_firehose
+
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("truth", "dynamodb", "lake", "reports"):
+        shutil.rmtree(out / sub, ignore_errors=True)
+        (out / sub).mkdir()
+    clients = AwsClients(config.aws)
+    summary = DemoSummary()
+
+    report = Provisioner(config, clients).run()
+    say(f"provisioned {len(report.created)} resources on {config.aws.endpoint_url}")
+
+    options = ProduceOptions(**{**options.__dict__, "truth": out / "truth" / "events.jsonl", "end_of_stream": True})
+    producer_error: list[BaseException] = []
+    stop = threading.Event()
+
+    def producer() -> None:
+        try:
+            stats = produce(options, clients.kinesis, config.names.stream)
+            summary.records_sent = stats.records
+        except BaseException as exc:  # reported by the main thread
+            producer_error.append(exc)
+            stop.set()
+
+    thread = threading.Thread(target=producer, name="producer", daemon=True)
+    thread.start()
+    engine = local_engine(config, clients)
+    status = engine.run(stop=stop, until_end_of_stream=True, on_progress=lambda s: say(_progress(s)))
+    thread.join()
+    if producer_error:
+        raise PipelineError(f"producer failed: {producer_error[0]}") from producer_error[0]
+    summary.counters = status.counters
+    say(_progress(status))
+
+    written = flush_firehose(config.aws.endpoint_url)
+    say(f"firehose flushed: {written} objects")
+
+    results = ResultsTable(clients.dynamodb, config.names.results_table)
+    items = sorted(results.scan(), key=lambda item: (item["pk"], item["sk"]))
+    _write_jsonl(out / "dynamodb" / f"{config.names.results_table}.jsonl", items)
+    summary.results_items = len(items)
+
+    summary.lake_objects = _copy_bucket(clients, config.names.bucket, out / "lake")
+
+    filesystem = clients.arrow_s3_filesystem()
+    with LakeSession(lake_tables(config), filesystem, config.names.bucket) as session:
+        for table in lake_tables(config).values():
+            count = session.query(f"SELECT count(*) AS n FROM v_{table.name}").column(0)[0].as_py()
+            summary.lake_rows[table.name] = count
+        for name, spec in reports().items():
+            result = session.query(spec.sql)
+            write_csv(out / "reports" / f"{name}.csv", result)
+            summary.reports[name] = result.num_rows
+            say(f"\n== {name}: {spec.description}\n{format_table(result, limit=10)}")
+    return summary
+
+
+def _progress(status: object) -> str:
+    c = status.counters  # type: ignore[attr-defined]
+    return (
+        f"consumed {c.records} records: {c.events} events, {c.duplicates} duplicates dropped, "
+        f"{c.late} late, {c.dead_letters} dead letters, {c.results} window results"
+    )
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    encode = msgspec.json.Encoder(order="sorted").encode
+    with path.open("wb") as f:
+        for row in rows:
+            f.write(encode(row) + b"\n")
+
+
+def _copy_bucket(clients: AwsClients, bucket: str, target: Path) -> int:
+    s3 = clients.s3
+    count = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            path = target / obj["Key"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+            count += 1
+    return count

@@ -1,0 +1,35 @@
+"""The AWS output sink: lake tables through Firehose, window results into DynamoDB."""
+
+from __future__ import annotations
+
+from pipeline.aws.clients import AwsClients
+from pipeline.aws.dynamodb import ResultsTable
+from pipeline.aws.firehose import FirehoseWriter
+from pipeline.config import Config
+from pipeline.lake.tables import lake_tables
+from pipeline.results import Outcome
+
+
+class AwsOutputSink:
+    """Writes each outcome to its Firehose delivery streams and the results table."""
+
+    def __init__(self, config: Config, clients: AwsClients) -> None:
+        tables = lake_tables(config)
+        firehose = clients.firehose
+        self._writers = {key: FirehoseWriter(firehose, t.delivery_stream) for key, t in tables.items()}
+        self._results = ResultsTable(clients.dynamodb, config.names.results_table)
+
+    def write(self, outcome: Outcome, shard_id: str) -> None:
+        if outcome.events:
+            self._writers["events"].put(outcome.events)
+        if outcome.late:
+            self._writers["late"].put(late.as_row() for late in outcome.late)
+        if outcome.dead_letters:
+            self._writers["dead_letters"].put(d.as_row() for d in outcome.dead_letters)
+        if outcome.results:
+            by_job: dict[str, list[dict]] = {}
+            for result in outcome.results:
+                by_job.setdefault(result.job, []).append(result.as_row(shard_id))
+            for job, rows in by_job.items():
+                self._writers[f"result:{job}"].put(rows)
+            self._results.write(outcome.results, shard_id)

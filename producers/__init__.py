@@ -1,0 +1,1 @@
+"""Producers: seeded simulated sources, chaos injection and ground truth, the Kinesis writer."""

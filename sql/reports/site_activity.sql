@@ -1,0 +1,10 @@
+-- Per site and device type: devices reporting, events and average temperature
+SELECT
+  site,
+  device_type,
+  count(DISTINCT device_id) AS devices,
+  count(*) AS events,
+  round(avg(temperature), 2) AS temperature_avg
+FROM v_events_iot
+GROUP BY site, device_type
+ORDER BY site, device_type

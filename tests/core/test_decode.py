@@ -1,0 +1,55 @@
+import msgspec
+
+from pipeline.events.decode import EVENT_TIME, Decoder
+from pipeline.events.schema import event_type
+from pipeline.testing import iot_event
+
+decoder = Decoder(event_type("iot"))
+GOOD = msgspec.json.encode(iot_event(1, 1_767_225_600_000))
+
+
+def test_valid_batch_becomes_columns_with_event_time():
+    batch = decoder.decode([GOOD, msgspec.json.encode(iot_event(2, 1_767_225_601_000))])
+    assert batch.rejects == []
+    assert batch.events.column("event_id").to_pylist() == ["e-1", "e-2"]
+    assert batch.events.column(EVENT_TIME).to_pylist() == [1_767_225_600_000, 1_767_225_601_000]
+
+
+def test_each_bad_record_is_rejected_with_a_reason_naming_the_problem():
+    bad = [
+        b"not json",
+        b"",
+        b"[1, 2]",
+        b"\xff\xfe",
+        msgspec.json.encode({**iot_event(3, 1_767_225_600_000), "temperature": "hot"}),
+        msgspec.json.encode({**iot_event(4, 1_767_225_600_000), "ts": True}),
+        msgspec.json.encode({**iot_event(5, 1_767_225_600_000), "battery": 150.0}),
+        msgspec.json.encode({k: v for k, v in iot_event(6, 1_767_225_600_000).items() if k != "device_id"}),
+        msgspec.json.encode({**iot_event(7, 1_767_225_600_000), "ts": 10}),
+    ]
+    batch = decoder.decode([GOOD, *bad])
+    assert batch.events.num_rows == 1
+    reasons = {r.index: r.reason for r in batch.rejects}
+    assert sorted(reasons) == list(range(1, len(bad) + 1))
+    assert reasons[1].startswith("invalid JSON")
+    assert reasons[3] == "schema violation: Expected `object`, got `array`"
+    assert "$.temperature" in reasons[5]
+    assert "Expected `int`, got `bool` - at `$.ts`" in reasons[6]
+    assert "<= 100.0 - at `$.battery`" in reasons[7]
+    assert "missing required field `device_id`" in reasons[8]
+    assert "$.ts" in reasons[9]
+
+
+def test_validity_does_not_depend_on_the_neighbours():
+    odd = msgspec.json.encode({**iot_event(9, 1_767_225_600_000), "extra": {"nested": [1, 2]}})
+    alone = decoder.decode([odd])
+    beside_bad = decoder.decode([b"{", odd])
+    assert alone.events.num_rows == 1 and beside_bad.events.num_rows == 1
+    assert alone.events.drop_columns(["record_index"]) == beside_bad.events.drop_columns(["record_index"])
+
+
+def test_web_record_time_in_seconds_becomes_milliseconds():
+    web = Decoder(event_type("web"))
+    payload = {"event_id": "w1", "recordTime": 1486505943.204, "cognitoId": "us-east-1:x", "os": "Android", "quadrant": "A"}
+    batch = web.decode([msgspec.json.encode(payload)])
+    assert batch.events.column(EVENT_TIME).to_pylist() == [1_486_505_943_204]
