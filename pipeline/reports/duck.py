@@ -39,10 +39,7 @@ def lake_dataset(table: LakeTable, filesystem: fs.FileSystem, root: str) -> ds.D
     for key in PARTITION_KEYS:
         schema = schema.append(pa.field(key, pa.string()))
     base = f"{root.rstrip('/')}/{table.location.rstrip('/')}"
-    info = filesystem.get_file_info(base)
-    if info.type == fs.FileType.NotFound:
-        return ds.dataset(schema.empty_table())
-    selector = fs.FileSelector(base, recursive=True)
+    selector = fs.FileSelector(base, recursive=True, allow_not_found=True)
     files = [
         f.path
         for f in filesystem.get_file_info(selector)

@@ -1,0 +1,281 @@
+"""Kinesis fidelity patches for moto 5.2.5's ``moto.kinesis`` models.
+
+The consumer's results depend on three things stock moto gets wrong:
+
+* cost: every put and every GetRecords scanned the whole shard, so a test slowed down as it ran;
+* resharding: moto re-put a parent's records into its children, kept routing puts to the closed
+  parent and never ended it, so a consumer could neither see SHARD_END nor keep the parent's order;
+* limits: PutRecord accepted records over 1 MiB (PutRecords already rejects them).
+
+Each replacement below is a small function installed over one moto method by :func:`install`.
+Sequence numbers stay moto's: consecutive integers per shard starting at 1, so a shard's records
+dict (insertion ordered) can be indexed by sequence number instead of scanned.
+"""
+
+from __future__ import annotations
+
+import threading
+from base64 import b64decode
+from typing import Any
+
+from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult
+from moto.kinesis.exceptions import InvalidArgumentError, ResourceNotFoundError
+from moto.kinesis.models import KinesisBackend, Record, Shard, Stream
+from moto.kinesis.responses import KinesisResponse
+from moto.kinesis.utils import (
+    compose_new_shard_iterator,
+    compose_shard_iterator,
+    decompose_shard_iterator,
+)
+from moto.utilities.utils import md5_hash
+
+MAX_RECORD_BYTES = 1_048_576
+DEFAULT_GET_RECORDS_LIMIT = 10_000
+
+# moto's models are not thread-safe and hypercorn runs requests on a thread pool: two puts racing
+# for "max + 1" would overwrite a record, and a put racing a split could land in a closed shard.
+_lock = threading.RLock()
+
+
+class RecordTooLarge(JsonRESTError):
+    """AWS's answer to a PutRecord whose data and partition key exceed 1 MiB."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "ValidationException",
+            "1 validation error detected: Value at 'data' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_RECORD_BYTES}",
+        )
+
+
+def _min_sequence_number(self: Shard) -> int:
+    return next(iter(self.records), 0)
+
+
+def _max_sequence_number(self: Shard) -> int:
+    return next(reversed(self.records), 0)
+
+
+def _shard_put_record(self: Shard, partition_key: str, data: str, explicit_hash_key: str) -> str:
+    sequence_number = _max_sequence_number(self) + 1
+    self.records[sequence_number] = Record(partition_key, data, sequence_number, explicit_hash_key)
+    return str(sequence_number)
+
+
+def _shard_get_records(
+    self: Shard, last_sequence_id: str, limit: int | None
+) -> tuple[list[Record], int, int]:
+    """Records after ``last_sequence_id``: O(limit) lookups by sequence number, not a scan."""
+    last = int(last_sequence_id)
+    records = self.records
+    if not records:
+        return [], last, 0
+    newest = _max_sequence_number(self)
+    first = max(last + 1, _min_sequence_number(self))
+    stop = min(newest, first + (limit or DEFAULT_GET_RECORDS_LIMIT) - 1)
+    batch = [records[number] for number in range(first, stop + 1)]
+    if not batch:
+        return [], last, 0
+    behind_s = records[newest].created_at - batch[-1].created_at
+    return batch, batch[-1].sequence_number, int(behind_s * 1000)
+
+
+def _shard_for_key(self: Stream, partition_key: str, explicit_hash_key: str) -> Shard | None:
+    """Route to the OPEN shard whose inclusive hash key range holds the key, as AWS does."""
+    if not isinstance(partition_key, str) or len(partition_key) > 256:
+        raise InvalidArgumentError("partition_key")
+    if explicit_hash_key:
+        if not isinstance(explicit_hash_key, str) or int(explicit_hash_key) >= 2**128:
+            raise InvalidArgumentError("explicit_hash_key")
+        key = int(explicit_hash_key)
+    else:
+        key = int(md5_hash(partition_key.encode("utf-8")).hexdigest(), 16)
+    for shard in self.shards.values():
+        if shard.is_open and shard.starting_hash <= key <= shard.ending_hash:
+            return shard
+    return None
+
+
+def _next_shard_number(stream: Stream) -> int:
+    return max(shard._shard_id for shard in stream.shards.values()) + 1
+
+
+def _open_shard_count(stream: Stream) -> int:
+    return sum(1 for shard in stream.shards.values() if shard.is_open)
+
+
+def _split_shard(self: Stream, shard_to_split: str, new_starting_hash_key: str) -> None:
+    """Close the parent with its records and open two children; nothing is copied."""
+    new_start = int(new_starting_hash_key)
+    with _lock:
+        shard = self.shards[shard_to_split]
+        if not shard.starting_hash < new_start < shard.ending_hash:
+            raise InvalidArgumentError(
+                f"NewStartingHashKey {new_start} used in SplitShard() on shard {shard_to_split} "
+                f"in stream {self.stream_name} under account {self.account_id} is not both "
+                f"greater than one plus the shard's StartingHashKey {shard.starting_hash} and "
+                f"less than the shard's EndingHashKey {shard.ending_hash - 1}."
+            )
+        if not shard.is_open:
+            raise InvalidArgumentError(_not_eligible(self, shard))
+        number = _next_shard_number(self)
+        for index, (start, end) in enumerate(
+            ((shard.starting_hash, new_start - 1), (new_start, shard.ending_hash))
+        ):
+            child = Shard(number + index, start, end, parent=shard.shard_id)
+            self.shards[child.shard_id] = child
+        shard.is_open = False
+        self.shard_count = _open_shard_count(self)
+
+
+def _merge_shards(self: Stream, shard_to_merge: str, adjacent_shard_to_merge: str) -> None:
+    """Close both parents with their records and open one child over their joint range."""
+    with _lock:
+        first = self.shards[shard_to_merge]
+        second = self.shards[adjacent_shard_to_merge]
+        for shard in (first, second):
+            if not shard.is_open:
+                raise InvalidArgumentError(_not_eligible(self, shard))
+        low, high = sorted((first, second), key=lambda shard: shard.starting_hash)
+        if low.ending_hash + 1 != high.starting_hash:
+            raise InvalidArgumentError(
+                f"Shards {shard_to_merge} and {adjacent_shard_to_merge} in stream "
+                f"{self.stream_name} under account {self.account_id} are not an adjacent pair "
+                "of shards eligible for merging"
+            )
+        child = Shard(
+            _next_shard_number(self),
+            low.starting_hash,
+            high.ending_hash,
+            parent=first.shard_id,
+            adjacent_parent=second.shard_id,
+        )
+        self.shards[child.shard_id] = child
+        first.is_open = second.is_open = False
+        self.shard_count = _open_shard_count(self)
+
+
+def _not_eligible(stream: Stream, shard: Shard) -> str:
+    return (
+        f"Shard {shard.shard_id} in stream {stream.stream_name} under account "
+        f"{stream.account_id} has already been merged or split, and thus is not eligible for "
+        "merging or splitting."
+    )
+
+
+def _child_shards(stream: Stream, shard_id: str) -> list[dict[str, Any]]:
+    """GetRecords' ``ChildShards`` at SHARD_END (the KCL creates the children's leases from it)."""
+    children = []
+    for shard in stream.shards.values():
+        parents = [parent for parent in (shard.parent, shard.adjacent_parent) if parent]
+        if shard_id in parents:
+            children.append(
+                {
+                    "ShardId": shard.shard_id,
+                    "ParentShards": parents,
+                    "HashKeyRange": shard.to_json()["HashKeyRange"],
+                }
+            )
+    return children
+
+
+def _get_shard_iterator(  # noqa: PLR0917 (moto's signature)
+    self: KinesisBackend,
+    stream_arn: str | None,
+    stream_name: str | None,
+    shard_id: str,
+    shard_iterator_type: str,
+    starting_sequence_number: int,
+    at_timestamp: Any,
+) -> str:
+    """moto's, but the iterator names the stream even when the caller gave only its ARN."""
+    stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    if shard_id not in stream.shards:
+        raise ResourceNotFoundError(
+            message=f"Shard {shard_id} in stream {stream.stream_name} under account "
+            f"{self.account_id} does not exist"
+        )
+    return compose_new_shard_iterator(
+        stream.stream_name,
+        stream.shards[shard_id],
+        shard_iterator_type,
+        starting_sequence_number,
+        at_timestamp,
+    )
+
+
+def _backend_get_records(
+    self: KinesisBackend, stream_arn: str | None, shard_iterator: str, limit: int | None
+) -> tuple[str | None, list[Record], int]:
+    """No next iterator once a closed shard has been read to its end (SHARD_END)."""
+    stream_name, shard_id, last_sequence_id = decompose_shard_iterator(shard_iterator)
+    stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    shard = stream.get_shard(shard_id)
+    records, last, millis_behind = shard.get_records(last_sequence_id, limit)
+    if not shard.is_open and last >= _max_sequence_number(shard):
+        return None, records, millis_behind
+    return compose_shard_iterator(stream.stream_name, shard, last), records, millis_behind
+
+
+def _get_records_response(self: KinesisResponse) -> ActionResult:
+    """Omit ``NextShardIterator`` at SHARD_END and name the child shards instead."""
+    stream_arn = self._get_param("StreamARN")
+    shard_iterator = self._get_param("ShardIterator")
+    backend = self.kinesis_backend
+    next_iterator, records, millis_behind = backend.get_records(
+        stream_arn, shard_iterator, self._get_param("Limit")
+    )
+    result: dict[str, Any] = {
+        "Records": [record.to_json() for record in records],
+        "MillisBehindLatest": millis_behind,
+    }
+    if next_iterator is None:
+        stream_name, shard_id, _ = decompose_shard_iterator(shard_iterator)
+        stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+        result["ChildShards"] = _child_shards(stream, shard_id)
+    else:
+        result["NextShardIterator"] = next_iterator
+    return ActionResult(result)
+
+
+def _locked(method: Any) -> Any:
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _lock:
+            return method(*args, **kwargs)
+
+    locked.__doc__ = method.__doc__
+    return locked
+
+
+def _size_checked_put_record(method: Any) -> Any:
+    def put_record(  # noqa: PLR0917 (moto's signature)
+        self: KinesisBackend,
+        stream_arn: str,
+        stream_name: str,
+        partition_key: str,
+        explicit_hash_key: str,
+        data: str,
+    ) -> tuple[str, str]:
+        if len(b64decode(data)) + len(partition_key or "") > MAX_RECORD_BYTES:
+            raise RecordTooLarge()
+        return method(self, stream_arn, stream_name, partition_key, explicit_hash_key, data)
+
+    return put_record
+
+
+def install() -> None:
+    """Install the patches over moto's classes (once, via ``install_patches``)."""
+    Shard.get_min_sequence_number = _min_sequence_number
+    Shard.get_max_sequence_number = _max_sequence_number
+    Shard.put_record = _shard_put_record
+    Shard.get_records = _shard_get_records
+    Stream.get_shard_for_key = _shard_for_key
+    Stream.put_record = _locked(Stream.put_record)
+    Stream.split_shard = _split_shard
+    Stream.merge_shards = _merge_shards
+    Stream.update_shard_count = _locked(Stream.update_shard_count)
+    KinesisBackend.put_record = _size_checked_put_record(KinesisBackend.put_record)
+    KinesisBackend.get_shard_iterator = _get_shard_iterator
+    KinesisBackend.get_records = _backend_get_records
+    KinesisResponse.get_records = _get_records_response

@@ -1,0 +1,91 @@
+"""The emulator's own HTTP routes, served on the same port as the AWS APIs.
+
+Tests and demos need Firehose output *now*, not after a buffering interval, so
+``POST /_emulator/firehose/flush[?stream=NAME]`` delivers the buffers synchronously and answers
+``{"objects": <number of S3 objects written>}``. Nothing in AWS answers this path, which keeps
+emulator-only behaviour out of the library: only tests and demos call :func:`flush_firehose`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pipeline.emulator import firehose
+
+log = logging.getLogger(__name__)
+
+FLUSH_PATH = "/_emulator/firehose/flush"
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class EmulatorRoutes:
+    """WSGI middleware: answers the emulator's routes and passes everything else to moto."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != FLUSH_PATH:
+            return _at_least_one_chunk(self.app(environ, start_response))
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _json(start_response, "405 Method Not Allowed", {"error": "use POST"})
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        stream = query.get("stream", [None])[0]
+        try:
+            objects = firehose.flush(stream)
+        except firehose.FlushError as error:
+            body = {"error": str(error), "objects": error.objects}
+            return _json(start_response, "500 Internal Server Error", body)
+        return _json(start_response, "200 OK", {"objects": objects})
+
+
+def _at_least_one_chunk(body: Iterable[bytes]) -> Iterable[bytes]:
+    """hypercorn's WSGI adapter sends the status line with the first body chunk: an empty body
+    (every HEAD response) would never start the response, so yield an empty chunk instead."""
+    empty = True
+    try:
+        for chunk in body:
+            empty = False
+            yield chunk
+        if empty:
+            yield b""
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+
+def _json(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> list[bytes]:
+    payload = json.dumps(body).encode("utf-8")
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+    start_response(status, headers)
+    return [payload]
+
+
+def flush_firehose(endpoint_url: str, stream: str | None = None, timeout_s: float = 60.0) -> int:
+    """Deliver the emulator's Firehose buffers now; returns the number of S3 objects written.
+
+    Raises ``RuntimeError`` with the server's reason if a delivery failed (its records are lost).
+    """
+    url = endpoint_url.rstrip("/") + FLUSH_PATH
+    if stream is not None:
+        url += "?" + urllib.parse.urlencode({"stream": stream})
+    request = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            objects = int(json.load(response)["objects"])
+    except urllib.error.HTTPError as error:
+        with error:
+            detail = error.read().decode("utf-8", "replace")
+        raise RuntimeError(f"firehose flush failed ({error.code}): {detail}") from None
+    log.debug("flushed %d firehose objects at %s", objects, endpoint_url)
+    return objects
