@@ -18,7 +18,7 @@ UNCHECKPOINTED = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 SHARD_END = "SHARD_END"
 
 
-class CheckpointFailed(Exception):  # noqa: N818 - mirrors amazon_kclpy's CheckpointError
+class CheckpointFailed(Exception):
     """A checkpoint was refused; ``kind`` is the KCL exception name."""
 
     def __init__(self, kind: str) -> None:
@@ -27,7 +27,9 @@ class CheckpointFailed(Exception):  # noqa: N818 - mirrors amazon_kclpy's Checkp
 
 
 class Checkpointer(Protocol):
-    def checkpoint(self, sequence_number: str | None = None, sub_sequence_number: int | None = None) -> None:
+    def checkpoint(
+        self, sequence_number: str | None = None, sub_sequence_number: int | None = None
+    ) -> None:
         """Record progress; ``None`` at shard end means SHARD_END. Raises CheckpointFailed."""
 
 

@@ -41,8 +41,12 @@ class LocalCheckpointer:
         self.table = table
         self.shard_id = shard_id
 
-    def checkpoint(self, sequence_number: str | None = None, sub_sequence_number: int | None = None) -> None:
-        self.table.set(self.shard_id, Checkpoint(sequence_number or SHARD_END, sub_sequence_number or 0))
+    def checkpoint(
+        self, sequence_number: str | None = None, sub_sequence_number: int | None = None
+    ) -> None:
+        self.table.set(
+            self.shard_id, Checkpoint(sequence_number or SHARD_END, sub_sequence_number or 0)
+        )
 
 
 @dataclass
@@ -93,7 +97,9 @@ class LocalEngine:
         counters.add(self._finished_counters)
         for lease in self._leases.values():
             counters.add(lease.processor.counters)
-        behind = max((lease.processor.millis_behind_latest for lease in self._leases.values()), default=0)
+        behind = max(
+            (lease.processor.millis_behind_latest for lease in self._leases.values()), default=0
+        )
         return EngineStatus(counters, len(self._leases), len(self._finished), behind)
 
     def run(
@@ -157,7 +163,9 @@ class LocalEngine:
             processor.initialize(InitializeInput(shard.shard_id, self.initial_position))
         else:
             processor.initialize(
-                InitializeInput(shard.shard_id, checkpoint.sequence_number, checkpoint.sub_sequence_number)
+                InitializeInput(
+                    shard.shard_id, checkpoint.sequence_number, checkpoint.sub_sequence_number
+                )
             )
         iterator = self.stream.iterator(shard.shard_id, checkpoint, self.initial_position)
         checkpointer = LocalCheckpointer(self.checkpoints, shard.shard_id)
@@ -175,12 +183,16 @@ class LocalEngine:
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "ExpiredIteratorException":
                     raise
-                lease.iterator = self.stream.iterator(shard_id, lease.processor.position, self.initial_position)
+                lease.iterator = self.stream.iterator(
+                    shard_id, lease.processor.position, self.initial_position
+                )
                 continue
             if result.records:
                 busy = True
                 lease.processor.process_records(
-                    ProcessRecordsInput(result.records, lease.checkpointer, result.millis_behind_latest)
+                    ProcessRecordsInput(
+                        result.records, lease.checkpointer, result.millis_behind_latest
+                    )
                 )
             lease.iterator = result.next_iterator
             if result.next_iterator is None:

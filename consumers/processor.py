@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 from consumers.lifecycle import (
     UNCHECKPOINTED,
-    CheckpointFailed,
     Checkpointer,
+    CheckpointFailed,
     InitializeInput,
     LeaseLostInput,
     ProcessRecordsInput,
@@ -84,7 +84,8 @@ class ShardProcessor:
         blob = self._state.load(self.shard_id, checkpoint)
         if blob is None:
             raise StateError(
-                f"{self.shard_id}: checkpoint {checkpoint} has no state snapshot; refusing to start "
+                f"{self.shard_id}: checkpoint {checkpoint} has no state snapshot; refusing to "
+                "start "
                 "without it (results would be wrong)"
             )
         self.core.restore(blob)
@@ -124,7 +125,11 @@ class ShardProcessor:
         log.info("shard ended", extra={"shard": self.shard_id})
 
     def shutdown_requested(self, request: ShutdownRequestedInput) -> None:
-        if self.core is not None and self.position is not None and self.position != self.checkpointed:
+        if (
+            self.core is not None
+            and self.position is not None
+            and self.position != self.checkpointed
+        ):
             self._checkpoint(request.checkpointer)
         self.shut_down = True
 
@@ -144,7 +149,9 @@ class ShardProcessor:
             self._last_checkpoint_at = self._clock()
             self._state.prune(self.shard_id, position)
 
-    def _checkpoint_with_retry(self, checkpointer: Checkpointer, position: Checkpoint | None) -> bool:
+    def _checkpoint_with_retry(
+        self, checkpointer: Checkpointer, position: Checkpoint | None
+    ) -> bool:
         sequence = position.sequence_number if position else None
         sub = position.sub_sequence_number if position else None
         for attempt in range(1, self._backoff.max_attempts + 1):

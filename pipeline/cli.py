@@ -20,14 +20,24 @@ from producers.run import ProduceOptions
 
 
 @click.group(context_settings={"auto_envvar_prefix": "PIPELINE", "show_default": True})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="PIPELINE_CONFIG",
-              help="TOML configuration file (defaults: pipeline/defaults.toml).")
-@click.option("--endpoint-url", envvar="PIPELINE_AWS_ENDPOINT_URL",
-              help="AWS endpoint (the emulator's URL); empty: real AWS.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="PIPELINE_CONFIG",
+    help="TOML configuration file (defaults: pipeline/defaults.toml).",
+)
+@click.option(
+    "--endpoint-url",
+    envvar="PIPELINE_AWS_ENDPOINT_URL",
+    help="AWS endpoint (the emulator's URL); empty: real AWS.",
+)
 @click.option("--log-level", default="WARNING", help="Log level of the JSON logs on stderr.")
 @click.version_option(package_name="kinesis-pipeline")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, endpoint_url: str | None, log_level: str) -> None:
+def main(
+    ctx: click.Context, config_path: str | None, endpoint_url: str | None, log_level: str
+) -> None:
     """Streaming analytics on AWS: produce, consume, report; locally on an embedded emulator."""
     logs.configure(log_level)
     ctx.obj = CliContext(config_path, endpoint_url)
@@ -47,7 +57,9 @@ def emulator(host: str, port: int) -> None:
     """
     from pipeline.emulator import serve
 
-    click.echo(f"AWS emulator on http://{host}:{port} (Kinesis, DynamoDB, S3, Firehose, Glue)", err=True)
+    click.echo(
+        f"AWS emulator on http://{host}:{port} (Kinesis, DynamoDB, S3, Firehose, Glue)", err=True
+    )
     serve(host, port)
 
 
@@ -93,7 +105,9 @@ def report(ctx: CliContext, names: tuple[str, ...], list_only: bool, out: str | 
     selected = [find_report(n) for n in names] if names else list(reports().values())
     config = ctx.config()
     clients = ctx.clients(config)
-    with LakeSession(lake_tables(config), clients.arrow_s3_filesystem(), config.names.bucket) as session:
+    with LakeSession(
+        lake_tables(config), clients.arrow_s3_filesystem(), config.names.bucket
+    ) as session:
         for spec in selected:
             result = session.query(spec.sql)
             click.echo(f"== {spec.name}: {spec.description}\n{format_table(result)}\n")
@@ -104,10 +118,12 @@ def report(ctx: CliContext, names: tuple[str, ...], list_only: bool, out: str | 
 
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
-@source_options
+@source_options(duplicates=0.02)
 @pass_context
 @domain_errors
-def demo(ctx: CliContext, out: str, devices: int, minutes: float, seed: int, duplicates: float) -> None:
+def demo(
+    ctx: CliContext, out: str, devices: int, minutes: float, seed: int, duplicates: float
+) -> None:
     """Run the whole pipeline end to end on an embedded emulator and keep every output.
 
     Example: pipeline demo --out demo-out --devices 50 --minutes 10 --seed 7 --duplicates 0.02
@@ -115,7 +131,9 @@ def demo(ctx: CliContext, out: str, devices: int, minutes: float, seed: int, dup
     from pipeline.demo import run_demo
     from pipeline.emulator import EmbeddedEmulator
 
-    options = ProduceOptions(devices=devices, minutes=minutes, seed=seed, chaos=ChaosOptions(duplicates=duplicates))
+    options = ProduceOptions(
+        devices=devices, minutes=minutes, seed=seed, chaos=ChaosOptions(duplicates=duplicates)
+    )
     with EmbeddedEmulator() as emulator_:
         config = ctx.config().with_endpoint(emulator_.endpoint_url)
         summary = run_demo(config, Path(out), options, say=lambda line: click.echo(line, err=True))

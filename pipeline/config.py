@@ -29,7 +29,7 @@ ENV_PREFIX = "PIPELINE_"
 
 @dataclass(frozen=True)
 class AwsConfig:
-    """Where the AWS APIs are. An empty ``endpoint_url`` means real AWS (or ``AWS_ENDPOINT_URL``)."""
+    """Where the AWS APIs are; an empty ``endpoint_url`` means AWS (or ``AWS_ENDPOINT_URL``)."""
 
     region: str = "us-east-1"
     endpoint_url: str = ""
@@ -110,7 +110,9 @@ class Config:
 
     def with_endpoint(self, endpoint_url: str) -> Config:
         """The same configuration pointed at another endpoint (the embedded emulator)."""
-        return dataclasses.replace(self, aws=dataclasses.replace(self.aws, endpoint_url=endpoint_url))
+        return dataclasses.replace(
+            self, aws=dataclasses.replace(self.aws, endpoint_url=endpoint_url)
+        )
 
     def jobs_for(self, source: str) -> tuple[JobConfig, ...]:
         return tuple(job for job in self.jobs if job.source == source)
@@ -122,7 +124,9 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     Raises :class:`ConfigError` naming the offending key for unknown keys and bad values.
     """
     env = os.environ if env is None else env
-    data = _read_toml_text(resources.files("pipeline").joinpath("defaults.toml").read_text(), "defaults")
+    data = _read_toml_text(
+        resources.files("pipeline").joinpath("defaults.toml").read_text(), "defaults"
+    )
     path = path or env.get("PIPELINE_CONFIG")
     if path:
         file_path = Path(path)

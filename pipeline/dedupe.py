@@ -37,7 +37,9 @@ class Deduper:
     def __len__(self) -> int:
         return len(self._bucket_of)
 
-    def first_seen(self, ids: Sequence[str], times_ms: np.ndarray, newest_before: np.ndarray) -> np.ndarray:
+    def first_seen(
+        self, ids: Sequence[str], times_ms: np.ndarray, newest_before: np.ndarray
+    ) -> np.ndarray:
         """Mask of the records that are not duplicates, in order; remembers their ids.
 
         ``newest_before[i]`` is the newest event time seen before record ``i``.
@@ -47,7 +49,9 @@ class Deduper:
         keep = np.zeros(len(ids), dtype=bool)
         bucket_numbers = (times_ms // self.bucket_ms).tolist()
         limits = ((newest_before - self.horizon_ms) // self.bucket_ms).tolist()
-        for i, (event_id, bucket, limit) in enumerate(zip(ids, bucket_numbers, limits, strict=True)):
+        for i, (event_id, bucket, limit) in enumerate(
+            zip(ids, bucket_numbers, limits, strict=True)
+        ):
             seen = bucket_of.get(event_id)
             if seen is not None and seen >= limit:
                 continue

@@ -69,7 +69,9 @@ def run_demo(
     report = Provisioner(config, clients).run()
     say(f"provisioned {len(report.created)} resources on {config.aws.endpoint_url}")
 
-    options = ProduceOptions(**{**options.__dict__, "truth": out / "truth" / "events.jsonl", "end_of_stream": True})
+    options = ProduceOptions(
+        **{**options.__dict__, "truth": out / "truth" / "events.jsonl", "end_of_stream": True}
+    )
     producer_error: list[BaseException] = []
     stop = threading.Event()
 
@@ -84,7 +86,9 @@ def run_demo(
     thread = threading.Thread(target=producer, name="producer", daemon=True)
     thread.start()
     engine = local_engine(config, clients)
-    status = engine.run(stop=stop, until_end_of_stream=True, on_progress=lambda s: say(_progress(s)))
+    status = engine.run(
+        stop=stop, until_end_of_stream=True, on_progress=lambda s: say(_progress(s))
+    )
     thread.join()
     if producer_error:
         raise PipelineError(f"producer failed: {producer_error[0]}") from producer_error[0]

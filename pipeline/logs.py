@@ -30,8 +30,11 @@ class JsonFormatter(logging.Formatter):
             if key in _STANDARD or key.startswith("_"):
                 continue
             if any(word in key.lower() for word in _SECRET_WORDS):
-                value = "***"
-            line[key] = value if isinstance(value, int | float | str | bool | None) else str(value)
+                line[key] = "***"
+            elif isinstance(value, int | float | str | bool | None):
+                line[key] = value
+            else:
+                line[key] = str(value)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return _encode(line).decode("utf-8")

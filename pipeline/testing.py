@@ -94,7 +94,9 @@ class MemoryCheckpointer:
 
     checkpoints: list[tuple[str | None, int | None]] = field(default_factory=list)
 
-    def checkpoint(self, sequence_number: str | None = None, sub_sequence_number: int | None = None) -> None:
+    def checkpoint(
+        self, sequence_number: str | None = None, sub_sequence_number: int | None = None
+    ) -> None:
         self.checkpoints.append((sequence_number, sub_sequence_number))
 
     @property

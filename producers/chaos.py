@@ -26,7 +26,9 @@ class ChaosOptions:
         for name in ("duplicates",):
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"--{name.replace('_', '-')} must be a rate between 0 and 1, got {rate}")
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be a rate between 0 and 1, got {rate}"
+                )
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ def inject(
         if options.duplicates and rng.random() < options.duplicates:
             order += 1
             due = ts + rng.randint(1, MAX_DUPLICATE_DELAY_MS)
-            heapq.heappush(pending, (due, order, Outgoing(partition_key, data, {"duplicate_of": event_id})))
+            heapq.heappush(
+                pending, (due, order, Outgoing(partition_key, data, {"duplicate_of": event_id}))
+            )
     while pending:
         yield heapq.heappop(pending)[2]

@@ -41,9 +41,13 @@ class DeviceProfile:
 
 
 PROFILES: dict[str, DeviceProfile] = {
-    "thermostat": DeviceProfile(10.0, Reading(21.0, 0.08, 5.0, 35.0, 1.5), Reading(45.0, 0.3, 15.0, 85.0), 0.02),
+    "thermostat": DeviceProfile(
+        10.0, Reading(21.0, 0.08, 5.0, 35.0, 1.5), Reading(45.0, 0.3, 15.0, 85.0), 0.02
+    ),
     "meter": DeviceProfile(15.0, Reading(32.0, 0.15, 0.0, 70.0, 4.0), None, None),
-    "tracker": DeviceProfile(5.0, Reading(12.0, 0.2, -30.0, 45.0, 6.0), Reading(65.0, 0.5, 5.0, 100.0), 0.4),
+    "tracker": DeviceProfile(
+        5.0, Reading(12.0, 0.2, -30.0, 45.0, 6.0), Reading(65.0, 0.5, 5.0, 100.0), 0.4
+    ),
 }
 
 
@@ -100,7 +104,7 @@ class IotFleet:
         self._run_id = int(self.rng.integers(0, 2**63))
         self._counter = 0
         types = list(PROFILES)
-        n_sites = sites or max(1, math.ceil(devices / 25))
+        n_sites = sites or max(1, math.ceil(devices / 10))
         self.types = [types[i % len(types)] for i in range(devices)]
         self.device_ids = [f"{t}-{i:05d}" for i, t in enumerate(self.types)]
         self.sites = [f"site-{int(s):02d}" for s in self.rng.integers(0, n_sites, devices)]
@@ -125,9 +129,11 @@ class IotFleet:
     def _chunk(self, t0: int, t1: int) -> Iterator[Event]:
         rng = self.rng
         n = len(self.device_ids)
-        width = int(math.ceil((t1 - t0) / (self.interval_ms.min() * (1 - self.jitter)))) + 1
+        width = math.ceil((t1 - t0) / (self.interval_ms.min() * (1 - self.jitter))) + 1
         steps = self.interval_ms[:, None] * (1 + rng.uniform(-self.jitter, self.jitter, (n, width)))
-        times = self.next_ms[:, None] + np.concatenate([np.zeros((n, 1)), np.cumsum(steps, axis=1)[:, :-1]], axis=1)
+        times = self.next_ms[:, None] + np.concatenate(
+            [np.zeros((n, 1)), np.cumsum(steps, axis=1)[:, :-1]], axis=1
+        )
         valid = times < t1
         counts = valid.sum(axis=1)
         # width leaves at least one column past t1 per device: the next report after the chunk
@@ -148,7 +154,9 @@ class IotFleet:
         temp_values = np.round(temperature[device, column], 2)[order].tolist()
         hum_values = np.round(humidity[device, column], 2)[order].tolist()
         bat_values = np.round(battery[device, column], 2)[order].tolist()
-        for i, d, t in zip(range(len(order)), device[order].tolist(), ts[order].tolist(), strict=True):
+        for i, d, t in zip(
+            range(len(order)), device[order].tolist(), ts[order].tolist(), strict=True
+        ):
             self._counter += 1
             yield Event(
                 f"{self._run_id:016x}-{self._counter:012x}",
@@ -166,7 +174,11 @@ class IotFleet:
         level = self.battery[:, None] - self.drain_per_ms[:, None] * elapsed
         # a flat battery is replaced: the level wraps back to 100
         level = np.where(level < 5.0, level + 95.0, level)
-        last = np.where(valid.any(axis=1), level[np.arange(len(level)), np.maximum(valid.sum(axis=1) - 1, 0)], self.battery)
+        last = np.where(
+            valid.any(axis=1),
+            level[np.arange(len(level)), np.maximum(valid.sum(axis=1) - 1, 0)],
+            self.battery,
+        )
         self.battery = np.where(self.has_battery, last, np.nan)
         return np.where(self.has_battery[:, None], level, np.nan)
 
@@ -177,7 +189,9 @@ class _ReadingState:
     def __init__(self, readings: list[Reading | None], rng: np.random.Generator) -> None:
         nan = float("nan")
         self.present = np.array([r is not None for r in readings])
-        self.value = np.array([r.start if r else nan for r in readings]) + rng.normal(0, 1, len(readings))
+        self.value = np.array([r.start if r else nan for r in readings]) + rng.normal(
+            0, 1, len(readings)
+        )
         self.step = np.array([r.step if r else 0.0 for r in readings])
         self.low = np.array([r.low if r else nan for r in readings])
         self.high = np.array([r.high if r else nan for r in readings])
@@ -185,12 +199,16 @@ class _ReadingState:
 
     def walk(self, times: np.ndarray, valid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         steps = rng.normal(0, 1, times.shape) * self.step[:, None]
-        level = np.clip(self.value[:, None] + np.cumsum(steps, axis=1), self.low[:, None], self.high[:, None])
+        level = np.clip(
+            self.value[:, None] + np.cumsum(steps, axis=1), self.low[:, None], self.high[:, None]
+        )
         last_index = np.maximum(valid.sum(axis=1) - 1, 0)
-        self.value = np.where(valid.any(axis=1), level[np.arange(len(level)), last_index], self.value)
+        self.value = np.where(
+            valid.any(axis=1), level[np.arange(len(level)), last_index], self.value
+        )
         daily = self.amplitude[:, None] * np.sin(2 * np.pi * ((times % DAY_MS) / DAY_MS - 0.25))
         return np.where(self.present[:, None], level + daily, np.nan)
 
 
 def _none_if_nan(value: float) -> float | None:
-    return None if value != value else value
+    return None if math.isnan(value) else value

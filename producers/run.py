@@ -80,14 +80,20 @@ def produce(
 ) -> WriterStats:
     """Send a whole run; raises DeliveryError if anything was not delivered."""
     with TruthWriter(options.truth) as truth:
-        writer = KinesisWriter(kinesis_client, stream, on_delivered=lambda rs: [truth.write(r) for r in rs])
+        writer = KinesisWriter(
+            kinesis_client, stream, on_delivered=lambda rs: [truth.write(r) for r in rs]
+        )
         for n, record in enumerate(outgoing(options), start=1):
             writer.put(record)
             if on_progress and n % progress_every == 0:
                 on_progress(writer.stats)
         writer.flush()
         if options.end_of_stream:
-            for shard_id, start_hash in KinesisStream(kinesis_client, stream).open_shard_hash_ranges():
-                marker = Outgoing(shard_id, END_OF_STREAM, {"control": "end_of_stream"}, str(start_hash))
+            for shard_id, start_hash in KinesisStream(
+                kinesis_client, stream
+            ).open_shard_hash_ranges():
+                marker = Outgoing(
+                    shard_id, END_OF_STREAM, {"control": "end_of_stream"}, str(start_hash)
+                )
                 writer.put(marker)
         return writer.close()

@@ -26,7 +26,7 @@ class TruthWriter:
         self._file: IO[bytes] | None = None
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._file = Path(path).open("wb")
+            self._file = Path(path).open("wb")  # noqa: SIM115 - closed by close()/__exit__
         self.count = 0
 
     def write(self, record: Outgoing) -> None:

@@ -134,7 +134,10 @@ class KinesisWriter:
             self.stats.retried_entries += len(failed)
             pending = failed
             self.backoff.pause(attempt)
-        log.error("records undelivered after retries", extra={"count": len(pending), "stream": self.stream})
+        log.error(
+            "records undelivered after retries",
+            extra={"count": len(pending), "stream": self.stream},
+        )
         self.stats.failed += len(pending)
         self._undelivered.extend(pending)
 

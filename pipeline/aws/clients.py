@@ -34,9 +34,9 @@ class AwsClients:
         self._clients: dict[str, Any] = {}
         self._session = boto3.session.Session(region_name=aws.region)
         self._credentials: dict[str, str] = {}
-        if aws.endpoint_url and is_loopback(aws.endpoint_url):
-            if self._session.get_credentials() is None:
-                self._credentials = dict(EMULATOR_CREDENTIALS)
+        emulated = bool(aws.endpoint_url) and is_loopback(aws.endpoint_url)
+        if emulated and self._session.get_credentials() is None:
+            self._credentials = dict(EMULATOR_CREDENTIALS)
         self._botocore_config = BotoConfig(
             region_name=aws.region,
             retries={"mode": "standard", "max_attempts": aws.max_attempts},

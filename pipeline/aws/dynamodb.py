@@ -43,7 +43,11 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     for key, attribute in item.items():
         value = _deserializer.deserialize(attribute)
         if isinstance(value, Decimal):
-            value = int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
+            value = (
+                int(value)
+                if value == value.to_integral_value() and "." not in str(value)
+                else float(value)
+            )
         out[key] = value
     return out
 
@@ -79,7 +83,9 @@ class ResultsTable:
             try:
                 response = self.client.batch_write_item(RequestItems={self.table: pending})
             except (ClientError, BotoCoreError) as exc:
-                log.warning("dynamodb batch write failed", extra={"table": self.table, "error": str(exc)})
+                log.warning(
+                    "dynamodb batch write failed", extra={"table": self.table, "error": str(exc)}
+                )
                 self.backoff.pause(attempt)
                 continue
             pending = response.get("UnprocessedItems", {}).get(self.table, [])
@@ -112,7 +118,9 @@ class CheckpointTable:
 
     def get(self, shard_id: str) -> Checkpoint | None:
         try:
-            response = self.client.get_item(TableName=self.table, Key=self._key(shard_id), ConsistentRead=True)
+            response = self.client.get_item(
+                TableName=self.table, Key=self._key(shard_id), ConsistentRead=True
+            )
         except (ClientError, BotoCoreError) as exc:
             raise SinkError(f"{self.table}: cannot read checkpoint of {shard_id}: {exc}") from exc
         item = response.get("Item")

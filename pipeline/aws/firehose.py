@@ -74,7 +74,9 @@ class FirehoseWriter:
                     Records=[{"Data": data} for data in pending],
                 )
             except (ClientError, BotoCoreError) as exc:
-                log.warning("firehose put failed", extra={"stream": self.delivery_stream, "error": str(exc)})
+                log.warning(
+                    "firehose put failed", extra={"stream": self.delivery_stream, "error": str(exc)}
+                )
                 self.backoff.pause(attempt)
                 continue
             if not response.get("FailedPutCount"):

@@ -59,7 +59,9 @@ class KinesisStream:
                 kwargs = {"NextToken": token}
         except ClientError as exc:
             if _missing(exc):
-                raise ResourceMissingError(f"Kinesis stream {self.stream!r} does not exist") from exc
+                raise ResourceMissingError(
+                    f"Kinesis stream {self.stream!r} does not exist"
+                ) from exc
             raise
 
     def iterator(self, shard_id: str, after: Checkpoint | None, initial_position: str) -> str:
@@ -68,7 +70,9 @@ class KinesisStream:
             kwargs["ShardIteratorType"] = initial_position
         else:
             # sub-sequence positions inside an aggregated record are re-filtered by the caller
-            kwargs["ShardIteratorType"] = "AT_SEQUENCE_NUMBER" if after.sub_sequence_number else "AFTER_SEQUENCE_NUMBER"
+            kwargs["ShardIteratorType"] = (
+                "AT_SEQUENCE_NUMBER" if after.sub_sequence_number else "AFTER_SEQUENCE_NUMBER"
+            )
             kwargs["StartingSequenceNumber"] = after.sequence_number
         return self.client.get_shard_iterator(**kwargs)["ShardIterator"]
 
@@ -84,7 +88,9 @@ class KinesisStream:
             )
             for r in response.get("Records", [])
         ]
-        return ReadResult(records, response.get("NextShardIterator"), int(response.get("MillisBehindLatest", 0)))
+        return ReadResult(
+            records, response.get("NextShardIterator"), int(response.get("MillisBehindLatest", 0))
+        )
 
     def open_shard_hash_ranges(self) -> Iterator[tuple[str, int]]:
         """(shard id, starting hash key) of every open shard, to address each one explicitly."""
@@ -94,7 +100,9 @@ class KinesisStream:
 
 
 def _shard_info(shard: dict[str, Any]) -> ShardInfo:
-    parents = tuple(p for p in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if p)
+    parents = tuple(
+        p for p in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if p
+    )
     hash_range = shard["HashKeyRange"]
     return ShardInfo(
         shard["ShardId"],

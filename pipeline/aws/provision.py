@@ -23,6 +23,7 @@ from pipeline.lake.tables import PARTITION_KEYS, LakeTable, lake_tables
 
 log = logging.getLogger(__name__)
 
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 EMULATOR_FIREHOSE_ROLE = "arn:aws:iam::123456789012:role/kpipe-firehose"
 _EXISTS = {"ResourceInUseException", "AlreadyExistsException", "BucketAlreadyOwnedByYou"}
 
@@ -55,7 +56,9 @@ class Provisioner:
         self._create(f"glue database {names.glue_database}", self._database)
         for table in lake_tables(self.config).values():
             self._glue_table(table)
-            self._create(f"delivery stream {table.delivery_stream}", lambda t=table: self._firehose(t))
+            self._create(
+                f"delivery stream {table.delivery_stream}", lambda t=table: self._firehose(t)
+            )
         self._wait_stream_active()
         return self.report
 
@@ -71,6 +74,14 @@ class Provisioner:
         log.info("created", extra={"resource": what})
 
     def _bucket(self, bucket: str) -> None:
+        # in us-east-1, CreateBucket of a bucket one already owns succeeds: ask first
+        try:
+            self.clients.s3.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+        else:
+            raise ClientError({"Error": {"Code": "BucketAlreadyOwnedByYou"}}, "HeadBucket")
         kwargs: dict[str, Any] = {"Bucket": bucket}
         if self.config.aws.region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.config.aws.region}
@@ -86,11 +97,15 @@ class Provisioner:
     def _wait_stream_active(self, timeout_s: float = 120.0) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
-            summary = self.clients.kinesis.describe_stream_summary(StreamName=self.config.names.stream)
+            summary = self.clients.kinesis.describe_stream_summary(
+                StreamName=self.config.names.stream
+            )
             if summary["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE":
                 return
             if time.monotonic() > deadline:
-                raise PipelineError(f"stream {self.config.names.stream} not ACTIVE after {timeout_s} s")
+                raise PipelineError(
+                    f"stream {self.config.names.stream} not ACTIVE after {timeout_s} s"
+                )
             time.sleep(1.0)
 
     def _table(self, name: str, with_sort_key: bool) -> None:
@@ -197,8 +212,6 @@ def glue_table_input(table: LakeTable, bucket: str) -> dict[str, Any]:
             "Location": f"s3://{bucket}/{table.location}",
             "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
             "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-            "SerdeInfo": {
-                "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-            },
+            "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE},
         },
     }

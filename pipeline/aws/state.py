@@ -32,13 +32,17 @@ class SnapshotStore:
 
     def save(self, shard_id: str, checkpoint: Checkpoint, blob: bytes) -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self.key(shard_id, checkpoint), Body=blob)
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.key(shard_id, checkpoint), Body=blob
+            )
         except (ClientError, BotoCoreError) as exc:
             raise SinkError(f"cannot save the state of {shard_id} at {checkpoint}: {exc}") from exc
 
     def load(self, shard_id: str, checkpoint: Checkpoint) -> bytes | None:
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self.key(shard_id, checkpoint))
+            response = self.client.get_object(
+                Bucket=self.bucket, Key=self.key(shard_id, checkpoint)
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
@@ -60,6 +64,8 @@ class SnapshotStore:
                 if obj["Key"] < keep_key
             ]
             for start in range(0, len(old), 1000):
-                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": old[start : start + 1000]})
+                self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": old[start : start + 1000]}
+                )
         except (ClientError, BotoCoreError):
             return

@@ -180,7 +180,7 @@ def _child_shards(stream: Stream, shard_id: str) -> list[dict[str, Any]]:
     return children
 
 
-def _get_shard_iterator(  # noqa: PLR0917 (moto's signature)
+def _get_shard_iterator(
     self: KinesisBackend,
     stream_arn: str | None,
     stream_name: str | None,
@@ -249,7 +249,7 @@ def _locked(method: Any) -> Any:
 
 
 def _size_checked_put_record(method: Any) -> Any:
-    def put_record(  # noqa: PLR0917 (moto's signature)
+    def put_record(
         self: KinesisBackend,
         stream_arn: str,
         stream_name: str,

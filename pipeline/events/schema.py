@@ -26,7 +26,9 @@ MAX_EVENT_TIME_MS = 4_102_444_800_000
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 EpochMillis = Annotated[int, msgspec.Meta(ge=MIN_EVENT_TIME_MS, lt=MAX_EVENT_TIME_MS)]
-EpochSeconds = Annotated[float, msgspec.Meta(ge=MIN_EVENT_TIME_MS / 1000, lt=MAX_EVENT_TIME_MS / 1000)]
+EpochSeconds = Annotated[
+    float, msgspec.Meta(ge=MIN_EVENT_TIME_MS / 1000, lt=MAX_EVENT_TIME_MS / 1000)
+]
 Celsius = Annotated[float, msgspec.Meta(ge=-100.0, le=200.0)]
 Percent = Annotated[float, msgspec.Meta(ge=0.0, le=100.0)]
 
@@ -48,8 +50,8 @@ class WebClick(msgspec.Struct, frozen=True):
     """One click-stream event, shaped like the seed's JavaScript SDK payload (recordTime in s)."""
 
     event_id: Id
-    recordTime: EpochSeconds  # noqa: N815 - the seed's field name
-    cognitoId: Name  # noqa: N815 - the seed's field name
+    recordTime: EpochSeconds
+    cognitoId: Name
     os: Name
     quadrant: Annotated[str, msgspec.Meta(pattern="^[A-D]$")]
     page: Name | None = None
@@ -86,7 +88,9 @@ class EventType:
 
     def numeric_fields(self) -> tuple[str, ...]:
         schema = self.arrow_schema
-        return tuple(f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
+        return tuple(
+            f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+        )
 
 
 def _arrow_type(info: msgspec.inspect.Type) -> pa.DataType:

@@ -43,7 +43,8 @@ def view_select(table: LakeTable) -> str:
     columns = ", ".join(f.name for f in table.schema)
     return (
         f"SELECT {columns}, dt, hour FROM (\n"
-        f"  SELECT *, row_number() OVER (PARTITION BY {table.id_column} ORDER BY dt, hour) AS copy_number\n"
+        f"  SELECT *, row_number() OVER (PARTITION BY {table.id_column} ORDER BY dt, hour)"
+        " AS copy_number\n"
         f"  FROM {table.name}\n"
         ") WHERE copy_number = 1"
     )

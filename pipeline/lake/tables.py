@@ -24,7 +24,9 @@ from pipeline.windows.spec import compile_jobs
 
 PARTITION_KEYS = ("dt", "hour")
 PREFIX_TEMPLATE = "{table}/dt=!{{timestamp:yyyy-MM-dd}}/hour=!{{timestamp:HH}}/"
-ERROR_PREFIX_TEMPLATE = "_errors/{table}/!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
+ERROR_PREFIX_TEMPLATE = (
+    "_errors/{table}/!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
+)
 
 _HIVE_TYPES = {
     pa.string(): "string",

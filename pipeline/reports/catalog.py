@@ -33,4 +33,6 @@ def report(name: str) -> Report:
     try:
         return available[name]
     except KeyError:
-        raise PipelineError(f"unknown report {name!r} (available: {', '.join(available)})") from None
+        raise PipelineError(
+            f"unknown report {name!r} (available: {', '.join(available)})"
+        ) from None

@@ -21,7 +21,9 @@ from pipeline.errors import PipelineError
 from pipeline.lake.ddl import view_name, view_select
 from pipeline.lake.tables import PARTITION_KEYS, LakeTable
 
-PARTITIONING = ds.partitioning(pa.schema([(key, pa.string()) for key in PARTITION_KEYS]), flavor="hive")
+PARTITIONING = ds.partitioning(
+    pa.schema([(key, pa.string()) for key in PARTITION_KEYS]), flavor="hive"
+)
 
 
 def to_duckdb(sql: str) -> str:
@@ -68,12 +70,14 @@ class LakeSession:
             dataset = lake_dataset(table, filesystem, root)
             self._datasets[table.name] = dataset
             self.connection.register(table.name, dataset)
-            self.connection.execute(f"CREATE VIEW {view_name(table)} AS {to_duckdb(view_select(table))}")
+            self.connection.execute(
+                f"CREATE VIEW {view_name(table)} AS {to_duckdb(view_select(table))}"
+            )
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> pa.Table:
         """Run Athena SQL; returns an Arrow table."""
         try:
-            return self.connection.execute(to_duckdb(sql), parameters or {}).to_arrow_table()
+            return self.connection.sql(to_duckdb(sql), params=parameters or None).to_arrow_table()
         except duckdb.Error as exc:
             raise PipelineError(f"report failed on DuckDB: {exc}") from exc
 

@@ -20,7 +20,9 @@ def format_table(table: pa.Table, limit: int | None = None) -> str:
     """A plain-text table for terminals."""
     rows = table.to_pylist()
     shown = rows if limit is None else rows[:limit]
-    cells = [[str(c) for c in table.column_names]] + [["" if v is None else str(v) for v in r.values()] for r in shown]
+    cells = [[str(c) for c in table.column_names]] + [
+        ["" if v is None else str(v) for v in r.values()] for r in shown
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(table.column_names))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))

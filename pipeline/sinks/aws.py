@@ -16,7 +16,9 @@ class AwsOutputSink:
     def __init__(self, config: Config, clients: AwsClients) -> None:
         tables = lake_tables(config)
         firehose = clients.firehose
-        self._writers = {key: FirehoseWriter(firehose, t.delivery_stream) for key, t in tables.items()}
+        self._writers = {
+            key: FirehoseWriter(firehose, t.delivery_stream) for key, t in tables.items()
+        }
         self._results = ResultsTable(clients.dynamodb, config.names.results_table)
 
     def write(self, outcome: Outcome, shard_id: str) -> None:

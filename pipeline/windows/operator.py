@@ -158,5 +158,3 @@ def newest_before(times: np.ndarray, newest_so_far: int) -> np.ndarray:
     before[0] = newest_so_far
     before[1:] = np.maximum(running[:-1], newest_so_far)
     return before
-
-

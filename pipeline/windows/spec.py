@@ -109,7 +109,9 @@ def compile_jobs(jobs: Iterable[object], retention_ms: int | None = None) -> tup
             )
         for field in job.group_by:
             if field not in etype.fields:
-                raise ConfigError(f"{where}.group_by: unknown field {field!r} of {etype.name} events")
+                raise ConfigError(
+                    f"{where}.group_by: unknown field {field!r} of {etype.name} events"
+                )
         if not job.metrics:
             raise ConfigError(f"{where}.metrics: declare at least one metric")
         metrics = tuple(_metric(etype, where, out, text) for out, text in job.metrics.items())

@@ -42,7 +42,12 @@ def processor(sink, state, interval=0.0) -> ShardProcessor:
 def stream(n=600, seed=3) -> list[dict]:
     rng = random.Random(seed)
     events = [
-        iot_event(i, T0 + i * 1_000 + rng.randrange(20_000), device=f"d{i % 7}", temperature=float(rng.randrange(40)))
+        iot_event(
+            i,
+            T0 + i * 1_000 + rng.randrange(20_000),
+            device=f"d{i % 7}",
+            temperature=float(rng.randrange(40)),
+        )
         for i in range(n)
     ]
     for i in rng.sample(range(n), 30):  # duplicates re-sent a little later
@@ -56,11 +61,15 @@ def test_checkpoint_follows_durable_sink_write():
     p.initialize(InitializeInput(SHARD, "TRIM_HORIZON"))
     p.process_records(ProcessRecordsInput(records([iot_event(1, T0)]), checkpointer))
     assert checkpointer.checkpoints == [("1", 0)]
-    assert state.load(SHARD, checkpointer.last) is not None  # the snapshot exists before the checkpoint
+    assert (
+        state.load(SHARD, checkpointer.last) is not None
+    )  # the snapshot exists before the checkpoint
 
     sink.fail_next = 1
     with pytest.raises(SinkError):
-        p.process_records(ProcessRecordsInput(records([iot_event(2, T0 + 1)], first_sequence=2), checkpointer))
+        p.process_records(
+            ProcessRecordsInput(records([iot_event(2, T0 + 1)], first_sequence=2), checkpointer)
+        )
     assert checkpointer.checkpoints == [("1", 0)]
     # the state ran ahead of the sinks: it is dropped and can never be checkpointed
     p.shutdown_requested(ShutdownRequestedInput(checkpointer))
@@ -95,12 +104,25 @@ def test_crashes_at_random_points_never_double_count_or_lose_events():
     for r in final.core.end_of_stream().results:
         got[(r.window_start_ms, tuple(v for _, v in r.group))] = r
     assert crashes == 8
-    assert {k: {m: v for m, v in r.metrics if m in ("events", "temperature_min", "temperature_max", "battery_min")} for k, r in got.items()} == {
-        k: {m: v for m, v in e.items() if m in ("events", "temperature_min", "temperature_max", "battery_min")}
+    assert {
+        k: {
+            m: v
+            for m, v in r.metrics
+            if m in ("events", "temperature_min", "temperature_max", "battery_min")
+        }
+        for k, r in got.items()
+    } == {
+        k: {
+            m: v
+            for m, v in e.items()
+            if m in ("events", "temperature_min", "temperature_max", "battery_min")
+        }
         for k, e in expected.items()
     }
     for key, r in got.items():
-        assert dict(r.metrics)["temperature_avg"] == pytest.approx(expected[key]["temperature_avg"], rel=1e-12)
+        assert dict(r.metrics)["temperature_avg"] == pytest.approx(
+            expected[key]["temperature_avg"], rel=1e-12
+        )
     # appended outputs may repeat after a replay, but each id once is exactly the truth
     assert {e["event_id"] for e in sink.events} == {e["event_id"] for e in events}
     assert {late.event_id for late in sink.late} == set(expected_late)
@@ -146,9 +168,13 @@ def test_checkpoint_errors_are_handled_as_the_kcl_documents():
     assert throttled.checkpoints == [("1", 0)]
 
     shutting_down = FlakyCheckpointer(["ShutdownException"])
-    p.process_records(ProcessRecordsInput(records([iot_event(2, T0)], first_sequence=2), shutting_down))
+    p.process_records(
+        ProcessRecordsInput(records([iot_event(2, T0)], first_sequence=2), shutting_down)
+    )
     assert shutting_down.checkpoints == [] and p.shut_down
 
     invalid = FlakyCheckpointer(["InvalidStateException"])
     with pytest.raises(CheckpointFailed):
-        p.process_records(ProcessRecordsInput(records([iot_event(3, T0)], first_sequence=3), invalid))
+        p.process_records(
+            ProcessRecordsInput(records([iot_event(3, T0)], first_sequence=3), invalid)
+        )

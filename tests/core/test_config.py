@@ -74,4 +74,9 @@ def test_bad_jobs_are_rejected_at_start_up_naming_job_and_field(tmp_path, fields
 def test_a_job_added_by_config_only(tmp_path):
     text = JOB.format(window="5m", lateness="1m", group="site", metric="max(battery)")
     (job,) = compile_jobs(load_config(write(tmp_path, text), env={}).jobs)
-    assert (job.name, job.size_ms, job.group_by, job.metrics[0].field) == ("j", 300_000, ("site",), "battery")
+    assert (job.name, job.size_ms, job.group_by, job.metrics[0].field) == (
+        "j",
+        300_000,
+        ("site",),
+        "battery",
+    )

@@ -24,7 +24,9 @@ def test_each_bad_record_is_rejected_with_a_reason_naming_the_problem():
         msgspec.json.encode({**iot_event(3, 1_767_225_600_000), "temperature": "hot"}),
         msgspec.json.encode({**iot_event(4, 1_767_225_600_000), "ts": True}),
         msgspec.json.encode({**iot_event(5, 1_767_225_600_000), "battery": 150.0}),
-        msgspec.json.encode({k: v for k, v in iot_event(6, 1_767_225_600_000).items() if k != "device_id"}),
+        msgspec.json.encode(
+            {k: v for k, v in iot_event(6, 1_767_225_600_000).items() if k != "device_id"}
+        ),
         msgspec.json.encode({**iot_event(7, 1_767_225_600_000), "ts": 10}),
     ]
     batch = decoder.decode([GOOD, *bad])
@@ -45,11 +47,19 @@ def test_validity_does_not_depend_on_the_neighbours():
     alone = decoder.decode([odd])
     beside_bad = decoder.decode([b"{", odd])
     assert alone.events.num_rows == 1 and beside_bad.events.num_rows == 1
-    assert alone.events.drop_columns(["record_index"]) == beside_bad.events.drop_columns(["record_index"])
+    assert alone.events.drop_columns(["record_index"]) == beside_bad.events.drop_columns(
+        ["record_index"]
+    )
 
 
 def test_web_record_time_in_seconds_becomes_milliseconds():
     web = Decoder(event_type("web"))
-    payload = {"event_id": "w1", "recordTime": 1486505943.204, "cognitoId": "us-east-1:x", "os": "Android", "quadrant": "A"}
+    payload = {
+        "event_id": "w1",
+        "recordTime": 1486505943.204,
+        "cognitoId": "us-east-1:x",
+        "os": "Android",
+        "quadrant": "A",
+    }
     batch = web.decode([msgspec.json.encode(payload)])
     assert batch.events.column(EVENT_TIME).to_pylist() == [1_486_505_943_204]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from hypothesis import given, settings
@@ -56,7 +57,7 @@ def run(events: list[dict], splits: list[int]) -> tuple[dict, list[str], ShardCo
     batch = records(events)
     results, late = {}, []
     bounds = sorted({0, len(batch), *[s % (len(batch) + 1) for s in splits]})
-    for start, stop in zip(bounds, bounds[1:], strict=False):
+    for start, stop in itertools.pairwise(bounds):
         out = core.process(batch[start:stop])
         late += [e.event_id for e in out.late]
         for r in out.results:
@@ -80,7 +81,9 @@ def test_results_and_late_events_equal_the_oracle_for_any_batch_split(events, sp
 @given(event_lists)
 def test_every_valid_event_lands_in_exactly_one_window_or_is_late(events):
     results, late, _ = run(events, [])
-    assert sum(m["events"] for m in results.values()) + len(late) == len({e["event_id"] for e in events})
+    assert sum(m["events"] for m in results.values()) + len(late) == len(
+        {e["event_id"] for e in events}
+    )
 
 
 @settings(max_examples=100, deadline=None)

@@ -26,14 +26,20 @@ def test_half_open_windows_and_exact_aggregates():
             [
                 iot_event(1, T0, temperature=20.0, battery=90.0),
                 iot_event(2, T0 + 59_999, temperature=22.0, battery=80.0),
-                iot_event(3, T0 + 60_000, temperature=30.0, battery=70.0),  # next window: [T0+60s, ...)
+                iot_event(
+                    3, T0 + 60_000, temperature=30.0, battery=70.0
+                ),  # next window: [T0+60s, ...)
                 iot_event(4, T0 + 95_000),  # watermark T0+65s: closes [T0, T0+60s)
             ]
         )
     )
     (first,) = out.results
     assert (first.window_start_ms, first.window_end_ms) == (T0, T0 + 60_000)
-    assert dict(first.group) == {"device_id": "dev-1", "device_type": "thermostat", "site": "site-1"}
+    assert dict(first.group) == {
+        "device_id": "dev-1",
+        "device_type": "thermostat",
+        "site": "site-1",
+    }
     assert metrics(first) == {
         "events": 2,
         "temperature_avg": 21.0,
@@ -42,7 +48,9 @@ def test_half_open_windows_and_exact_aggregates():
         "humidity_avg": None,
         "battery_min": 80.0,
     }
-    assert first.result_id == f"device_minute|{T0}|device_id=dev-1,device_type=thermostat,site=site-1"
+    assert (
+        first.result_id == f"device_minute|{T0}|device_id=dev-1,device_type=thermostat,site=site-1"
+    )
 
 
 def test_window_closes_exactly_when_the_watermark_reaches_its_end():
@@ -57,7 +65,11 @@ def test_late_event_is_routed_with_reason_not_counted():
     out = c.process(records([iot_event(3, T0 + 10_000, temperature=99.0)], first_sequence=3))
     (late,) = out.late
     assert (late.event_id, late.window_start_ms, late.watermark_ms) == ("e-3", T0, T0 + 65_000)
-    assert late.reason == f"late for job device_minute: window [{T0}, {T0 + 60_000}) closed at watermark {T0 + 65_000}"
+    assert (
+        late.reason
+        == f"late for job device_minute: window [{T0}, {T0 + 60_000}) closed at watermark "
+        f"{T0 + 65_000}"
+    )
     assert (late.sequence_number, late.record_id) == ("3", "device_minute|e-3")
     assert out.counters.late == 1 and out.results == []
 
@@ -73,7 +85,10 @@ def test_duplicates_are_dropped_and_counted():
 
 def test_end_of_stream_marker_closes_every_window_and_later_events_are_late():
     c = core()
-    batch = records([iot_event(1, T0), iot_event(2, T0 + 60_000)]) + [RawRecord(END_OF_STREAM, "x", "3")]
+    batch = [
+        *records([iot_event(1, T0), iot_event(2, T0 + 60000)]),
+        RawRecord(END_OF_STREAM, "x", "3"),
+    ]
     batch += records([iot_event(4, T0 + 120_000)], first_sequence=4)
     out = c.process(batch)
     assert [r.window_start_ms for r in out.results] == [T0, T0 + 60_000]
@@ -85,7 +100,11 @@ def test_invalid_records_become_dead_letters_with_position_and_raw_bytes():
     c = core()
     out = c.process([RawRecord(b"{oops", "pk-9", "17", 2, 123)])
     (dead,) = out.dead_letters
-    assert (dead.shard_id, dead.sequence_number, dead.sub_sequence_number) == ("shardId-000000000000", "17", 2)
+    assert (dead.shard_id, dead.sequence_number, dead.sub_sequence_number) == (
+        "shardId-000000000000",
+        "17",
+        2,
+    )
     assert dead.as_row()["data_base64"] == "e29vcHM="
     assert dead.reason.startswith("invalid JSON")
     assert dead.record_id == "shardId-000000000000|17|2"
@@ -100,5 +119,8 @@ def test_snapshot_restore_continues_identically():
     got = first.process(records(events[:17])).results
     second = core()
     second.restore(first.snapshot())
-    got += second.process(records(events[17:], first_sequence=18)).results + second.end_of_stream().results
+    got += (
+        second.process(records(events[17:], first_sequence=18)).results
+        + second.end_of_stream().results
+    )
     assert got == expected
