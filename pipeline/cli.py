@@ -117,6 +117,30 @@ def report(ctx: CliContext, names: tuple[str, ...], list_only: bool, out: str | 
 
 
 @main.command()
+@click.option(
+    "--out", type=click.Path(file_okay=False), help="Write one <table>.sql per table here."
+)
+@pass_context
+@domain_errors
+def ddl(ctx: CliContext, out: str | None) -> None:
+    """Print (or write) the Athena DDL of the lake's tables and dedupe views.
+
+    Example: pipeline ddl --out sql/ddl
+    """
+    from pipeline.lake.ddl import ddl_files
+    from pipeline.lake.tables import lake_tables
+
+    config = ctx.config()
+    files = ddl_files(lake_tables(config), config.names.bucket)
+    for name, text in files.items():
+        if out:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            (Path(out) / name).write_text(text, encoding="utf-8")
+        else:
+            click.echo(text)
+
+
+@main.command()
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @source_options(duplicates=0.02)
 @pass_context

@@ -52,3 +52,11 @@ def view_select(table: LakeTable) -> str:
 
 def create_view(table: LakeTable) -> str:
     return f"CREATE OR REPLACE VIEW {view_name(table)} AS\n{view_select(table)};\n"
+
+
+def ddl_files(tables: dict[str, LakeTable], bucket: str) -> dict[str, str]:
+    """File name -> Athena DDL: one file per table (with its view), in creation order."""
+    return {
+        f"{table.name}.sql": create_table(table, bucket) + "\n" + create_view(table)
+        for table in tables.values()
+    }

@@ -20,7 +20,7 @@ import pyarrow as pa
 from pipeline.config import Config
 from pipeline.events.schema import event_type
 from pipeline.results import DEAD_LETTER_SCHEMA, EVENT_METADATA, LATE_SCHEMA
-from pipeline.windows.spec import compile_jobs
+from pipeline.windows.spec import compile_jobs, format_duration
 
 PARTITION_KEYS = ("dt", "hour")
 PREFIX_TEMPLATE = "{table}/dt=!{{timestamp:yyyy-MM-dd}}/hour=!{{timestamp:HH}}/"
@@ -116,6 +116,6 @@ def lake_tables(config: Config) -> dict[str, LakeTable]:
             job.result_schema(),
             "result_id",
             f"{prefix}{name.replace('_', '-')}",
-            f"Closed {job.size_ms} ms windows of job {job.name}",
+            f"Closed {format_duration(job.size_ms)} windows of job {job.name}",
         )
     return tables

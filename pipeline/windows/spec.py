@@ -41,6 +41,14 @@ def parse_duration(text: str, where: str) -> int:
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
 
 
+def format_duration(ms: int) -> str:
+    """60000 -> "1m": the largest unit that divides the duration."""
+    for unit in ("d", "h", "m", "s"):
+        if ms % _UNIT_MS[unit] == 0 and ms >= _UNIT_MS[unit]:
+            return f"{ms // _UNIT_MS[unit]}{unit}"
+    return f"{ms}ms"
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     """One output column of a job: ``name = function(field)``."""
