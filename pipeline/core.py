@@ -90,6 +90,35 @@ class ShardCore:
         self.counters.add(outcome.counters)
         return outcome
 
+    def close_windows(self) -> Outcome:
+        """Emit every open window now, keeping the watermark (the shard ends: resharding).
+
+        Each emitted result is this shard's part of its window; the children's parts of the
+        same windows are merged with it by the results sink.
+        """
+        outcome = Outcome()
+        for operator in self.operators:
+            outcome.results.extend(operator.close_all())
+        outcome.counters.results = len(outcome.results)
+        self.counters.add(outcome.counters)
+        return outcome
+
+    def adopt_parent(self, blob: bytes) -> None:
+        """Continue from a finished parent shard's snapshot (taken after :meth:`close_windows`).
+
+        A child inherits its parents' dedupe memory (a duplicate may straddle the reshard) and
+        newest event time (late stays late across it). Call before the first batch.
+        """
+        parent = ShardCore(self.etype, [op.job for op in self.operators], "parent")
+        parent.restore(blob)
+        if any(op.open_windows for op in parent.operators):
+            raise ValueError("a parent's snapshot must be taken after its windows were closed")
+        self.newest_event_time_ms = max(self.newest_event_time_ms, parent.newest_event_time_ms)
+        merged = self.deduper.to_state()
+        for bucket, ids in parent.deduper.to_state().items():
+            merged[bucket] = merged.get(bucket, []) + ids
+        self.deduper.load_state(merged)
+
     def _close_all(self) -> Outcome:
         outcome = Outcome()
         for operator in self.operators:
