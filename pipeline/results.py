@@ -23,24 +23,14 @@ class WindowResult:
     window_end_ms: int
     group: tuple[tuple[str, Any], ...]
     metrics: tuple[tuple[str, Any], ...]
+    #: The metrics' mergeable states: this shard's part of the window (see windows.aggregates)
+    states: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def result_id(self) -> str:
         """The same job, window and group always have the same id."""
         group = ",".join(f"{k}={v}" for k, v in self.group)
         return f"{self.job}|{self.window_start_ms}|{group}"
-
-    def as_row(self, shard_id: str) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "result_id": self.result_id,
-            "job": self.job,
-            "window_start_ms": self.window_start_ms,
-            "window_end_ms": self.window_end_ms,
-        }
-        row.update(self.group)
-        row.update(self.metrics)
-        row["shard_id"] = shard_id
-        return row
 
 
 @dataclass(frozen=True)

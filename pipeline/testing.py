@@ -16,6 +16,8 @@ import msgspec
 from pipeline.errors import SinkError
 from pipeline.records import Checkpoint, RawRecord
 from pipeline.results import DeadLetter, LateEvent, Outcome, WindowResult
+from pipeline.windows.operator import finish, merge_states
+from pipeline.windows.spec import WindowJob
 
 _encode = msgspec.json.Encoder().encode
 
@@ -56,6 +58,8 @@ class MemorySink:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     results: dict[str, WindowResult] = field(default_factory=dict)
+    #: result_id -> shard -> that shard's part (states), as the DynamoDB item holds them
+    parts: dict[str, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     late: list[LateEvent] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     writes: int = 0
@@ -69,8 +73,24 @@ class MemorySink:
         self.events.extend(outcome.events)
         for result in outcome.results:  # keyed like DynamoDB: a rewrite overwrites
             self.results[result.result_id] = result
+            self.parts.setdefault(result.result_id, {})[shard_id] = result.states
         self.late.extend(outcome.late)
         self.dead_letters.extend(outcome.dead_letters)
+
+
+def merged_metrics(sink: MemorySink, jobs: Iterable[WindowJob]) -> dict[str, dict[str, Any]]:
+    """result_id -> metrics merged over every shard's part (what the results table holds)."""
+    by_name = {job.name: job for job in jobs}
+    merged = {}
+    for result_id, parts in sink.parts.items():
+        job = by_name[sink.results[result_id].job]
+        states = None
+        for shard in sorted(parts):
+            states = (
+                list(parts[shard]) if states is None else merge_states(job, states, parts[shard])
+            )
+        merged[result_id] = dict(finish(job, states))
+    return merged
 
 
 @dataclass

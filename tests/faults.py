@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 
 class FlakyKinesis:
     def __init__(self, client: Any, failure_rate: float, seed: int = 0) -> None:
@@ -70,24 +72,29 @@ class FlakyFirehose:
 
 
 class FlakyDynamoDB:
-    def __init__(self, client: Any, unprocessed_rate: float, seed: int = 0) -> None:
+    """Throttles a seeded share of TransactWriteItems / PutItem calls (before they apply)."""
+
+    def __init__(self, client: Any, throttle_rate: float, seed: int = 0) -> None:
         self.client = client
-        self.rate = unprocessed_rate
+        self.rate = throttle_rate
         self.rng = random.Random(seed)
-        self.unprocessed = 0
+        self.throttled = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.client, name)
 
-    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-        sent: dict[str, list] = {}
-        unprocessed: dict[str, list] = {}
-        for table, requests in RequestItems.items():
-            for request in requests:
-                (unprocessed if self.rng.random() < self.rate else sent).setdefault(
-                    table, []
-                ).append(request)
-        if sent:
-            self.client.batch_write_item(RequestItems=sent)
-        self.unprocessed += sum(len(v) for v in unprocessed.values())
-        return {"UnprocessedItems": unprocessed}
+    def _maybe_throttle(self, operation: str) -> None:
+        if self.rng.random() < self.rate:
+            self.throttled += 1
+            error = {
+                "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}
+            }
+            raise ClientError(error, operation)
+
+    def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
+        self._maybe_throttle("TransactWriteItems")
+        return self.client.transact_write_items(**kwargs)
+
+    def put_item(self, **kwargs: Any) -> dict[str, Any]:
+        self._maybe_throttle("PutItem")
+        return self.client.put_item(**kwargs)

@@ -1,9 +1,14 @@
-"""DynamoDB: idempotent window results, and the local engine's checkpoints.
+"""DynamoDB: window results merged idempotently across shards, and the local engine's checkpoints.
 
-Window results are keyed by ``pk = "<job>|<group>"`` and ``sk = window_start_ms``: a replay
-writes the same key with the same values (PutItem overwrites; nothing is ever added), so results
-are effectively once however often a window is re-emitted. BatchWriteItem takes 25 items and is
-not atomic: ``UnprocessedItems`` are retried with backoff until written or :class:`SinkError`.
+One item per job, group and window: ``pk = "<job>|<group>"``, ``sk = window_start_ms``. A window
+can have parts from several shards (a group spread over shards, or a shard split mid-window);
+each part is the shard's mergeable state (``parts[<shard>]``), and the item's metrics are the
+merge of all parts. Writes are idempotent: a replay finds its part already there and changes
+nothing; a new part is merged with optimistic concurrency (``version``), so concurrent shards
+never lose each other's parts.
+
+The common case (a window's first part) costs one conditional Put inside a TransactWriteItems of
+up to 100 items; an existing item costs a GetItem and a conditional PutItem.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,11 +27,20 @@ from pipeline.aws.retry import Backoff
 from pipeline.errors import SinkError
 from pipeline.records import Checkpoint
 from pipeline.results import WindowResult
+from pipeline.windows.operator import finish, merge_states
+from pipeline.windows.spec import WindowJob
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_ITEMS = 25
-SHARD_END = "SHARD_END"
+MAX_TRANSACTION_ITEMS = 100
+_RETRYABLE = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+}
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -52,54 +68,189 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def result_item(result: WindowResult, shard_id: str) -> dict[str, Any]:
-    group = ",".join(f"{k}={v}" for k, v in result.group)
-    item = {"pk": f"{result.job}|{group}", "sk": result.window_start_ms}
-    item.update(result.as_row(shard_id))
-    return {key: to_attribute(value) for key, value in item.items()}
+def encode_states(states: Sequence[Any]) -> bytes:
+    return msgspec.msgpack.encode(list(states))
 
 
-def _chunks(items: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
+def decode_states(blob: bytes) -> list[Any]:
+    return msgspec.msgpack.decode(blob)
+
+
+def _group_key(result: WindowResult) -> str:
+    return ",".join(f"{k}={v}" for k, v in result.group)
+
+
+def _key(result: WindowResult) -> dict[str, Any]:
+    return {
+        "pk": {"S": f"{result.job}|{_group_key(result)}"},
+        "sk": {"N": str(result.window_start_ms)},
+    }
+
+
+def merged_row(
+    result: WindowResult, metrics: Sequence[tuple[str, Any]], parts: dict[str, bytes], version: int
+) -> dict[str, Any]:
+    """The plain row of a merged window (what the item holds and the lake receives)."""
+    row: dict[str, Any] = {
+        "result_id": result.result_id,
+        "job": result.job,
+        "window_start_ms": result.window_start_ms,
+        "window_end_ms": result.window_end_ms,
+    }
+    row.update(result.group)
+    row.update(metrics)
+    row["shards"] = ",".join(sorted(parts))
+    row["version"] = version
+    return row
+
+
+def _item(row: dict[str, Any], key: dict[str, Any], parts: dict[str, bytes]) -> dict[str, Any]:
+    item = {name: to_attribute(value) for name, value in row.items()}
+    item.update(key)
+    item["parts"] = {"M": {shard: {"B": blob} for shard, blob in parts.items()}}
+    return item
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
 class ResultsTable:
-    """Writes window results idempotently."""
+    """Writes window results, merging parts from several shards idempotently."""
 
-    def __init__(self, client: Any, table: str, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        jobs: Sequence[WindowJob] = (),
+        backoff: Backoff | None = None,
+    ) -> None:
         self.client = client
         self.table = table
+        self.jobs = {job.name: job for job in jobs}
         self.backoff = backoff or Backoff()
 
-    def write(self, results: Sequence[WindowResult], shard_id: str) -> None:
-        items = [{"PutRequest": {"Item": result_item(r, shard_id)}} for r in results]
-        for chunk in _chunks(items, MAX_BATCH_ITEMS):
-            self._write_chunk(list(chunk))
+    def write(self, results: Sequence[WindowResult], shard_id: str) -> list[dict[str, Any]]:
+        """Merge each result (``shard_id``'s part) into its item; returns the merged rows."""
+        rows: list[dict[str, Any]] = []
+        for chunk in _chunks(results, MAX_TRANSACTION_ITEMS):
+            rows += self._write_new(list(chunk), shard_id)
+        return rows
 
-    def _write_chunk(self, requests: list[dict[str, Any]]) -> None:
-        pending = requests
+    def _write_new(self, results: list[WindowResult], shard_id: str) -> list[dict[str, Any]]:
+        """Fast path: each item created by this part, all or nothing; existing ones merged."""
+        pending = results
+        rows: list[dict[str, Any]] = []
         for attempt in range(1, self.backoff.max_attempts + 1):
+            prepared = []
+            for result in pending:
+                parts = {shard_id: encode_states(result.states)}
+                row = merged_row(result, result.metrics, parts, 1)
+                prepared.append((result, row, _item(row, _key(result), parts)))
             try:
-                response = self.client.batch_write_item(RequestItems={self.table: pending})
-            except (ClientError, BotoCoreError) as exc:
+                self.client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": item,
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        }
+                        for _, _, item in prepared
+                    ]
+                )
+                return rows + [row for _, row, _ in prepared]
+            except ClientError as exc:
+                if _code(exc) != "TransactionCanceledException":
+                    if not _retryable(exc):
+                        raise SinkError(f"{self.table}: {exc}") from exc
+                    self.backoff.pause(attempt)
+                    continue
+                reasons = exc.response.get("CancellationReasons") or []
+                exists = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
+                if len(exists) != len(prepared):
+                    raise SinkError(
+                        f"{self.table}: transaction cancelled without reasons: {exc}"
+                    ) from exc
+                for (result, _, _), found in zip(prepared, exists, strict=True):
+                    if found:
+                        rows.append(self._merge(result, shard_id))
+                pending = [
+                    r for (r, _, _), found in zip(prepared, exists, strict=True) if not found
+                ]
+                if not pending:
+                    return rows
+            except BotoCoreError as exc:
                 log.warning(
-                    "dynamodb batch write failed", extra={"table": self.table, "error": str(exc)}
+                    "dynamodb transaction failed", extra={"table": self.table, "error": str(exc)}
                 )
                 self.backoff.pause(attempt)
-                continue
-            pending = response.get("UnprocessedItems", {}).get(self.table, [])
-            if not pending:
-                return
-            self.backoff.pause(attempt)
-        raise SinkError(f"{self.table}: {len(pending)} items unprocessed after retries")
+        raise SinkError(f"{self.table}: {len(pending)} results not written after retries")
+
+    def _merge(self, result: WindowResult, shard_id: str) -> dict[str, Any]:
+        """Slow path: merge this part into an existing item (optimistic concurrency)."""
+        job = self.jobs[result.job]
+        mine = encode_states(result.states)
+        key = _key(result)
+        for attempt in range(1, self.backoff.max_attempts + 1):
+            try:
+                item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get(
+                    "Item"
+                )
+                if item is None:  # deleted meanwhile: create it
+                    parts = {shard_id: mine}
+                    row = merged_row(result, result.metrics, parts, 1)
+                    condition = "attribute_not_exists(pk)"
+                    values = None
+                else:
+                    parts = {shard: value["B"] for shard, value in item["parts"]["M"].items()}
+                    version = int(item["version"]["N"])
+                    if parts.get(shard_id) == mine:  # a replay: this part is already merged
+                        return from_item(
+                            {k: v for k, v in item.items() if k not in ("pk", "sk", "parts")}
+                        )
+                    parts[shard_id] = mine
+                    states = None
+                    for blob in parts.values():
+                        decoded = decode_states(blob)
+                        states = decoded if states is None else merge_states(job, states, decoded)
+                    row = merged_row(result, finish(job, states), parts, version + 1)
+                    condition = "version = :seen"
+                    values = {":seen": {"N": str(version)}}
+                kwargs: dict[str, Any] = {
+                    "TableName": self.table,
+                    "Item": _item(row, key, parts),
+                    "ConditionExpression": condition,
+                }
+                if values:
+                    kwargs["ExpressionAttributeValues"] = values
+                self.client.put_item(**kwargs)
+                return row
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException" and not _retryable(exc):
+                    raise SinkError(f"{self.table}: {exc}") from exc
+                self.backoff.pause(attempt)  # another shard merged first: read again
+            except BotoCoreError as exc:
+                log.warning("dynamodb merge failed", extra={"table": self.table, "error": str(exc)})
+                self.backoff.pause(attempt)
+        raise SinkError(f"{self.table}: could not merge {result.result_id} after retries")
 
     def scan(self) -> Iterator[dict[str, Any]]:
-        """Every item, as plain Python (for exports and tests)."""
+        """Every item as plain Python, without the binary parts (for exports and tests)."""
         paginator = self.client.get_paginator("scan")
         for page in paginator.paginate(TableName=self.table, ConsistentRead=True):
             for item in page.get("Items", []):
-                yield from_item(item)
+                yield from_item({k: v for k, v in item.items() if k != "parts"})
+
+
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def _retryable(exc: ClientError) -> bool:
+    return _code(exc) in _RETRYABLE
 
 
 class CheckpointTable:

@@ -39,11 +39,13 @@ def create_table(table: LakeTable, bucket: str) -> str:
 
 
 def view_select(table: LakeTable) -> str:
-    """Each id once: Firehose is append-only and a replay may have re-sent a row."""
+    """Each id once: Firehose is append-only and a replay may have re-sent a row; of versioned
+    rows (window results merged from several shards' parts), the highest version."""
     columns = ", ".join(f.name for f in table.schema)
+    order = f"{table.version_column} DESC, dt, hour" if table.version_column else "dt, hour"
     return (
         f"SELECT {columns}, dt, hour FROM (\n"
-        f"  SELECT *, row_number() OVER (PARTITION BY {table.id_column} ORDER BY dt, hour)"
+        f"  SELECT *, row_number() OVER (PARTITION BY {table.id_column} ORDER BY {order})"
         " AS copy_number\n"
         f"  FROM {table.name}\n"
         ") WHERE copy_number = 1"

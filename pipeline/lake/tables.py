@@ -55,6 +55,9 @@ class LakeTable:
     id_column: str
     delivery_stream: str
     description: str
+    #: Among rows of one id, the one with the highest value of this column wins (None: any;
+    #: the copies are equal)
+    version_column: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -117,5 +120,6 @@ def lake_tables(config: Config) -> dict[str, LakeTable]:
             "result_id",
             f"{prefix}{name.replace('_', '-')}",
             f"Closed {format_duration(job.size_ms)} windows of job {job.name}",
+            version_column="version",
         )
     return tables

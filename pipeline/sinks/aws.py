@@ -8,6 +8,7 @@ from pipeline.aws.firehose import FirehoseWriter
 from pipeline.config import Config
 from pipeline.lake.tables import lake_tables
 from pipeline.results import Outcome
+from pipeline.windows.spec import compile_jobs
 
 
 class AwsOutputSink:
@@ -19,7 +20,8 @@ class AwsOutputSink:
         self._writers = {
             key: FirehoseWriter(firehose, t.delivery_stream) for key, t in tables.items()
         }
-        self._results = ResultsTable(clients.dynamodb, config.names.results_table)
+        jobs = compile_jobs(config.jobs)
+        self._results = ResultsTable(clients.dynamodb, config.names.results_table, jobs)
 
     def write(self, outcome: Outcome, shard_id: str) -> None:
         if outcome.events:
@@ -29,9 +31,10 @@ class AwsOutputSink:
         if outcome.dead_letters:
             self._writers["dead_letters"].put(d.as_row() for d in outcome.dead_letters)
         if outcome.results:
+            # DynamoDB first: the lake receives the merged rows (every version; readers take
+            # the highest), so a part is in the lake only once it is merged in the table
             by_job: dict[str, list[dict]] = {}
-            for result in outcome.results:
-                by_job.setdefault(result.job, []).append(result.as_row(shard_id))
+            for row in self._results.write(outcome.results, shard_id):
+                by_job.setdefault(row["job"], []).append(row)
             for job, rows in by_job.items():
                 self._writers[f"result:{job}"].put(rows)
-            self._results.write(outcome.results, shard_id)

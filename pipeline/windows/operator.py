@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.events.decode import EVENT_TIME
 from pipeline.results import WindowResult
-from pipeline.windows.aggregates import COMBINE
-from pipeline.windows.spec import WindowJob
+from pipeline.windows.spec import MetricSpec, WindowJob
 
 WINDOW_START = "window_start_ms"
 
@@ -33,20 +35,25 @@ GroupKey = tuple[Any, ...]
 
 
 class WindowOperator:
-    """Open windows of one job: ``window start -> group key -> merged components``."""
+    """Open windows of one job: ``window start -> group key -> [state of each metric]``."""
 
     def __init__(self, job: WindowJob) -> None:
         self.job = job
         self._open: dict[int, dict[GroupKey, list[Any]]] = {}
         self._aggregations: list[tuple[Any, str]] = []
-        self._combine = []
-        for metric in job.metrics:
-            for component in metric.function.components:
-                if component.arrow_function == "count" and metric.field is None:
-                    self._aggregations.append(([], "count_all"))
-                else:
-                    self._aggregations.append((metric.field, component.arrow_function))
-                self._combine.append(COMBINE[component.combine])
+        self._derived: list[tuple[str, MetricSpec]] = []  # filtered metrics' input columns
+        self._widths: list[int] = []
+        for i, metric in enumerate(job.metrics):
+            column = metric.field
+            if metric.condition is not None:
+                column = f"__metric_{i}"
+                self._derived.append((column, metric))
+            if column is None:  # count() counts rows
+                aggregations: list[tuple[Any, str]] = [([], "count_all")]
+            else:
+                aggregations = list(metric.function.arrow_aggregations(column))
+            self._aggregations += aggregations
+            self._widths.append(len(aggregations))
 
     @property
     def open_windows(self) -> int:
@@ -72,6 +79,12 @@ class WindowOperator:
         return late
 
     def _fold(self, events: pa.Table) -> None:
+        for column, metric in self._derived:
+            mask = metric.condition.mask(events)
+            source = (
+                events.column(metric.field) if metric.field else pa.repeat(True, events.num_rows)
+            )
+            events = events.append_column(column, pc.if_else(mask, source, None))
         keys = [WINDOW_START, *self.job.group_by]
         partials = events.group_by(keys, use_threads=False).aggregate(self._aggregations)
         columns = [partials.column(i).to_pylist() for i in range(partials.num_columns)]
@@ -81,20 +94,27 @@ class WindowOperator:
         else:
             n_aggs = len(self._aggregations)
             aggs, starts, groups = columns[:n_aggs], columns[n_aggs], columns[n_aggs + 1 :]
-        combine = self._combine
+        functions = [m.function for m in self.job.metrics]
+        slices = []
+        position = 0
+        for width in self._widths:
+            slices.append(aggs[position : position + width])
+            position += width
         open_windows = self._open
         for row, start in enumerate(starts):
             window = open_windows.get(start)
             if window is None:
                 window = open_windows[start] = {}
             key = tuple(g[row] for g in groups)
-            values = [a[row] for a in aggs]
+            partial = [
+                f.partial([c[row] for c in cols]) for f, cols in zip(functions, slices, strict=True)
+            ]
             state = window.get(key)
             if state is None:
-                window[key] = values
+                window[key] = partial
             else:
-                for i, value in enumerate(values):
-                    state[i] = combine[i](state[i], value)
+                for i, function in enumerate(functions):
+                    state[i] = function.merge(state[i], partial[i])
 
     def close(self, newest_event_time_ms: int) -> list[WindowResult]:
         """Emit and forget every window whose end the watermark has reached."""
@@ -118,19 +138,11 @@ class WindowOperator:
                         start,
                         start + job.size_ms,
                         tuple(zip(job.group_by, key, strict=True)),
-                        self._finish(groups[key]),
+                        finish(job, groups[key]),
+                        tuple(groups[key]),
                     )
                 )
         return results
-
-    def _finish(self, state: list[Any]) -> tuple[tuple[str, Any], ...]:
-        out = []
-        position = 0
-        for metric in self.job.metrics:
-            width = len(metric.function.components)
-            out.append((metric.name, metric.function.finish(state[position : position + width])))
-            position += width
-        return tuple(out)
 
     def to_state(self) -> list[list[Any]]:
         return [
@@ -143,6 +155,19 @@ class WindowOperator:
         self._open = {}
         for start, key, values in state:
             self._open.setdefault(int(start), {})[tuple(key)] = list(values)
+
+
+def finish(job: WindowJob, states: Sequence[Any]) -> tuple[tuple[str, Any], ...]:
+    """Metric values from the metrics' merged states."""
+    return tuple(
+        (metric.name, metric.function.finish(state))
+        for metric, state in zip(job.metrics, states, strict=True)
+    )
+
+
+def merge_states(job: WindowJob, a: Sequence[Any], b: Sequence[Any]) -> list[Any]:
+    """Merge two parts of one window and group (e.g. from two shards)."""
+    return [m.function.merge(x, y) for m, x, y in zip(job.metrics, a, b, strict=True)]
 
 
 def _sort_key(key: GroupKey) -> tuple[Any, ...]:

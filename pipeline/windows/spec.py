@@ -11,7 +11,8 @@ fields (possibly none) and its metrics, each ``function(field)`` or ``count()``:
     group_by = ["device_id", "device_type", "site"]
     metrics = { events = "count()", temperature_avg = "avg(temperature)" }
 
-:func:`compile_jobs` turns the declarations into :class:`WindowJob` objects and rejects bad ones
+A metric may be filtered: ``android_users = "count_distinct(cognitoId) if os = 'Android'"``
+(see :mod:`pipeline.windows.conditions`). :func:`compile_jobs` turns the declarations into :class:`WindowJob` objects and rejects bad ones
 at start-up with an error naming the job and the key.
 """
 
@@ -26,10 +27,14 @@ import pyarrow as pa
 from pipeline.errors import ConfigError
 from pipeline.events.schema import EventType, event_type
 from pipeline.windows.aggregates import FUNCTIONS, AggregateFunction
+from pipeline.windows.conditions import Condition, parse_condition
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_METRIC = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)?\s*\)\s*$")
+_METRIC = re.compile(
+    r"^\s*([a-z_][a-z0-9_]*)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)?\s*\)\s*(?:\s+if\s+(.+))?$",
+    re.IGNORECASE | re.DOTALL,
+)
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -56,6 +61,7 @@ class MetricSpec:
     name: str
     function: AggregateFunction
     field: str | None
+    condition: Condition | None = None
 
     def arrow_type(self, etype: EventType) -> pa.DataType:
         field_type = etype.arrow_schema.field(self.field).type if self.field else None
@@ -87,7 +93,10 @@ class WindowJob:
         ]
         columns += [schema.field(name) for name in self.group_by]
         columns += [pa.field(m.name, m.arrow_type(self.etype)) for m in self.metrics]
-        columns.append(pa.field("shard_id", pa.string(), nullable=False))
+        # the shards whose parts are merged in this row, and the merge's version: the lake
+        # keeps every version written; readers take the highest per result_id
+        columns.append(pa.field("shards", pa.string(), nullable=False))
+        columns.append(pa.field("version", pa.int64(), nullable=False))
         return pa.schema(columns)
 
 
@@ -137,17 +146,18 @@ def _metric(etype: EventType, where: str, out: str, text: str) -> MetricSpec:
     match = _METRIC.match(text)
     if not match:
         raise ConfigError(f"{where}: {text!r} is not a metric such as avg(temperature) or count()")
-    fname, field = match.groups()
-    function = FUNCTIONS.get(fname)
+    fname, field, condition_text = match.groups()
+    condition = parse_condition(condition_text, etype, where) if condition_text else None
+    function = FUNCTIONS.get(fname.lower())
     if function is None:
         known = ", ".join(sorted(FUNCTIONS))
         raise ConfigError(f"{where}: unknown function {fname!r} (known: {known})")
     if field is None:
         if function.takes_field and fname != "count":
             raise ConfigError(f"{where}: {fname}() needs a field")
-        return MetricSpec(out, function, None)
+        return MetricSpec(out, function, None, condition)
     if field not in etype.fields:
         raise ConfigError(f"{where}: unknown field {field!r} of {etype.name} events")
     if function.numeric_only and field not in etype.numeric_fields():
         raise ConfigError(f"{where}: {fname}() needs a numeric field, {field!r} is not")
-    return MetricSpec(out, function, field)
+    return MetricSpec(out, function, field, condition)

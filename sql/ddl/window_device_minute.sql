@@ -13,7 +13,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `window_device_minute` (
   `temperature_max` double,
   `humidity_avg` double,
   `battery_min` double,
-  `shard_id` string
+  `shards` string,
+  `version` bigint
 )
 PARTITIONED BY (`dt` string, `hour` string)
 STORED AS PARQUET
@@ -30,7 +31,7 @@ TBLPROPERTIES (
 );
 
 CREATE OR REPLACE VIEW v_window_device_minute AS
-SELECT result_id, job, window_start_ms, window_end_ms, device_id, device_type, site, events, temperature_avg, temperature_min, temperature_max, humidity_avg, battery_min, shard_id, dt, hour FROM (
-  SELECT *, row_number() OVER (PARTITION BY result_id ORDER BY dt, hour) AS copy_number
+SELECT result_id, job, window_start_ms, window_end_ms, device_id, device_type, site, events, temperature_avg, temperature_min, temperature_max, humidity_avg, battery_min, shards, version, dt, hour FROM (
+  SELECT *, row_number() OVER (PARTITION BY result_id ORDER BY version DESC, dt, hour) AS copy_number
   FROM window_device_minute
 ) WHERE copy_number = 1;

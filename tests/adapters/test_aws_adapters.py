@@ -16,15 +16,20 @@ from pipeline.aws.provision import Provisioner
 from pipeline.aws.retry import Backoff
 from pipeline.aws.state import SnapshotStore
 from pipeline.config import load_config
+from pipeline.core import ShardCore
+from pipeline.events.schema import event_type
 from pipeline.emulator import flush_firehose
 from pipeline.lake.tables import lake_tables
 from pipeline.records import Checkpoint
-from pipeline.results import WindowResult
+from pipeline.testing import iot_event, records
+from pipeline.windows.spec import compile_jobs
 from producers.chaos import Outgoing
 from producers.writer import KinesisWriter
 from tests.faults import FlakyDynamoDB, FlakyFirehose, FlakyKinesis
+from tests.oracle import oracle
 
 pytestmark = pytest.mark.emulator
+T0 = 1_767_225_600_000
 NO_WAIT = Backoff(base_s=0.0, max_attempts=30, sleep=lambda _: None)
 
 
@@ -124,27 +129,45 @@ def test_firehose_writer_retries_failed_puts_and_the_lake_holds_each_row_once(pr
     assert sorted(got, key=lambda r: r["approximate_arrival_ms"]) == rows
 
 
-def test_results_table_writes_are_idempotent_and_retry_unprocessed_items(provisioned):
+def test_results_table_merges_parts_of_shards_idempotently_under_throttling(provisioned):
     config, clients = provisioned
-    flaky = FlakyDynamoDB(clients.dynamodb, unprocessed_rate=0.4, seed=1)
-    table = ResultsTable(flaky, config.names.results_table, backoff=NO_WAIT)
-    results = [
-        WindowResult(
-            "job",
-            60_000 * i,
-            60_000 * (i + 1),
-            (("device_id", f"d{i % 3}"),),
-            (("events", i), ("avg", i / 3)),
+    (job,) = compile_jobs(config.jobs)
+    flaky = FlakyDynamoDB(clients.dynamodb, throttle_rate=0.3, seed=1)
+    table = ResultsTable(flaky, config.names.results_table, [job], backoff=NO_WAIT)
+    core = {s: ShardCore(event_type("iot"), [job], s) for s in ("shard-a", "shard-b")}
+    events = {
+        "shard-a": [
+            iot_event(i, T0 + i * 1000, device=f"d{i % 3}", temperature=float(i)) for i in range(30)
+        ],
+        "shard-b": [
+            iot_event(100 + i, T0 + i * 1500, device=f"d{i % 3}", temperature=float(-i))
+            for i in range(40)
+        ],
+    }
+    rows = {}
+    for shard, shard_events in events.items():
+        core[shard].process(records(shard_events))
+        parts = core[shard].close_windows().results
+        for row in table.write(parts, shard) + table.write(parts, shard):  # and its replay
+            rows[row["result_id"]] = row
+    assert flaky.throttled > 0
+    every = events["shard-a"] + events["shard-b"]
+    expected, _ = oracle(every, 60_000, 10**9, ("device_id", "device_type", "site"))
+    items = {(i["device_id"], i["sk"]): i for i in table.scan() if i["job"] == job.name}
+    assert {k: i["events"] for k, i in items.items()} == {
+        (k[1][0], k[0]): e["events"] for k, e in expected.items()
+    }
+    for (device, start), item in items.items():
+        want = expected[(start, (device, "thermostat", "site-1"))]
+        assert (item["temperature_min"], item["temperature_max"]) == (
+            want["temperature_min"],
+            want["temperature_max"],
         )
-        for i in range(60)
-    ]
-    table.write(results, "shard-1")
-    table.write(results, "shard-1")  # a replay: overwrites, never adds
-    assert flaky.unprocessed > 0
-    items = {(i["pk"], i["sk"]): i for i in table.scan() if i["job"] == "job"}
-    assert len(items) == 60
-    assert items[("job|device_id=d1", 60_000)]["avg"] == 1 / 3
-    assert items[("job|device_id=d1", 60_000)]["events"] == 1
+        assert item["temperature_avg"] == pytest.approx(want["temperature_avg"], rel=1e-12)
+        assert item["shards"] in ("shard-a", "shard-b", "shard-a,shard-b")
+        assert (
+            rows[item["result_id"]]["version"] == item["version"]
+        )  # the lake gets the last version
 
 
 def test_snapshots_are_keyed_by_checkpoint_and_pruned(provisioned):

@@ -133,6 +133,8 @@ def test_a_child_adopts_its_parents_dedupe_memory_and_watermark():
     assert dict(part.metrics)["events"] == 2
     child = core()
     child.adopt_parent(parent.snapshot())
-    out = child.process(records([iot_event(2, T0 + 40_000), iot_event(3, T0 + 50_000)], first_sequence=9))
+    out = child.process(
+        records([iot_event(2, T0 + 40_000), iot_event(3, T0 + 50_000)], first_sequence=9)
+    )
     assert out.counters.duplicates == 1  # e-2 was seen by the parent
     assert child.newest_event_time_ms == T0 + 50_000
