@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 

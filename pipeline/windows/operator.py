@@ -16,9 +16,8 @@ group's partial components into the open window's state.
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa

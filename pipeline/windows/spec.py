@@ -12,8 +12,8 @@ fields (possibly none) and its metrics, each ``function(field)`` or ``count()``:
     metrics = { events = "count()", temperature_avg = "avg(temperature)" }
 
 A metric may be filtered: ``android_users = "count_distinct(cognitoId) if os = 'Android'"``
-(see :mod:`pipeline.windows.conditions`). :func:`compile_jobs` turns the declarations into :class:`WindowJob` objects and rejects bad ones
-at start-up with an error naming the job and the key.
+(see :mod:`pipeline.windows.conditions`). :func:`compile_jobs` turns the declarations into
+:class:`WindowJob` objects and rejects bad ones at start-up with an error naming the job and key.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from pipeline.aws.retry import Backoff
 from pipeline.aws.state import SnapshotStore
 from pipeline.config import load_config
 from pipeline.core import ShardCore
-from pipeline.events.schema import event_type
 from pipeline.emulator import flush_firehose
+from pipeline.events.schema import event_type
 from pipeline.lake.tables import lake_tables
 from pipeline.records import Checkpoint
 from pipeline.testing import iot_event, records
