@@ -13,6 +13,7 @@ from pipeline.aws.state import SnapshotStore
 from pipeline.config import Config
 from pipeline.core import ShardCore
 from pipeline.events.schema import event_type
+from pipeline.runtime import tune_gc
 from pipeline.sinks.aws import AwsOutputSink
 from pipeline.windows.spec import compile_jobs, parse_duration
 
@@ -20,7 +21,7 @@ from pipeline.windows.spec import compile_jobs, parse_duration
 def processor_factory(config: Config, clients: AwsClients) -> Callable[[], ShardProcessor]:
     """A factory of record processors sharing one sink and one state store."""
     etype = event_type(config.stream.event_type)
-    jobs = [j for j in compile_jobs(config.jobs) if j.etype.name == etype.name]
+    jobs = compile_jobs(config.jobs_for(etype.name))
     sink = AwsOutputSink(config, clients)
     state = SnapshotStore(clients.s3, config.names.state_bucket, config.consumer.application)
     horizon_ms = parse_duration(config.consumer.dedupe_horizon, "consumer.dedupe_horizon")
@@ -35,6 +36,7 @@ def processor_factory(config: Config, clients: AwsClients) -> Callable[[], Shard
 
 
 def local_engine(config: Config, clients: AwsClients) -> LocalEngine:
+    tune_gc()
     consumer = config.consumer
     return LocalEngine(
         KinesisStream(clients.kinesis, config.names.stream),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 import numpy as np
@@ -58,7 +57,15 @@ class ShardCore:
                 raise ValueError(f"job {job.name} reads {job.etype.name} events, not {etype.name}")
         self.etype = etype
         self.shard_id = shard_id
-        self.decoder = Decoder(etype)
+        needed = {etype.id_field}
+        for job in jobs:
+            needed.update(job.group_by)
+            for metric in job.metrics:
+                if metric.field:
+                    needed.add(metric.field)
+                if metric.condition:
+                    needed.update(term.field for term in metric.condition.terms)
+        self.decoder = Decoder(etype, sorted(needed))
         self.operators = [WindowOperator(job) for job in jobs]
         horizon = max((j.size_ms + j.lateness_ms for j in jobs), default=60_000)
         self.deduper = Deduper(max(horizon, dedupe_horizon_ms or 0))
@@ -190,17 +197,8 @@ class ShardCore:
             outcome.results.extend(operator.close(self.newest_event_time_ms))
         counters.results = len(outcome.results)
         self.deduper.forget_before(self.newest_event_time_ms)
-        outcome.events = self._event_rows(table, batch)
+        outcome.events = [batch[i] for i in record_index.tolist()]
         return outcome
-
-    def _event_rows(self, table: Any, batch: Sequence[RawRecord]) -> list[dict[str, Any]]:
-        rows = table.select(list(self.etype.fields)).to_pylist()
-        for row, index in zip(rows, table.column(RECORD_INDEX).to_pylist(), strict=True):
-            record = batch[index]
-            row["shard_id"] = self.shard_id
-            row["sequence_number"] = record.sequence_number
-            row["sub_sequence_number"] = record.sub_sequence_number
-        return rows
 
     def _dead_letter(self, record: RawRecord, reason: str) -> DeadLetter:
         return DeadLetter(

@@ -18,7 +18,9 @@ restart continues with exactly the same memory.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from itertools import compress
 
 import numpy as np
 
@@ -42,29 +44,48 @@ class Deduper:
     ) -> np.ndarray:
         """Mask of the records that are not duplicates, in order; remembers their ids.
 
-        ``newest_before[i]`` is the newest event time seen before record ``i``.
+        ``newest_before[i]`` is the newest event time seen before record ``i``. Ids seen once
+        in the batch and never before (the common case) are decided in bulk; only ids already
+        remembered or repeated within the batch are walked one record at a time.
         """
-        bucket_of = self._bucket_of
-        buckets = self._buckets
-        keep = np.zeros(len(ids), dtype=bool)
-        bucket_numbers = (times_ms // self.bucket_ms).tolist()
-        limits = ((newest_before - self.horizon_ms) // self.bucket_ms).tolist()
-        for i, (event_id, bucket, limit) in enumerate(
-            zip(ids, bucket_numbers, limits, strict=True)
-        ):
-            seen = bucket_of.get(event_id)
-            if seen is not None and seen >= limit:
-                continue
-            keep[i] = True
-            if seen is not None:  # remembered but beyond the horizon: forget the stale entry
-                buckets[seen].remove(event_id)
-            bucket_of[event_id] = bucket
-            members = buckets.get(bucket)
-            if members is None:
-                buckets[bucket] = [event_id]
-            else:
-                members.append(event_id)
+        n = len(ids)
+        keep = np.ones(n, dtype=bool)
+        buckets = (times_ms // self.bucket_ms).tolist()
+        counts = Counter(ids)
+        suspects = self._bucket_of.keys() & counts.keys()
+        if len(counts) < n:
+            suspects |= {event_id for event_id, count in counts.items() if count > 1}
+        decided: dict[str, int] = {}
+        if suspects:
+            limits = ((newest_before - self.horizon_ms) // self.bucket_ms).tolist()
+            for i, event_id in enumerate(ids):
+                if event_id not in suspects:
+                    continue
+                seen = decided.get(event_id, self._bucket_of.get(event_id))
+                if seen is not None and seen >= limits[i]:
+                    keep[i] = False
+                else:
+                    decided[event_id] = buckets[i]
+        self._remember(ids, buckets, keep, decided)
         return keep
+
+    def _remember(
+        self, ids: Sequence[str], buckets: list[int], keep: np.ndarray, decided: dict[str, int]
+    ) -> None:
+        bucket_of, lists = self._bucket_of, self._buckets
+        for event_id, bucket in decided.items():
+            stale = bucket_of.get(event_id)
+            if stale is not None:  # re-seen beyond the horizon: drop the stale entry
+                lists[stale].remove(event_id)
+            bucket_of[event_id] = bucket
+            lists.setdefault(bucket, []).append(event_id)
+        if decided:
+            keep = keep & np.fromiter((i not in decided for i in ids), dtype=bool, count=len(ids))
+        bucket_array = np.asarray(buckets, dtype=np.int64)
+        for bucket in np.unique(bucket_array[keep]).tolist():
+            members = list(compress(ids, (keep & (bucket_array == bucket)).tolist()))
+            bucket_of.update(dict.fromkeys(members, bucket))
+            lists.setdefault(bucket, []).extend(members)
 
     def forget_before(self, newest_event_time_ms: int) -> int:
         """Forget ids whose whole bucket is older than the horizon; returns how many."""

@@ -15,7 +15,7 @@ import msgspec
 
 from pipeline.errors import SinkError
 from pipeline.records import Checkpoint, RawRecord
-from pipeline.results import DeadLetter, LateEvent, Outcome, WindowResult
+from pipeline.results import DeadLetter, LateEvent, Outcome, WindowResult, event_row
 from pipeline.windows.operator import finish, merge_states
 from pipeline.windows.spec import WindowJob
 
@@ -70,7 +70,7 @@ class MemorySink:
             self.fail_next -= 1
             raise SinkError("injected sink outage")
         self.writes += 1
-        self.events.extend(outcome.events)
+        self.events.extend(msgspec.json.decode(event_row(r, shard_id)) for r in outcome.events)
         for result in outcome.results:  # keyed like DynamoDB: a rewrite overwrites
             self.results[result.result_id] = result
             self.parts.setdefault(result.result_id, {})[shard_id] = result.states

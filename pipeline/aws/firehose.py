@@ -55,7 +55,11 @@ class FirehoseWriter:
         self.records_sent = 0
 
     def put(self, rows: Iterable[dict[str, Any]]) -> None:
-        records = [encode_row(row) for row in rows]
+        self.put_encoded([encode_row(row) for row in rows])
+
+    def put_encoded(self, records: list[bytes]) -> None:
+        """Records already encoded as one JSON object each (a newline is added)."""
+        records = [r if r.endswith(b"\n") else r + b"\n" for r in records]
         for record in records:
             if len(record) > MAX_RECORD_BYTES:
                 raise SinkError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 import msgspec
 import numpy as np
@@ -40,12 +41,21 @@ class DecodedBatch:
 
 
 class Decoder:
-    """Decodes batches of one event type; build once, reuse for every batch."""
+    """Decodes batches of one event type; build once, reuse for every batch.
 
-    def __init__(self, etype: EventType) -> None:
+    Every record is validated against the whole schema; only the ``columns`` the caller needs
+    (default: all fields) are materialised as Arrow columns.
+    """
+
+    def __init__(self, etype: EventType, columns: Sequence[str] | None = None) -> None:
         self.etype = etype
         self._decode = msgspec.json.Decoder(etype.struct).decode
-        self._schema = etype.arrow_schema.append(pa.field(EVENT_TIME, pa.int64(), nullable=False))
+        wanted = set(columns) if columns is not None else set(etype.fields)
+        wanted.add(etype.time_field)
+        self._fields = [f for f in etype.arrow_schema if f.name in wanted]
+        self._time_index = [f.name for f in self._fields].index(etype.time_field)
+        self._schema = pa.schema(self._fields)
+        self._schema = self._schema.append(pa.field(EVENT_TIME, pa.int64(), nullable=False))
         self._schema = self._schema.append(pa.field(RECORD_INDEX, pa.int32(), nullable=False))
 
     def decode(self, payloads: Sequence[bytes]) -> DecodedBatch:
@@ -74,10 +84,9 @@ class Decoder:
     def _columns(self, structs: list[msgspec.Struct], indices: np.ndarray) -> pa.Table:
         etype = self.etype
         arrays = [
-            pa.array([getattr(s, name) for s in structs], type=field.type)
-            for name, field in zip(etype.fields, etype.arrow_schema, strict=True)
+            pa.array(list(map(attrgetter(f.name), structs)), type=f.type) for f in self._fields
         ]
-        time_column = arrays[etype.fields.index(etype.time_field)]
+        time_column = arrays[self._time_index]
         if etype.time_unit_ms == 1:
             event_time = time_column
         else:

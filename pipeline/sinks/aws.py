@@ -7,7 +7,7 @@ from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.firehose import FirehoseWriter
 from pipeline.config import Config
 from pipeline.lake.tables import lake_tables
-from pipeline.results import Outcome
+from pipeline.results import Outcome, event_row
 from pipeline.windows.spec import compile_jobs
 
 
@@ -25,7 +25,7 @@ class AwsOutputSink:
 
     def write(self, outcome: Outcome, shard_id: str) -> None:
         if outcome.events:
-            self._writers["events"].put(outcome.events)
+            self._writers["events"].put_encoded([event_row(r, shard_id) for r in outcome.events])
         if outcome.late:
             self._writers["late"].put(late.as_row() for late in outcome.late)
         if outcome.dead_letters:

@@ -10,8 +10,8 @@ Semantics (also in the README):
   ``end <= (newest event time of the records before it) - lateness``. This is decided per record
   in shard order, so it does not depend on how records were split into batches.
 
-Batches are folded a group at a time: one Arrow hash aggregation per batch, then a merge of each
-group's partial components into the open window's state.
+A batch is folded with one Arrow hash aggregation, then array operations on the open windows'
+numeric state (see :class:`WindowOperator`).
 """
 
 from __future__ import annotations
@@ -33,34 +33,124 @@ WINDOW_START = "window_start_ms"
 GroupKey = tuple[Any, ...]
 
 
+_VECTORISED = {"count", "sum", "min", "max", "avg"}
+
+
+class _NumericMetric:
+    """A count/sum/min/max/avg metric held as numpy arrays indexed by slot (no Python per group).
+
+    States are converted to and from the functions' plain form (``windows.aggregates``) only at
+    the edges: emission, snapshots, restore.
+    """
+
+    def __init__(self, metric: MetricSpec, column: str | None, integer: bool) -> None:
+        self.kind = metric.function.name
+        self.integer = integer
+        if column is None:
+            self.aggregations: list[tuple[Any, str]] = [([], "count_all")]
+        elif self.kind in ("sum", "avg"):
+            self.aggregations = [(column, "sum"), (column, "count")]
+        else:
+            self.aggregations = [(column, self.kind)]
+        self.value = np.zeros(0, dtype=np.float64)  # count, sum, min or max
+        self.count = np.zeros(0, dtype=np.int64)  # non-null values (sum, avg)
+
+    def grow(self, capacity: int) -> None:
+        fill = np.nan if self.kind in ("min", "max") else 0.0
+        extra = capacity - len(self.value)
+        self.value = np.concatenate([self.value, np.full(extra, fill)])
+        self.count = np.concatenate([self.count, np.zeros(extra, dtype=np.int64)])
+
+    def reset(self, slots: np.ndarray) -> None:
+        self.value[slots] = np.nan if self.kind in ("min", "max") else 0.0
+        self.count[slots] = 0
+
+    def fold(self, slots: np.ndarray, outputs: list[pa.ChunkedArray]) -> None:
+        first = outputs[0].to_numpy(zero_copy_only=False).astype(np.float64)
+        if self.kind == "min":
+            self.value[slots] = np.fmin(self.value[slots], first)
+        elif self.kind == "max":
+            self.value[slots] = np.fmax(self.value[slots], first)
+        elif self.kind == "count":
+            self.value[slots] += first
+        else:  # sum, avg: all-null groups sum to null and count 0
+            self.value[slots] += np.nan_to_num(first)
+            self.count[slots] += outputs[1].to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def states(self, slots: np.ndarray) -> list[Any]:
+        value = self.value[slots]
+        if self.kind == "count":
+            return value.astype(np.int64).tolist()
+        if self.kind in ("min", "max"):
+            out = value.astype(np.int64).tolist() if self.integer else value.tolist()
+            missing = np.isnan(value).tolist()
+            return [None if m else o for m, o in zip(missing, out, strict=True)]
+        count = self.count[slots].tolist()
+        sums = value.astype(np.int64).tolist() if self.integer else value.tolist()
+        if self.kind == "sum":
+            return [s if c else None for s, c in zip(sums, count, strict=True)]
+        return [[s, c] if c else None for s, c in zip(sums, count, strict=True)]
+
+    def values(self, states: list[Any]) -> list[Any]:
+        """Metric values of the states returned by :meth:`states`."""
+        if self.kind != "avg":
+            return states
+        return [None if s is None else s[0] / s[1] for s in states]
+
+    def load(self, slot: int, state: Any) -> None:
+        if state is None:
+            return
+        if self.kind == "avg":
+            self.value[slot], self.count[slot] = state
+        elif self.kind == "sum":
+            self.value[slot], self.count[slot] = state, 1
+        else:
+            self.value[slot] = state
+
+
 class WindowOperator:
-    """Open windows of one job: ``window start -> group key -> [state of each metric]``."""
+    """Open windows of one job, one *slot* per window and group.
+
+    Numeric metrics live in numpy arrays indexed by slot and fold a batch with a few array
+    operations; other metrics (distinct sets, sketches, first/last) keep a plain state per slot.
+    """
 
     def __init__(self, job: WindowJob) -> None:
         self.job = job
-        self._open: dict[int, dict[GroupKey, list[Any]]] = {}
+        self._slot_of: dict[tuple[Any, ...], int] = {}  # (start, *group key) -> slot
+        self._slots_of_start: dict[int, list[int]] = {}
+        self._key_of: list[tuple[Any, ...] | None] = []
+        self._free: list[int] = []
         self._aggregations: list[tuple[Any, str]] = []
         self._derived: list[tuple[str, MetricSpec]] = []  # filtered metrics' input columns
+        self._numeric: dict[int, _NumericMetric] = {}
+        self._plain: dict[int, list[Any]] = {}  # metric index -> state per slot
         self._widths: list[int] = []
+        schema = job.etype.arrow_schema
         for i, metric in enumerate(job.metrics):
             column = metric.field
             if metric.condition is not None:
                 column = f"__metric_{i}"
                 self._derived.append((column, metric))
-            if column is None:  # count() counts rows
-                aggregations: list[tuple[Any, str]] = [([], "count_all")]
+            if metric.function.name in _VECTORISED:
+                integer = metric.field is not None and pa.types.is_integer(
+                    schema.field(metric.field).type
+                )
+                self._numeric[i] = _NumericMetric(metric, column, integer)
+                aggregations = self._numeric[i].aggregations
             else:
+                self._plain[i] = []
                 aggregations = list(metric.function.arrow_aggregations(column))
             self._aggregations += aggregations
             self._widths.append(len(aggregations))
 
     @property
     def open_windows(self) -> int:
-        return len(self._open)
+        return len(self._slots_of_start)
 
     @property
     def open_groups(self) -> int:
-        return sum(len(groups) for groups in self._open.values())
+        return len(self._slot_of)
 
     def add(self, events: pa.Table, newest_before: np.ndarray) -> np.ndarray:
         """Fold ``events`` into their windows; return the mask of late events (not folded).
@@ -86,74 +176,137 @@ class WindowOperator:
             events = events.append_column(column, pc.if_else(mask, source, None))
         keys = [WINDOW_START, *self.job.group_by]
         partials = events.group_by(keys, use_threads=False).aggregate(self._aggregations)
-        columns = [partials.column(i).to_pylist() for i in range(partials.num_columns)]
+        names = partials.column_names
         # Arrow has put the keys first (pyarrow >= 22) and last (older): accept either
-        if partials.column_names[: len(keys)] == keys:
-            starts, groups, aggs = columns[0], columns[1 : len(keys)], columns[len(keys) :]
-        else:
-            n_aggs = len(self._aggregations)
-            aggs, starts, groups = columns[:n_aggs], columns[n_aggs], columns[n_aggs + 1 :]
-        functions = [m.function for m in self.job.metrics]
-        slices = []
-        position = 0
-        for width in self._widths:
-            slices.append(aggs[position : position + width])
+        first_aggregate = len(keys) if names[: len(keys)] == keys else 0
+        key_columns = [partials.column(name).to_pylist() for name in keys]
+        slots = self._slots(list(zip(*key_columns, strict=True)))
+        position = first_aggregate
+        for i, width in enumerate(self._widths):
+            outputs = [partials.column(position + j) for j in range(width)]
             position += width
-        open_windows = self._open
-        for row, start in enumerate(starts):
-            window = open_windows.get(start)
-            if window is None:
-                window = open_windows[start] = {}
-            key = tuple(g[row] for g in groups)
-            partial = [
-                f.partial([c[row] for c in cols]) for f, cols in zip(functions, slices, strict=True)
-            ]
-            state = window.get(key)
-            if state is None:
-                window[key] = partial
+            if i in self._numeric:
+                self._numeric[i].fold(slots, outputs)
             else:
-                for i, function in enumerate(functions):
-                    state[i] = function.merge(state[i], partial[i])
+                self._fold_plain(i, slots, [o.to_pylist() for o in outputs])
+
+    def _fold_plain(self, metric: int, slots: np.ndarray, outputs: list[list[Any]]) -> None:
+        function = self.job.metrics[metric].function
+        states = self._plain[metric]
+        for row, slot in enumerate(slots.tolist()):
+            partial = function.partial([o[row] for o in outputs])
+            states[slot] = function.merge(states[slot], partial)
+
+    def _slots(self, keys: list[tuple[Any, ...]]) -> np.ndarray:
+        """The slot of each (start, *group) key, allocating slots for new windows and groups."""
+        slot_of = self._slot_of
+        get = slot_of.get
+        slots = [get(key, -1) for key in keys]
+        for row, slot in enumerate(slots):
+            if slot < 0:
+                slots[row] = self._allocate(keys[row])
+        return np.asarray(slots, dtype=np.int64)
+
+    def _allocate(self, key: tuple[Any, ...]) -> int:
+        if not self._free:
+            self._grow(max(64, 2 * len(self._key_of)))
+        slot = self._free.pop()
+        self._slot_of[key] = slot
+        self._key_of[slot] = key
+        self._slots_of_start.setdefault(key[0], []).append(slot)
+        return slot
+
+    def _grow(self, capacity: int) -> None:
+        old = len(self._key_of)
+        for numeric in self._numeric.values():
+            numeric.grow(capacity)
+        for states in self._plain.values():
+            states.extend([None] * (capacity - old))
+        self._key_of.extend([None] * (capacity - old))
+        self._free.extend(range(capacity - 1, old - 1, -1))
 
     def close(self, newest_event_time_ms: int) -> list[WindowResult]:
         """Emit and forget every window whose end the watermark has reached."""
         watermark = newest_event_time_ms - self.job.lateness_ms
         size = self.job.size_ms
-        return self._emit(sorted(s for s in self._open if s + size <= watermark))
+        return self._emit(sorted(s for s in self._slots_of_start if s + size <= watermark))
 
     def close_all(self) -> list[WindowResult]:
         """End of input: emit every open window."""
-        return self._emit(sorted(self._open))
+        return self._emit(sorted(self._slots_of_start))
 
     def _emit(self, starts: list[int]) -> list[WindowResult]:
+        if not starts:
+            return []
         job = self.job
-        results = []
+        ordered: list[int] = []
+        key_of = self._key_of
         for start in starts:
-            groups = self._open.pop(start)
-            for key in sorted(groups, key=_sort_key):
-                results.append(
-                    WindowResult(
-                        job.name,
-                        start,
-                        start + job.size_ms,
-                        tuple(zip(job.group_by, key, strict=True)),
-                        finish(job, groups[key]),
-                        tuple(groups[key]),
-                    )
-                )
+            window = self._slots_of_start.pop(start)
+            try:
+                window.sort(key=key_of.__getitem__)
+            except TypeError:  # None among group values: nulls last
+                window.sort(key=lambda slot: _sort_key(key_of[slot][1:]))
+            ordered += window
+        slots = np.asarray(ordered, dtype=np.int64)
+        columns = [self._states(i, slots) for i in range(len(job.metrics))]
+        values = [
+            self._numeric[i].values(column)
+            if i in self._numeric
+            else list(map(metric.function.finish, column))
+            for i, (metric, column) in enumerate(zip(job.metrics, columns, strict=True))
+        ]
+        names = [m.name for m in job.metrics]
+        group_by = job.group_by
+        name, size = job.name, job.size_ms
+        keys = [self._key_of[slot] for slot in ordered]
+        rows = zip(keys, zip(*values, strict=True), zip(*columns, strict=True), strict=True)
+        results = [
+            WindowResult(
+                name,
+                key[0],
+                key[0] + size,
+                tuple(zip(group_by, key[1:], strict=True)),
+                tuple(zip(names, row, strict=True)),
+                states,
+            )
+            for key, row, states in rows
+        ]
+        for key, slot in zip(keys, ordered, strict=True):
+            del self._slot_of[key]
+            self._key_of[slot] = None
+        for numeric in self._numeric.values():
+            numeric.reset(slots)
+        for states in self._plain.values():
+            for slot in ordered:
+                states[slot] = None
+        self._free.extend(ordered)
         return results
 
+    def _states(self, metric: int, slots: np.ndarray) -> list[Any]:
+        if metric in self._numeric:
+            return self._numeric[metric].states(slots)
+        states = self._plain[metric]
+        return [states[slot] for slot in slots.tolist()]
+
     def to_state(self) -> list[list[Any]]:
+        """Open windows as ``[start, group key, [state per metric]]`` (plain data)."""
+        slots = np.asarray(list(self._slot_of.values()), dtype=np.int64)
+        columns = [self._states(i, slots) for i in range(len(self.job.metrics))]
         return [
-            [start, list(key), values]
-            for start, groups in self._open.items()
-            for key, values in groups.items()
+            [key[0], list(key[1:]), [column[row] for column in columns]]
+            for row, key in enumerate(self._slot_of)
         ]
 
     def load_state(self, state: list[list[Any]]) -> None:
-        self._open = {}
+        self.__init__(self.job)  # type: ignore[misc]
         for start, key, values in state:
-            self._open.setdefault(int(start), {})[tuple(key)] = list(values)
+            slot = self._allocate((int(start), *key))
+            for i, value in enumerate(values):
+                if i in self._numeric:
+                    self._numeric[i].load(slot, value)
+                else:
+                    self._plain[i][slot] = value
 
 
 def finish(job: WindowJob, states: Sequence[Any]) -> tuple[tuple[str, Any], ...]:

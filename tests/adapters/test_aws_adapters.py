@@ -131,7 +131,7 @@ def test_firehose_writer_retries_failed_puts_and_the_lake_holds_each_row_once(pr
 
 def test_results_table_merges_parts_of_shards_idempotently_under_throttling(provisioned):
     config, clients = provisioned
-    (job,) = compile_jobs(config.jobs)
+    (job,) = compile_jobs(config.jobs_for("iot"))
     flaky = FlakyDynamoDB(clients.dynamodb, throttle_rate=0.3, seed=1)
     table = ResultsTable(flaky, config.names.results_table, [job], backoff=NO_WAIT)
     core = {s: ShardCore(event_type("iot"), [job], s) for s in ("shard-a", "shard-b")}

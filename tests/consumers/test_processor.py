@@ -25,7 +25,7 @@ from pipeline.windows.spec import compile_jobs
 from tests.oracle import oracle
 
 T0 = 1_767_225_600_000
-JOBS = compile_jobs(load_config(env={}).jobs)
+JOBS = compile_jobs(load_config(env={}).jobs_for("iot"))
 SHARD = "shardId-000000000001"
 
 

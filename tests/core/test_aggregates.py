@@ -81,8 +81,15 @@ def oracle(events):
             "first_temperature": min(timed)[1] if timed else None,
             "last_temperature": max(timed, key=lambda p: (p[0], -p[1]))[1] if timed else None,
             "hot": sum(1 for t in temps if t >= 25),
-            "hot_devices": len({e["device_id"] for e in members
-                                if e["temperature"] is not None and e["temperature"] > 25 and e["device_id"] != "d0"}),
+            "hot_devices": len(
+                {
+                    e["device_id"]
+                    for e in members
+                    if e["temperature"] is not None
+                    and e["temperature"] > 25
+                    and e["device_id"] != "d0"
+                }
+            ),
             "named": sum(1 for e in members if e["device_id"] in ("d1", "d2")),
             "_temps": sorted(temps),
         }
@@ -94,8 +101,14 @@ def nearest_rank(sorted_values, q):
 
 
 @settings(max_examples=120, deadline=None)
-@given(events_strategy, st.lists(st.integers(0, 3), min_size=150, max_size=150), st.lists(st.integers(1, 40), max_size=5))
-def test_every_function_equals_the_oracle_in_any_split_into_shards_and_batches(rows, shard_of, splits):
+@given(
+    events_strategy,
+    st.lists(st.integers(0, 3), min_size=150, max_size=150),
+    st.lists(st.integers(1, 40), max_size=5),
+)
+def test_every_function_equals_the_oracle_in_any_split_into_shards_and_batches(
+    rows, shard_of, splits
+):
     events = [
         {**iot_event(i, T0 + t, device=d, temperature=temp), "site": site}
         for i, (t, d, temp, site) in enumerate(rows)
@@ -115,7 +128,11 @@ def test_every_function_equals_the_oracle_in_any_split_into_shards_and_batches(r
     for key, by_shard in parts.items():
         states = None
         for shard in sorted(by_shard, reverse=True):  # merge order must not matter
-            states = list(by_shard[shard]) if states is None else merge_states(JOB, states, by_shard[shard])
+            states = (
+                list(by_shard[shard])
+                if states is None
+                else merge_states(JOB, states, by_shard[shard])
+            )
         got[key] = dict(finish(JOB, states))
     expected = oracle(events)
     assert got.keys() == expected.keys()
@@ -133,7 +150,11 @@ def test_every_function_equals_the_oracle_in_any_split_into_shards_and_batches(r
                 assert have[name] is None
             else:
                 exact = nearest_rank(temps, q)
-                assert abs(have[name] - exact) <= 0.01 * abs(exact) + 1e-12, (name, exact, have[name])
+                assert abs(have[name] - exact) <= 0.01 * abs(exact) + 1e-12, (
+                    name,
+                    exact,
+                    have[name],
+                )
 
 
 def test_hyperloglog_error_stays_within_its_bound_at_scale():
@@ -150,18 +171,36 @@ def test_the_seeds_per_second_web_rollup_as_a_declared_job():
     core = ShardCore(event_type("web"), jobs, "s")
     second = 1_486_505_943
     clicks = [  # (user, os, quadrant): a user clicking twice in a second counts once
-        ("u1", "Android", "A"), ("u1", "Android", "A"), ("u2", "iOS", "A"), ("u3", "Android", "B"),
-        ("u4", "Windows Phone", "C"), ("u5", "other", "D"), ("u2", "iOS", "B"),
+        ("u1", "Android", "A"),
+        ("u1", "Android", "A"),
+        ("u2", "iOS", "A"),
+        ("u3", "Android", "B"),
+        ("u4", "Windows Phone", "C"),
+        ("u5", "other", "D"),
+        ("u2", "iOS", "B"),
     ]
     payloads = [
-        {"event_id": f"c{i}", "recordTime": second + i / 10, "cognitoId": f"us-east-1:{u}", "os": os_, "quadrant": q}
+        {
+            "event_id": f"c{i}",
+            "recordTime": second + i / 10,
+            "cognitoId": f"us-east-1:{u}",
+            "os": os_,
+            "quadrant": q,
+        }
         for i, (u, os_, q) in enumerate(clicks)
     ]
     (result,) = core.process(records(payloads)).results + core.end_of_stream().results
     assert result.window_start_ms == second * 1000
     assert dict(result.metrics) == {
-        "events": 7, "unique_users": 5, "android_users": 2, "ios_users": 1, "windows_phone_users": 1,
-        "other_os_users": 1, "quadrant_a_users": 2, "quadrant_b_users": 2, "quadrant_c_users": 1,
+        "events": 7,
+        "unique_users": 5,
+        "android_users": 2,
+        "ios_users": 1,
+        "windows_phone_users": 1,
+        "other_os_users": 1,
+        "quadrant_a_users": 2,
+        "quadrant_b_users": 2,
+        "quadrant_c_users": 1,
         "quadrant_d_users": 1,
     }
 

@@ -15,7 +15,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_declare_the_device_minute_job():
     config = load_config(env={})
-    (job,) = compile_jobs(config.jobs)
+    (job,) = compile_jobs(config.jobs_for("iot"))
     assert (job.name, job.size_ms, job.lateness_ms) == ("device_minute", 60_000, 30_000)
     assert job.group_by == ("device_id", "device_type", "site")
     assert [m.name for m in job.metrics][:2] == ["events", "temperature_avg"]

@@ -8,7 +8,9 @@ from pipeline.testing import iot_event, records
 from pipeline.windows.spec import compile_jobs
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a window boundary
-JOBS = compile_jobs(load_config(env={}).jobs)  # device_minute: 1 m windows, 30 s lateness
+JOBS = compile_jobs(
+    load_config(env={}).jobs_for("iot")
+)  # device_minute: 1 m windows, 30 s lateness
 
 
 def core() -> ShardCore:
@@ -78,7 +80,7 @@ def test_duplicates_are_dropped_and_counted():
     c = core()
     out = c.process(records([iot_event(1, T0), iot_event(1, T0), iot_event(2, T0 + 1)]))
     assert out.counters.duplicates == 1
-    assert [e["event_id"] for e in out.events] == ["e-1", "e-2"]
+    assert [r.sequence_number for r in out.events] == ["1", "3"]
     (result,) = c.end_of_stream().results
     assert metrics(result)["events"] == 2
 

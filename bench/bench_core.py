@@ -1,0 +1,210 @@
+"""Consumer core throughput on the reference job, against baselines in the same run.
+
+The reference job: per-device 1-minute windows (count, avg/min/max temperature, min battery),
+dedupe by event_id, over seeded IoT NDJSON (2% duplicates, 5% out of order within 30 s). Every
+engine runs on one core over the same records in batches of 10,000 (what one GetRecords call
+returns at most); all must produce the same windows before any is timed.
+
+    python -m bench.bench_core [--events 1000000] [--runs 3] [--json out.json]
+
+Engines: ours (pipeline.core.ShardCore); DuckDB with threads=1 doing the same job on the same
+lines (read_json + dedupe + GROUP BY time bucket); a plain per-record json.loads + dict + set loop
+(the KCL sample's way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from bench.reference_input import reference_lines
+from pipeline.config import load_config
+from pipeline.core import ShardCore
+from pipeline.events.schema import event_type
+from pipeline.records import RawRecord
+from pipeline.runtime import tune_gc
+from pipeline.windows.spec import compile_jobs
+
+BATCH = 10_000
+LATENESS_MS = 30_000
+SIZE_MS = 60_000
+
+
+class ReferenceJob:
+    name = "reference"
+    source = "iot"
+    window = "1m"
+    lateness = "30s"
+    group_by = ("device_id",)
+    metrics = {
+        "events": "count()",
+        "temperature_avg": "avg(temperature)",
+        "temperature_min": "min(temperature)",
+        "temperature_max": "max(temperature)",
+        "battery_min": "min(battery)",
+    }
+
+
+def ours(records: list[RawRecord]) -> dict:
+    jobs = compile_jobs([ReferenceJob()], load_config(env={}).stream.retention_hours * 3_600_000)
+    core = ShardCore(event_type("iot"), jobs, "shardId-000000000000")
+    results = []
+    for start in range(0, len(records), BATCH):
+        results += core.process(records[start : start + BATCH]).results
+    results += core.end_of_stream().results
+    return {(dict(r.group)["device_id"], r.window_start_ms): dict(r.metrics) for r in results}
+
+
+def plain_loop(records: list[RawRecord]) -> dict:
+    """Per record: json.loads, a set for dedupe, a dict of windows (the KCL sample's way)."""
+    seen: set[str] = set()
+    windows: dict[tuple[str, int], list[float]] = {}
+    newest = -(2**62)
+    for record in records:
+        event = json.loads(record.data)
+        if event["event_id"] in seen:
+            continue
+        seen.add(event["event_id"])
+        ts = event["ts"]
+        start = ts - ts % SIZE_MS
+        if start + SIZE_MS > newest - LATENESS_MS:
+            state = windows.get((event["device_id"], start))
+            t, b = event["temperature"], event["battery"]
+            if state is None:
+                windows[(event["device_id"], start)] = [1, t, t, t, b]
+            else:
+                state[0] += 1
+                state[1] += t
+                state[2] = min(state[2], t)
+                state[3] = max(state[3], t)
+                state[4] = min(state[4], b)
+        newest = max(newest, ts)
+    return {
+        key: {
+            "events": s[0],
+            "temperature_avg": s[1] / s[0],
+            "temperature_min": s[2],
+            "temperature_max": s[3],
+            "battery_min": s[4],
+        }
+        for key, s in windows.items()
+    }
+
+
+DUCKDB_JOB = """
+WITH numbered AS (
+  SELECT *, row_number() OVER () AS arrival FROM read_json('{path}', format = 'newline_delimited',
+    columns = {{event_id: 'VARCHAR', device_id: 'VARCHAR', ts: 'BIGINT', temperature: 'DOUBLE',
+               battery: 'DOUBLE'}})
+), unique_events AS (
+  SELECT * FROM numbered QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY arrival) = 1
+), with_watermark AS (
+  SELECT *, coalesce(max(ts) OVER (ORDER BY arrival
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                     -4611686018427387904) AS newest_before
+  FROM unique_events
+)
+SELECT device_id, ts - ts % 60000 AS window_start, count(*) AS events, avg(temperature),
+       min(temperature), max(temperature), min(battery)
+FROM with_watermark
+WHERE ts - ts % 60000 + 60000 > newest_before - 30000
+GROUP BY ALL
+"""
+
+
+def duckdb_job(path: str) -> Callable[[list[RawRecord]], dict]:
+    def run(_: list[RawRecord]) -> dict:
+        connection = duckdb.connect(config={"threads": 1})
+        rows = connection.execute(DUCKDB_JOB.format(path=path)).fetchall()
+        connection.close()
+        return {
+            (r[0], r[1]): {
+                "events": r[2],
+                "temperature_avg": r[3],
+                "temperature_min": r[4],
+                "temperature_max": r[5],
+                "battery_min": r[6],
+            }
+            for r in rows
+        }
+
+    return run
+
+
+def same(a: dict, b: dict) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for key, metrics in a.items():
+        other = b[key]
+        for name, value in metrics.items():
+            if abs(value - other[name]) > 1e-9 * max(1.0, abs(value)):
+                return False
+    return True
+
+
+def timed(
+    engine: Callable[[list[RawRecord]], dict], records: list[RawRecord], runs: int
+) -> list[float]:
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        engine(records)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", dest="json_out")
+    args = parser.parse_args()
+    tune_gc()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one pinned core
+    lines = reference_lines(args.events)
+    records = [RawRecord(line, "pk", str(i + 1)) for i, line in enumerate(lines)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.ndjson"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        engines = {
+            "ours (ShardCore)": ours,
+            "DuckDB threads=1": duckdb_job(str(path)),
+            "json.loads + dict + set": plain_loop,
+        }
+        reference = ours(records)
+        for name, engine in engines.items():
+            if not same(engine(records), reference):
+                raise SystemExit(f"{name} disagrees with the core: refusing to time different jobs")
+        figures = {
+            name: statistics.median(timed(engine, records, args.runs))
+            for name, engine in engines.items()
+        }
+    ours_rate = len(records) / figures["ours (ShardCore)"]
+    print(
+        f"{len(records):,} records ({len(lines) - args.events:,} duplicates), "
+        f"{len(reference):,} windows, "
+        f"median of {args.runs} runs, one core"
+    )
+    print(f"{'engine':28} {'events/s':>12} {'seconds':>9} {'ours / engine':>14}")
+    table = {}
+    for name, seconds in figures.items():
+        rate = len(records) / seconds
+        table[name] = {"events_per_s": rate, "seconds": seconds, "ratio": ours_rate / rate}
+        print(f"{name:28} {rate:12,.0f} {seconds:9.3f} {ours_rate / rate:14.2f}")
+    if args.json_out:
+        Path(args.json_out).write_text(
+            json.dumps({"records": len(records), "engines": table}, indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()
