@@ -1,7 +1,7 @@
 """The demo contract, end to end: `pipeline demo --out DIR`, checked against the ground truth.
 
-The oracle is computed independently of the consumer: DuckDB SQL over the producer's truth file,
-deduplicated by event_id.
+The oracle is computed independently of the consumer (tests/oracle_sql.py: DuckDB SQL over the
+producer's truth file).
 """
 
 from __future__ import annotations
@@ -11,35 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pyarrow.dataset as ds
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.emulator]
+from tests.oracle_sql import assert_results_equal_oracle, device_minute_oracle
 
-ORACLE = """
-WITH sent AS (
-  SELECT json_extract_string(line.payload, '$.event_id') AS event_id, line.payload AS payload
-  FROM read_json('{truth}', format = 'newline_delimited',
-                 columns = {{payload: 'VARCHAR', labels: 'JSON'}}) AS line
-  WHERE json_extract_string(line.labels, '$.control') IS NULL
-), events AS (
-  SELECT DISTINCT ON (event_id)
-    json_extract_string(payload, '$.device_id') AS device_id,
-    json_extract_string(payload, '$.device_type') AS device_type,
-    json_extract_string(payload, '$.site') AS site,
-    CAST(json_extract(payload, '$.ts') AS BIGINT) AS ts,
-    CAST(json_extract(payload, '$.temperature') AS DOUBLE) AS temperature,
-    CAST(json_extract(payload, '$.humidity') AS DOUBLE) AS humidity,
-    CAST(json_extract(payload, '$.battery') AS DOUBLE) AS battery
-  FROM sent
-)
-SELECT device_id, device_type, site, ts - ts % 60000 AS window_start_ms,
-       count(*) AS events, avg(temperature) AS temperature_avg, min(temperature) AS temperature_min,
-       max(temperature) AS temperature_max, avg(humidity) AS humidity_avg,
-       min(battery) AS battery_min
-FROM events GROUP BY ALL
-"""
+pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 
 
 @pytest.fixture(scope="module")
@@ -89,42 +66,9 @@ def test_truth_labels_every_duplicate(demo):
 
 
 def test_every_dynamodb_result_equals_the_oracle(demo):
-    expected = duckdb.sql(ORACLE.format(truth=demo / "truth" / "events.jsonl")).fetchall()
-    columns = [
-        "device_id",
-        "device_type",
-        "site",
-        "window_start_ms",
-        "events",
-        "temperature_avg",
-        "temperature_min",
-        "temperature_max",
-        "humidity_avg",
-        "battery_min",
-    ]
-    oracle = {(r[0], r[3]): dict(zip(columns, r, strict=True)) for r in expected}
     (table,) = (demo / "dynamodb").glob("*.jsonl")
     items = [json.loads(line) for line in table.read_text().splitlines()]
-    got = {(item["device_id"], item["window_start_ms"]): item for item in items}
-    assert len(items) == len(got) == len(oracle)
-    assert got.keys() == oracle.keys()
-    for key, want in oracle.items():
-        item = got[key]
-        assert item["window_end_ms"] == item["window_start_ms"] + 60_000
-        for column in (
-            "device_type",
-            "site",
-            "events",
-            "temperature_min",
-            "temperature_max",
-            "battery_min",
-        ):
-            assert item.get(column) == want[column], (key, column)
-        for column in ("temperature_avg", "humidity_avg"):  # sums may be added in another order
-            if want[column] is None:
-                assert item.get(column) is None, (key, column)
-            else:
-                assert item.get(column) == pytest.approx(want[column], rel=1e-12), (key, column)
+    assert_results_equal_oracle(items, device_minute_oracle(demo / "truth" / "events.jsonl"))
 
 
 def test_lake_rows_equal_the_distinct_events_sent(demo):
