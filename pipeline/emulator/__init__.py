@@ -13,11 +13,20 @@ computes or how it behaves under test:
 
 :func:`install_patches` applies the fixes to moto's classes in this process; :func:`serve` and
 :class:`EmbeddedEmulator` call it and serve moto with hypercorn (HTTP/1.1 and h2c on one port,
-as the Java KCL needs). :func:`flush_firehose` delivers Firehose buffers on demand.
+as the Java KCL needs). :func:`flush_firehose` delivers Firehose buffers on demand; :func:`set_faults` makes the
+emulator throttle, fail, partially fail, slow down or lose responses on purpose
+(:mod:`.faults`), reproducibly from a seed.
 """
 
 from pipeline.emulator.patches import install_patches
-from pipeline.emulator.routes import flush_firehose
+from pipeline.emulator.routes import fault_stats, flush_firehose, set_faults
 from pipeline.emulator.server import EmbeddedEmulator, serve
 
-__all__ = ["EmbeddedEmulator", "flush_firehose", "install_patches", "serve"]
+__all__ = [
+    "EmbeddedEmulator",
+    "fault_stats",
+    "flush_firehose",
+    "install_patches",
+    "serve",
+    "set_faults",
+]

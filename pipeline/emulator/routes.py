@@ -16,11 +16,12 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pipeline.emulator import firehose
+from pipeline.emulator import faults, firehose
 
 log = logging.getLogger(__name__)
 
 FLUSH_PATH = "/_emulator/firehose/flush"
+FAULTS_PATH = "/_emulator/faults"
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -34,7 +35,10 @@ class EmulatorRoutes:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != FLUSH_PATH:
+        path = environ.get("PATH_INFO")
+        if path == FAULTS_PATH:
+            return _faults_route(environ, start_response)
+        if path != FLUSH_PATH:
             return _at_least_one_chunk(self.app(environ, start_response))
         if environ.get("REQUEST_METHOD") != "POST":
             return _json(start_response, "405 Method Not Allowed", {"error": "use POST"})
@@ -46,6 +50,50 @@ class EmulatorRoutes:
             body = {"error": str(error), "objects": error.objects}
             return _json(start_response, "500 Internal Server Error", body)
         return _json(start_response, "200 OK", {"objects": objects})
+
+
+def _faults_route(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    method = environ.get("REQUEST_METHOD")
+    if method == "POST":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            faults.set_plan(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+        except (ValueError, KeyError, TypeError) as error:
+            return _json(start_response, "400 Bad Request", {"error": str(error)})
+    elif method == "DELETE":
+        faults.set_plan({})
+    elif method != "GET":
+        return _json(start_response, "405 Method Not Allowed", {"error": "use GET, POST or DELETE"})
+    return _json(start_response, "200 OK", {"injected": faults.PLAN.stats()})
+
+
+def set_faults(
+    endpoint_url: str, plan: dict[str, Any] | None, timeout_s: float = 10.0
+) -> dict[str, int]:
+    """Install a fault plan (None clears it); returns the faults injected under the previous one."""
+    method = "DELETE" if plan is None else "POST"
+    data = b"" if plan is None else json.dumps(plan).encode()
+    return _request(endpoint_url, method, data, timeout_s)
+
+
+def fault_stats(endpoint_url: str, timeout_s: float = 10.0) -> dict[str, int]:
+    """Counts of faults injected so far, ``{"kinesis.PutRecords.partial": 12, ...}``."""
+    return _request(endpoint_url, "GET", None, timeout_s)
+
+
+def _request(
+    endpoint_url: str, method: str, data: bytes | None, timeout_s: float
+) -> dict[str, int]:
+    request = urllib.request.Request(
+        endpoint_url.rstrip("/") + FAULTS_PATH, data=data, method=method
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return json.load(response)["injected"]
+    except urllib.error.HTTPError as error:
+        with error:
+            detail = error.read().decode("utf-8", "replace")
+        raise ValueError(f"fault plan refused ({error.code}): {detail}") from None
 
 
 def _at_least_one_chunk(body: Iterable[bytes]) -> Iterable[bytes]:

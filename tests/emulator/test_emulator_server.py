@@ -40,7 +40,7 @@ def list_streams_h2c(port: int) -> tuple[bytes, dict[str, Any]]:
     """ListStreams over HTTP/2 with prior knowledge and no TLS, as the KCL's Netty client does."""
     connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     connection.initiate_connection()
-    body = b"{}"
+    body = b"{\"Limit\": 10000}"
     headers = [
         (":method", "POST"),
         (":path", "/"),
@@ -75,7 +75,7 @@ def test_http11_and_h2c_prior_knowledge_on_one_port(
     client("kinesis").create_stream(StreamName=name, ShardCount=1)
 
     h1 = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
-    h1.request("POST", "/", body=b"{}", headers=LIST_STREAMS_HEADERS)
+    h1.request("POST", "/", body=b'{"Limit": 10000}', headers=LIST_STREAMS_HEADERS)
     response = h1.getresponse()
     h1_body = json.loads(response.read())
     h1.close()
