@@ -13,9 +13,9 @@ computes or how it behaves under test:
 
 :func:`install_patches` applies the fixes to moto's classes in this process; :func:`serve` and
 :class:`EmbeddedEmulator` call it and serve moto with hypercorn (HTTP/1.1 and h2c on one port,
-as the Java KCL needs). :func:`flush_firehose` delivers Firehose buffers on demand; :func:`set_faults` makes the
-emulator throttle, fail, partially fail, slow down or lose responses on purpose
-(:mod:`.faults`), reproducibly from a seed.
+as the Java KCL needs). :func:`flush_firehose` delivers Firehose buffers on demand;
+:func:`set_faults` makes the emulator throttle, fail, partially fail, slow down or lose responses
+on purpose (:mod:`.faults`), reproducibly from a seed.
 """
 
 from pipeline.emulator.patches import install_patches
