@@ -61,8 +61,11 @@ class Decoder:
     def decode(self, payloads: Sequence[bytes]) -> DecodedBatch:
         decode = self._decode
         try:
+            # the whole payload must be UTF-8, unknown fields included (msgspec skips those);
+            # a newline between payloads keeps a sequence split across two of them invalid
+            b"\n".join(payloads).decode("utf-8")
             structs = [decode(p) for p in payloads]
-        except msgspec.DecodeError:  # includes ValidationError
+        except (UnicodeDecodeError, msgspec.DecodeError):  # DecodeError includes ValidationError
             return self._decode_one_by_one(payloads)
         return DecodedBatch(self._columns(structs, np.arange(len(structs), dtype=np.int32)), [])
 
@@ -72,6 +75,11 @@ class Decoder:
         indices: list[int] = []
         rejects: list[Reject] = []
         for i, payload in enumerate(payloads):
+            try:
+                payload.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                rejects.append(Reject(i, f"invalid UTF-8: {exc.reason} at byte {exc.start}"))
+                continue
             try:
                 structs.append(decode(payload))
                 indices.append(i)

@@ -42,6 +42,15 @@ def test_each_bad_record_is_rejected_with_a_reason_naming_the_problem():
     assert "$.ts" in reasons[9]
 
 
+def test_invalid_utf8_anywhere_is_rejected_even_in_unknown_fields():
+    hidden = GOOD[:-1] + b',"note":"caf\xe9"}'
+    split = GOOD[:-1] + b',"note":"\xc3'  # the rest of the sequence starts the next payload
+    batch = decoder.decode([hidden, split, b'\xa9"}', GOOD])
+    assert [r.index for r in batch.rejects] == [0, 1, 2]
+    assert batch.rejects[0].reason == f"invalid UTF-8: invalid continuation byte at byte {len(GOOD) + 9}"
+    assert batch.events.num_rows == 1
+
+
 def test_validity_does_not_depend_on_the_neighbours():
     odd = msgspec.json.encode({**iot_event(9, 1_767_225_600_000), "extra": {"nested": [1, 2]}})
     alone = decoder.decode([odd])
