@@ -47,7 +47,10 @@ def test_invalid_utf8_anywhere_is_rejected_even_in_unknown_fields():
     split = GOOD[:-1] + b',"note":"\xc3'  # the rest of the sequence starts the next payload
     batch = decoder.decode([hidden, split, b'\xa9"}', GOOD])
     assert [r.index for r in batch.rejects] == [0, 1, 2]
-    assert batch.rejects[0].reason == f"invalid UTF-8: invalid continuation byte at byte {len(GOOD) + 9}"
+    assert (
+        batch.rejects[0].reason
+        == f"invalid UTF-8: invalid continuation byte at byte {len(GOOD) + 11}"
+    )
     assert batch.events.num_rows == 1
 
 
