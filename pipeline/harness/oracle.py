@@ -106,7 +106,7 @@ class Oracle:
                     (shard, record.sequence_number, record.sub_sequence_number)
                 )
                 continue
-            ts = int(round(event[etype.time_field] * etype.time_unit_ms))
+            ts = round(event[etype.time_field] * etype.time_unit_ms)
             before = state.newest
             state.newest = max(state.newest, ts)
             event_id = event[etype.id_field]
