@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from consumers.lineage import StreamParents
 from consumers.local_engine import LocalEngine
 from consumers.processor import ShardProcessor
 from pipeline.aws.clients import AwsClients
@@ -25,12 +26,15 @@ def processor_factory(config: Config, clients: AwsClients) -> Callable[[], Shard
     sink = AwsOutputSink(config, clients)
     state = SnapshotStore(clients.s3, config.names.state_bucket, config.consumer.application)
     horizon_ms = parse_duration(config.consumer.dedupe_horizon, "consumer.dedupe_horizon")
+    parents = StreamParents(KinesisStream(clients.kinesis, config.names.stream))
 
     def make_core(shard_id: str) -> ShardCore:
         return ShardCore(etype, jobs, shard_id, dedupe_horizon_ms=horizon_ms)
 
     def new_processor() -> ShardProcessor:
-        return ShardProcessor(make_core, sink, state, config.consumer.checkpoint_interval_s)
+        return ShardProcessor(
+            make_core, sink, state, config.consumer.checkpoint_interval_s, parents=parents
+        )
 
     return new_processor
 

@@ -55,6 +55,7 @@ class _Lease:
     processor: ShardProcessor
     checkpointer: LocalCheckpointer
     iterator: str | None
+    initial_position: str
 
 
 @dataclass
@@ -155,21 +156,27 @@ class LocalEngine:
             if any(p in known and p not in self._finished for p in shard.parents):
                 self._pending += 1
                 continue
-            self._start(shard, checkpoint)
+            # ... and from its first record: its parents' data ends where it begins
+            child = any(p in known for p in shard.parents)
+            self._start(shard, checkpoint, "TRIM_HORIZON" if child else self.initial_position)
 
-    def _start(self, shard: ShardInfo, checkpoint: Checkpoint | None) -> None:
+    def _start(
+        self, shard: ShardInfo, checkpoint: Checkpoint | None, initial_position: str
+    ) -> None:
         processor = self.new_processor()
         if checkpoint is None:
-            processor.initialize(InitializeInput(shard.shard_id, self.initial_position))
+            processor.initialize(InitializeInput(shard.shard_id, initial_position))
         else:
             processor.initialize(
                 InitializeInput(
                     shard.shard_id, checkpoint.sequence_number, checkpoint.sub_sequence_number
                 )
             )
-        iterator = self.stream.iterator(shard.shard_id, checkpoint, self.initial_position)
+        iterator = self.stream.iterator(shard.shard_id, checkpoint, initial_position)
         checkpointer = LocalCheckpointer(self.checkpoints, shard.shard_id)
-        self._leases[shard.shard_id] = _Lease(shard, processor, checkpointer, iterator)
+        self._leases[shard.shard_id] = _Lease(
+            shard, processor, checkpointer, iterator, initial_position
+        )
         log.info("lease started", extra={"shard": shard.shard_id, "checkpoint": str(checkpoint)})
 
     def _poll_once(self) -> tuple[bool, bool]:
@@ -184,7 +191,7 @@ class LocalEngine:
                 if exc.response.get("Error", {}).get("Code") != "ExpiredIteratorException":
                     raise
                 lease.iterator = self.stream.iterator(
-                    shard_id, lease.processor.position, self.initial_position
+                    shard_id, lease.processor.position, lease.initial_position
                 )
                 continue
             if result.records:

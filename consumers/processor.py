@@ -9,6 +9,12 @@ rewritten identically (DynamoDB overwrites), appended rows carry deterministic i
 Checkpoint failures are handled as the KCL documents them: ``ThrottlingException`` is retried
 with backoff (and otherwise left to the next checkpoint), ``ShutdownException`` means the lease is
 gone (stop checkpointing), ``InvalidStateException`` is fatal. ``lease_lost`` never checkpoints.
+
+Resharding: at shard end the shard's parts of every open window are written, then a *final*
+snapshot (for the children), and only then the SHARD_END checkpoint, so that children (which the
+KCL and the local engine start only after every parent's SHARD_END) always find it. A shard
+starting without a checkpoint of its own adopts each parent's final snapshot (dedupe memory and
+watermark) before its first record.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from consumers.lifecycle import (
     UNCHECKPOINTED,
@@ -37,6 +44,26 @@ from pipeline.sinks import OutputSink, StateStore
 log = logging.getLogger(__name__)
 
 
+class ParentLookup(Protocol):
+    def parents(self, shard_id: str) -> tuple[str, ...]:
+        """The shard's parents (one after a split, two after a merge) still in the stream."""
+
+
+class ShardStateStore(StateStore, Protocol):
+    """Snapshots keyed by checkpoint, plus one final snapshot per ended shard."""
+
+    def save_final(self, shard_id: str, blob: bytes) -> None: ...
+
+    def load_final(self, shard_id: str) -> bytes | None: ...
+
+
+class NoParents:
+    """A stream that is never resharded (tests, replays of one shard)."""
+
+    def parents(self, shard_id: str) -> tuple[str, ...]:
+        return ()
+
+
 class ShardProcessor:
     """Processes one shard lease. One instance per shard, as the KCL creates them."""
 
@@ -44,14 +71,16 @@ class ShardProcessor:
         self,
         make_core: Callable[[str], ShardCore],
         sink: OutputSink,
-        state: StateStore,
+        state: ShardStateStore,
         checkpoint_interval_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         backoff: Backoff | None = None,
+        parents: ParentLookup | None = None,
     ) -> None:
         self._make_core = make_core
         self._sink = sink
         self._state = state
+        self._parents = parents or NoParents()
         self._interval = checkpoint_interval_s
         self._clock = clock
         self._backoff = backoff or Backoff(max_attempts=5)
@@ -79,6 +108,7 @@ class ShardProcessor:
         sequence = init.sequence_number
         if sequence is None or sequence in UNCHECKPOINTED:
             log.info("shard starts fresh", extra={"shard": self.shard_id, "position": sequence})
+            self._adopt_parents(self.core)
             return
         checkpoint = Checkpoint(sequence, init.sub_sequence_number or 0)
         blob = self._state.load(self.shard_id, checkpoint)
@@ -119,10 +149,31 @@ class ShardProcessor:
         self.shut_down = True
 
     def shard_ended(self, ended: ShardEndedInput) -> None:
-        self._require_core()
+        """Close this shard's windows, save the children's snapshot, then checkpoint SHARD_END."""
+        core = self._require_core()
+        try:
+            outcome = core.close_windows()
+            if outcome.results:
+                self._sink.write(outcome, self.shard_id)
+            self._state.save_final(self.shard_id, core.snapshot())
+        except BaseException:
+            self.core = None  # windows closed in memory but not durably: never reuse
+            raise
         self._checkpoint_with_retry(ended.checkpointer, None)
         self.shut_down = True
         log.info("shard ended", extra={"shard": self.shard_id})
+
+    def _adopt_parents(self, core: ShardCore) -> None:
+        for parent in self._parents.parents(self.shard_id):
+            blob = self._state.load_final(parent)
+            if blob is None:  # a parent this application never consumed (older than it)
+                log.warning(
+                    "parent shard has no final snapshot; starting without its state",
+                    extra={"shard": self.shard_id, "parent": parent},
+                )
+                continue
+            core.adopt_parent(blob)
+            log.info("adopted parent state", extra={"shard": self.shard_id, "parent": parent})
 
     def shutdown_requested(self, request: ShutdownRequestedInput) -> None:
         if (

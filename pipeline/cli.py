@@ -11,9 +11,11 @@ from pathlib import Path
 
 import click
 
-from consumers.cli import consume
+from consumers.cli import consume, kcl_group
 from pipeline import logs
 from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.deploy.cli import template
+from pipeline.planner.cli import plan
 from producers.chaos import ChaosOptions
 from producers.cli import produce_group, source_options
 from producers.run import ProduceOptions
@@ -45,6 +47,9 @@ def main(
 
 main.add_command(produce_group, "produce")
 main.add_command(consume)
+main.add_command(kcl_group)
+main.add_command(plan)
+main.add_command(template)
 
 
 @main.command()
@@ -143,10 +148,22 @@ def ddl(ctx: CliContext, out: str | None) -> None:
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @source_options(duplicates=0.02)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "kcl"]),
+    default="local",
+    help="Consumer engine: local poller, or the real KCL MultiLangDaemon (needs Java).",
+)
 @pass_context
 @domain_errors
 def demo(
-    ctx: CliContext, out: str, devices: int, minutes: float, seed: int, duplicates: float
+    ctx: CliContext,
+    out: str,
+    devices: int,
+    minutes: float,
+    seed: int,
+    duplicates: float,
+    engine: str,
 ) -> None:
     """Run the whole pipeline end to end on an embedded emulator and keep every output.
 
@@ -160,7 +177,9 @@ def demo(
     )
     with EmbeddedEmulator() as emulator_:
         config = ctx.config().with_endpoint(emulator_.endpoint_url)
-        summary = run_demo(config, Path(out), options, say=lambda line: click.echo(line, err=True))
+        summary = run_demo(
+            config, Path(out), options, say=lambda line: click.echo(line, err=True), engine=engine
+        )
     c = summary.counters
     click.echo(
         f"\nDemo done: {summary.records_sent} records sent; {c.events} events kept, "

@@ -86,6 +86,36 @@ class FirehoseConfig:
 
 
 @dataclass(frozen=True)
+class KclConfig:
+    """The KCL engine (``pipeline consume --engine kcl``): MultiLangDaemon settings and jars.
+
+    Validated when the daemon's properties are written (:mod:`consumers.kcl.properties`).
+    """
+
+    #: POLLING (GetRecords, the default) or FANOUT: enhanced fan-out costs per shard-hour and
+    #: per GB, so it is an explicit opt-in (KCL 2+ defaults to it).
+    retrieval_mode: str = "POLLING"
+    #: The KCL's own CloudWatch metrics: NONE, SUMMARY or DETAILED (the pipeline's per-shard
+    #: metrics are served by ``--metrics-port`` whatever this says).
+    metrics_level: str = "NONE"
+    failover_ms: int = 10_000
+    shard_sync_interval_ms: int = 60_000
+    parent_poll_ms: int = 10_000
+    #: How long a SIGTERM leaves the daemon to stop (``shutdown_requested`` writes the last
+    #: checkpoint first); the KCL 2.x worker needs about ``failover_ms`` of it to finish.
+    shutdown_grace_ms: int = 15_000
+    max_leases_to_steal: int = 1
+    credentials_provider: str = "DefaultAWSCredentialsProviderChain"
+    java: str = "java"
+    java_options: tuple[str, ...] = ()
+    #: Empty: the jars of the installed ``amazon_kclpy`` package.
+    jar_dir: str = ""
+    #: A shipped manifest name (``kcl-2.5.8``), a path to a ``sha256sum`` file, or empty to
+    #: skip verification (a connected install of the official package).
+    jar_manifest: str = "kcl-2.5.8"
+
+
+@dataclass(frozen=True)
 class JobConfig:
     """One declared window job, as written in the TOML file (validated by windows.spec)."""
 
@@ -106,6 +136,7 @@ class Config:
     stream: StreamConfig = field(default_factory=StreamConfig)
     consumer: ConsumerConfig = field(default_factory=ConsumerConfig)
     firehose: FirehoseConfig = field(default_factory=FirehoseConfig)
+    kcl: KclConfig = field(default_factory=KclConfig)
     jobs: tuple[JobConfig, ...] = ()
 
     def with_endpoint(self, endpoint_url: str) -> Config:

@@ -96,6 +96,13 @@ def merged_metrics(sink: MemorySink, jobs: Iterable[WindowJob]) -> dict[str, dic
 @dataclass
 class MemoryStateStore:
     snapshots: dict[tuple[str, tuple[int, int]], bytes] = field(default_factory=dict)
+    finals: dict[str, bytes] = field(default_factory=dict)
+
+    def save_final(self, shard_id: str, blob: bytes) -> None:
+        self.finals[shard_id] = blob
+
+    def load_final(self, shard_id: str) -> bytes | None:
+        return self.finals.get(shard_id)
 
     def save(self, shard_id: str, checkpoint: Checkpoint, blob: bytes) -> None:
         self.snapshots[(shard_id, checkpoint.key)] = blob

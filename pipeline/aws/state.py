@@ -5,6 +5,10 @@ newest event time) is stored: the snapshot is written *before* the checkpoint an
 ``initialize`` at P loads exactly the state of P, even if a later snapshot was written and its
 checkpoint never happened. Older snapshots are pruned only after a newer checkpoint succeeded.
 Snapshots live in S3 because dedupe memory outgrows DynamoDB's 400 KB items.
+
+A shard that ends (resharding) leaves one *final* snapshot, ``final.snapshot``, written before
+its SHARD_END checkpoint: its children adopt it. It sorts after every checkpoint's key, so pruning
+never removes it.
 """
 
 from __future__ import annotations
@@ -30,25 +34,37 @@ class SnapshotStore:
         # zero-padded so that keys sort in sequence order
         return f"{self.application}/{shard_id}/{sequence:040d}-{sub:010d}.snapshot"
 
+    def final_key(self, shard_id: str) -> str:
+        return f"{self.application}/{shard_id}/final.snapshot"
+
     def save(self, shard_id: str, checkpoint: Checkpoint, blob: bytes) -> None:
-        try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self.key(shard_id, checkpoint), Body=blob
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise SinkError(f"cannot save the state of {shard_id} at {checkpoint}: {exc}") from exc
+        self._put(self.key(shard_id, checkpoint), blob, f"{shard_id} at {checkpoint}")
 
     def load(self, shard_id: str, checkpoint: Checkpoint) -> bytes | None:
+        return self._get(self.key(shard_id, checkpoint), f"{shard_id} at {checkpoint}")
+
+    def save_final(self, shard_id: str, blob: bytes) -> None:
+        """The ended shard's last state, for its children (written before SHARD_END)."""
+        self._put(self.final_key(shard_id), blob, f"{shard_id} at its end")
+
+    def load_final(self, shard_id: str) -> bytes | None:
+        return self._get(self.final_key(shard_id), f"{shard_id} at its end")
+
+    def _put(self, key: str, blob: bytes, what: str) -> None:
         try:
-            response = self.client.get_object(
-                Bucket=self.bucket, Key=self.key(shard_id, checkpoint)
-            )
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=blob)
+        except (ClientError, BotoCoreError) as exc:
+            raise SinkError(f"cannot save the state of {what}: {exc}") from exc
+
+    def _get(self, key: str, what: str) -> bytes | None:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
-            raise SinkError(f"cannot load the state of {shard_id} at {checkpoint}: {exc}") from exc
+            raise SinkError(f"cannot load the state of {what}: {exc}") from exc
         except BotoCoreError as exc:
-            raise SinkError(f"cannot load the state of {shard_id} at {checkpoint}: {exc}") from exc
+            raise SinkError(f"cannot load the state of {what}: {exc}") from exc
         return response["Body"].read()
 
     def prune(self, shard_id: str, keep: Checkpoint) -> None:

@@ -1,0 +1,311 @@
+"""``pipeline chaos``: the whole pipeline under faults, kills and resharding, checked for loss.
+
+The emulator, the producer and the consumer run as separate processes. During the run the
+harness makes the emulator throttle, fail, partially fail, slow down and lose responses
+(:mod:`pipeline.emulator.faults`), SIGKILLs the consumer at random points and restarts it, and
+splits and merges shards. At the end it replays what the stream delivered through the
+independent oracle (:mod:`pipeline.harness.oracle`) and compares every output: the verdict
+table must show 0 mismatches and 0 lost. Everything random derives from ``--seed``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.aws.clients import AwsClients
+from pipeline.aws.kinesis import KinesisStream
+from pipeline.aws.provision import Provisioner
+from pipeline.config import Config, load_config
+from pipeline.emulator import flush_firehose, set_faults
+from pipeline.errors import PipelineError
+from pipeline.harness.oracle import Oracle
+from pipeline.harness.verdict import Verdict, judge, read_stream
+from pipeline.windows.spec import compile_jobs, parse_duration
+
+#: Events per device per simulated minute of the default IoT fleet (thermostat, meter, tracker).
+EVENTS_PER_DEVICE_MINUTE = 7.3
+
+
+def fault_plan(seed: int) -> dict:
+    """Faults of every kind on every service the pipeline calls, at rates it must survive."""
+    return {
+        "seed": seed,
+        "rules": [
+            {"service": "kinesis", "operation": "PutRecords", "kind": "partial", "rate": 0.05},
+            {"service": "kinesis", "operation": "PutRecords", "kind": "throttle", "rate": 0.02},
+            {
+                "service": "kinesis",
+                "operation": "PutRecords",
+                "kind": "lost_response",
+                "rate": 0.01,
+                "seconds": 2.5,
+            },
+            {"service": "kinesis", "operation": "GetRecords", "kind": "throttle", "rate": 0.03},
+            {
+                "service": "kinesis",
+                "operation": "GetRecords",
+                "kind": "delay",
+                "rate": 0.03,
+                "seconds": 0.3,
+            },
+            {"service": "firehose", "operation": "PutRecordBatch", "kind": "partial", "rate": 0.05},
+            {"service": "firehose", "operation": "PutRecordBatch", "kind": "error", "rate": 0.02},
+            {
+                "service": "dynamodb",
+                "operation": "TransactWriteItems",
+                "kind": "throttle",
+                "rate": 0.03,
+            },
+            {"service": "dynamodb", "operation": "GetItem", "kind": "error", "rate": 0.02},
+            {"service": "dynamodb", "operation": "PutItem", "kind": "throttle", "rate": 0.03},
+            {"service": "s3", "operation": "PUT", "kind": "throttle", "rate": 0.02},
+        ],
+    }
+
+
+@dataclass
+class ChaosOptions:
+    events: int = 20_000
+    kills: int = 5
+    seed: int = 1
+    engine: str = "local"
+    shards: int = 2
+    reshard: bool = True
+    duplicates: float = 0.02
+    timeout_s: float = 900.0
+
+
+@dataclass
+class ChaosReport:
+    verdict: Verdict
+    produced: int = 0
+    kills: int = 0
+    reshards: list[str] = field(default_factory=list)
+    faults: dict[str, int] = field(default_factory=dict)
+    lost_by_producer: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict.ok and self.lost_by_producer == 0
+
+    def table(self) -> str:
+        v = self.verdict
+        rows = [
+            ("events produced (truth)", self.produced),
+            ("records delivered (stream)", v.delivered_records),
+            ("events kept", v.events),
+            ("duplicates removed", v.duplicates_removed),
+            ("late", v.late),
+            ("dead letters", v.dead_letters),
+            ("window results checked", v.window_results),
+            ("consumer kills", self.kills),
+            ("reshards", ", ".join(self.reshards) or "none"),
+            ("faults injected", sum(self.faults.values())),
+            *((f"  {name}", count) for name, count in sorted(self.faults.items())),
+            ("mismatches (must be 0)", v.mismatches),
+            ("lost (must be 0)", v.lost + self.lost_by_producer),
+        ]
+        width = max(len(name) for name, _ in rows)
+        return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise PipelineError("the emulator process exited at start-up")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise PipelineError(f"the emulator did not listen on port {port} within {timeout_s} s")
+
+
+class ChaosRun:
+    """One seeded chaos run in a scratch folder."""
+
+    def __init__(
+        self, options: ChaosOptions, workdir: Path, say: Callable[[str], None] = print
+    ) -> None:
+        self.options = options
+        self.workdir = workdir
+        self.say = say
+        self.rng = random.Random(options.seed)
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.config_path = workdir / "pipeline.toml"
+        self.config_path.write_text(
+            f"[stream]\nshards = {options.shards}\n"
+            "[consumer]\nmax_records = 500\npoll_interval_ms = 50\ncheckpoint_interval_s = 0.5\n"
+        )
+        self.env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PIPELINE_CONFIG": str(self.config_path),
+            "PIPELINE_AWS_ENDPOINT_URL": self.endpoint,
+        }
+        self.truth = workdir / "truth.jsonl"
+
+    def _cli(
+        self, *args: str, env: dict[str, str] | None = None, log: str = ""
+    ) -> subprocess.Popen:
+        out = (self.workdir / f"{log}.log").open("ab") if log else subprocess.DEVNULL
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", *args],
+            env=env or self.env,
+            stdout=out,
+            stderr=out,
+        )
+
+    def run(self) -> ChaosReport:
+        emulator = self._cli("emulator", "--port", str(self.port), log="emulator")
+        try:
+            _wait_for_port(self.port, emulator)
+            return self._run()
+        finally:
+            emulator.send_signal(signal.SIGTERM)
+            try:
+                emulator.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                emulator.kill()
+
+    def _run(self) -> ChaosReport:
+        options = self.options
+        config = load_config(self.config_path, env={}).with_endpoint(self.endpoint)
+        clients = AwsClients(config.aws)
+        Provisioner(config, clients).run()
+        set_faults(self.endpoint, fault_plan(options.seed))
+        minutes = 30
+        devices = max(5, round(options.events / (EVENTS_PER_DEVICE_MINUTE * minutes)))
+        producer_env = {**self.env, "PIPELINE_AWS_READ_TIMEOUT_S": "1.5"}  # lost responses time out
+        producer = self._cli(
+            "produce",
+            "iot",
+            "--devices",
+            str(devices),
+            "--minutes",
+            str(minutes),
+            "--seed",
+            str(options.seed),
+            "--duplicates",
+            str(options.duplicates),
+            "--truth",
+            str(self.truth),
+            "--end-of-stream",
+            "--speed",
+            str(minutes * 60 / max(10.0, options.events / 2_000)),
+            env=producer_env,
+            log="producer",
+        )
+        report = ChaosReport(verdict=Verdict())
+        consumer = self._cli("consume", "--until-end-of-stream", log="consumer")
+        deadline = time.monotonic() + options.timeout_s
+        reshards = self._reshard_plan() if options.reshard else []
+        kill_times = sorted(self.rng.uniform(2.0, 25.0) for _ in range(options.kills))
+        started = time.monotonic()
+        while consumer.poll() is None or producer.poll() is None:
+            if time.monotonic() > deadline:
+                consumer.kill()
+                producer.kill()
+                raise PipelineError(f"chaos run did not finish within {options.timeout_s} s")
+            elapsed = time.monotonic() - started
+            if reshards and elapsed >= reshards[0][0] and producer.poll() is None:
+                report.reshards.append(self._reshard(clients, config, reshards.pop(0)[1]))
+            if kill_times and elapsed >= kill_times[0] and consumer.poll() is None:
+                kill_times.pop(0)
+                consumer.send_signal(signal.SIGKILL)
+                consumer.wait()
+                report.kills += 1
+                self.say(f"killed the consumer ({report.kills}/{options.kills}) at {elapsed:.1f} s")
+                consumer = self._cli("consume", "--until-end-of-stream", log="consumer")
+            if consumer.poll() not in (None, 0):
+                raise PipelineError(
+                    f"the consumer failed (exit {consumer.returncode}); "
+                    f"see {self.workdir}/consumer.log"
+                )
+            if consumer.poll() == 0 and producer.poll() is None:
+                consumer = self._cli("consume", "--until-end-of-stream", log="consumer")
+            time.sleep(0.1)
+        if producer.returncode != 0:
+            raise PipelineError(
+                f"the producer failed (exit {producer.returncode}); see {self.workdir}/producer.log"
+            )
+        report.faults = set_faults(self.endpoint, None)
+        flush_firehose(self.endpoint)
+        report.verdict, report.produced, report.lost_by_producer = self._judge(config, clients)
+        return report
+
+    def _reshard_plan(self) -> list[tuple[float, str]]:
+        return [(self.rng.uniform(3.0, 8.0), "split"), (self.rng.uniform(10.0, 16.0), "merge")]
+
+    def _reshard(self, clients: AwsClients, config: Config, action: str) -> str:
+        kinesis = clients.kinesis
+        open_shards = sorted(
+            (s for s in KinesisStream(kinesis, config.names.stream).shards() if not s.closed),
+            key=lambda s: s.starting_hash_key,
+        )
+        if action == "split":
+            shard = self.rng.choice(open_shards)
+            middle = (shard.starting_hash_key + shard.ending_hash_key) // 2
+            kinesis.split_shard(
+                StreamName=config.names.stream,
+                ShardToSplit=shard.shard_id,
+                NewStartingHashKey=str(middle),
+            )
+            done = f"split {shard.shard_id}"
+        else:
+            index = self.rng.randrange(len(open_shards) - 1)
+            first, second = open_shards[index], open_shards[index + 1]
+            kinesis.merge_shards(
+                StreamName=config.names.stream,
+                ShardToMerge=first.shard_id,
+                AdjacentShardToMerge=second.shard_id,
+            )
+            done = f"merge {first.shard_id}+{second.shard_id}"
+        self.say(done)
+        return done
+
+    def _judge(self, config: Config, clients: AwsClients) -> tuple[Verdict, int, int]:
+        jobs = compile_jobs(config.jobs_for(config.stream.event_type))
+        horizon = parse_duration(config.consumer.dedupe_horizon, "consumer.dedupe_horizon")
+        shards, parents = read_stream(clients, config.names.stream)
+        expected = Oracle(jobs, horizon).run(shards, parents)
+        verdict = judge(config, clients, jobs, expected)
+        verdict.delivered_records = sum(len(records) for records in shards.values())
+        sent: set[str] = set()
+        for line in self.truth.read_text().splitlines():
+            truth = json.loads(line)
+            if truth["labels"].get("control") or truth["labels"].get("malformed"):
+                continue
+            sent.add(json.loads(truth["payload"])["event_id"])
+        return verdict, len(sent), len(sent - expected.events)
+
+
+def run_chaos(
+    options: ChaosOptions, say: Callable[[str], None] = print, keep: Path | None = None
+) -> ChaosReport:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        return ChaosRun(options, keep, say).run()
+    with tempfile.TemporaryDirectory(prefix="chaos-") as workdir:
+        return ChaosRun(options, Path(workdir), say).run()

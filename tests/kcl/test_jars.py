@@ -1,0 +1,84 @@
+"""The KCL jar set: the installed one is exactly the pinned one; any difference is named."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from consumers.kcl.jars import (
+    JarSetError,
+    check_jars,
+    jar_directory,
+    load_manifest,
+    parse_manifest,
+    verified_classpath,
+)
+from pipeline.cli import main
+
+
+def test_the_installed_jar_set_is_the_pinned_kcl_2_5_8_set():
+    directory = jar_directory()
+    report = check_jars(directory, "kcl-2.5.8")
+    assert report.problems == []
+    assert (report.jars, report.verified) == (76, True)
+    assert "amazon-kinesis-client-multilang-2.5.8.jar" in load_manifest("kcl-2.5.8")
+    assert verified_classpath(directory, "kcl-2.5.8") == f"{directory}/*"
+
+
+@pytest.fixture
+def jar_set(tmp_path):
+    """Three small jars and their manifest file."""
+    folder = tmp_path / "jars"
+    folder.mkdir()
+    lines = []
+    for name in ("a-1.0.jar", "b-2.0.jar", "c-3.0.jar"):
+        content = name.encode() * 10
+        (folder / name).write_bytes(content)
+        lines.append(f"{hashlib.sha256(content).hexdigest()}  {name}")
+    manifest = tmp_path / "set.sha256"
+    manifest.write_text("# a pinned set\n" + "\n".join(lines) + "\n")
+    return folder, str(manifest)
+
+
+def test_a_missing_changed_or_extra_jar_is_named(jar_set):
+    folder, manifest = jar_set
+    assert check_jars(folder, manifest).problems == []
+    (folder / "a-1.0.jar").unlink()
+    (folder / "b-2.0.jar").write_bytes(b"tampered")
+    (folder / "evil-9.9.jar").write_bytes(b"x")
+    tampered = hashlib.sha256(b"tampered").hexdigest()
+    pinned = parse_manifest(Path(manifest).read_text())["b-2.0.jar"]
+    assert check_jars(folder, manifest).problems == [
+        "missing jar a-1.0.jar",
+        f"unexpected jar evil-9.9.jar (not in manifest {manifest})",
+        f"checksum mismatch for b-2.0.jar: sha256 {tampered}, pinned {pinned}",
+    ]
+    with pytest.raises(JarSetError, match=r"missing jar a-1\.0\.jar"):
+        verified_classpath(folder, manifest)
+
+
+def test_an_empty_manifest_setting_only_checks_that_jars_exist(jar_set, tmp_path):
+    folder, _ = jar_set
+    assert check_jars(folder, "").verified is False
+    assert check_jars(folder, "").problems == []
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no jars in" in check_jars(empty, "").problems[0]
+    with pytest.raises(JarSetError, match="neither a shipped manifest"):
+        load_manifest("kcl-9.9")
+    with pytest.raises(JarSetError, match="manifest line 1"):
+        parse_manifest("not a digest  file.jar\n")
+
+
+def test_pipeline_kcl_manifest_pins_a_jar_folder(jar_set, tmp_path):
+    folder, manifest = jar_set
+    result = CliRunner().invoke(main, ["kcl", "manifest", "--jar-dir", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert parse_manifest(result.output) == parse_manifest(Path(manifest).read_text())
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    assert check_jars(copy, manifest).verified
