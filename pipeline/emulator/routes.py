@@ -53,7 +53,10 @@ class EmulatorRoutes:
 
 
 def _faults_route(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """GET: faults injected so far; POST: install a plan; DELETE: clear it. POST and DELETE
+    answer with what the previous plan injected."""
     method = environ.get("REQUEST_METHOD")
+    injected = faults.PLAN.stats()
     if method == "POST":
         length = int(environ.get("CONTENT_LENGTH") or 0)
         try:
@@ -64,7 +67,7 @@ def _faults_route(environ: dict[str, Any], start_response: Callable[..., Any]) -
         faults.set_plan({})
     elif method != "GET":
         return _json(start_response, "405 Method Not Allowed", {"error": "use GET, POST or DELETE"})
-    return _json(start_response, "200 OK", {"injected": faults.PLAN.stats()})
+    return _json(start_response, "200 OK", {"injected": injected})
 
 
 def set_faults(

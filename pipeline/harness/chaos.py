@@ -197,6 +197,7 @@ class ChaosRun:
         set_faults(self.endpoint, fault_plan(options.seed))
         minutes = 30
         devices = max(5, round(options.events / (EVENTS_PER_DEVICE_MINUTE * minutes)))
+        duration = max(10.0, options.events / 2_000)  # real seconds the producer takes
         producer_env = {**self.env, "PIPELINE_AWS_READ_TIMEOUT_S": "1.5"}  # lost responses time out
         producer = self._cli(
             "produce",
@@ -213,15 +214,15 @@ class ChaosRun:
             str(self.truth),
             "--end-of-stream",
             "--speed",
-            str(minutes * 60 / max(10.0, options.events / 2_000)),
+            str(minutes * 60 / duration),
             env=producer_env,
             log="producer",
         )
         report = ChaosReport(verdict=Verdict())
         consumer = self._cli("consume", "--until-end-of-stream", log="consumer")
         deadline = time.monotonic() + options.timeout_s
-        reshards = self._reshard_plan() if options.reshard else []
-        kill_times = sorted(self.rng.uniform(2.0, 25.0) for _ in range(options.kills))
+        reshards = self._reshard_plan(duration) if options.reshard else []
+        kill_times = sorted(self.rng.uniform(1.0, 1.2 * duration) for _ in range(options.kills))
         started = time.monotonic()
         while consumer.poll() is None or producer.poll() is None:
             if time.monotonic() > deadline:
@@ -255,8 +256,12 @@ class ChaosRun:
         report.verdict, report.produced, report.lost_by_producer = self._judge(config, clients)
         return report
 
-    def _reshard_plan(self) -> list[tuple[float, str]]:
-        return [(self.rng.uniform(3.0, 8.0), "split"), (self.rng.uniform(10.0, 16.0), "merge")]
+    def _reshard_plan(self, duration: float) -> list[tuple[float, str]]:
+        """A split in the first half of the production, a merge in the second."""
+        return [
+            (self.rng.uniform(0.2, 0.4) * duration, "split"),
+            (self.rng.uniform(0.55, 0.75) * duration, "merge"),
+        ]
 
     def _reshard(self, clients: AwsClients, config: Config, action: str) -> str:
         kinesis = clients.kinesis
