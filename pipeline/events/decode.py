@@ -8,9 +8,11 @@ with bad records is decoded again one record at a time to name each failure.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -54,22 +56,71 @@ class Decoder:
         wanted.add(etype.time_field)
         self._fields = [f for f in etype.arrow_schema if f.name in wanted]
         self._time_index = [f.name for f in self._fields].index(etype.time_field)
+        info = msgspec.inspect.type_info(etype.struct)
+        self._required = [f.name for f in info.fields if f.required]
+        self._optional = [f.name for f in info.fields if not f.required]
         self._schema = pa.schema(self._fields)
         self._schema = self._schema.append(pa.field(EVENT_TIME, pa.int64(), nullable=False))
         self._schema = self._schema.append(pa.field(RECORD_INDEX, pa.int32(), nullable=False))
 
     def decode(self, payloads: Sequence[bytes]) -> DecodedBatch:
         decode = self._decode
+        joined = b"\n".join(payloads)
         try:
             # the whole payload must be UTF-8, unknown fields included (msgspec skips those);
             # a newline between payloads keeps a sequence split across two of them invalid
-            b"\n".join(payloads).decode("utf-8")
+            joined.decode("utf-8")
             structs = [decode(p) for p in payloads]
+            indices = list(range(len(payloads)))
+            rejects: list[Reject] = []
         except (UnicodeDecodeError, msgspec.DecodeError):  # DecodeError includes ValidationError
-            return self._decode_one_by_one(payloads)
-        return DecodedBatch(self._columns(structs, np.arange(len(structs), dtype=np.int32)), [])
+            structs, indices, rejects = self._decode_one_by_one(payloads)
+            joined = b"\n".join(payloads[i] for i in indices)
+        duplicated = self._duplicate_keys(payloads, structs, indices, joined)
+        if duplicated:
+            rejects = sorted(rejects + duplicated, key=lambda r: r.index)
+            bad = {r.index for r in duplicated}
+            kept = [(s, i) for s, i in zip(structs, indices, strict=True) if i not in bad]
+            structs, indices = [s for s, _ in kept], [i for _, i in kept]
+        return DecodedBatch(self._columns(structs, np.asarray(indices, dtype=np.int32)), rejects)
 
-    def _decode_one_by_one(self, payloads: Sequence[bytes]) -> DecodedBatch:
+    def _duplicate_keys(
+        self,
+        payloads: Sequence[bytes],
+        structs: list[msgspec.Struct],
+        indices: list[int],
+        joined: bytes,
+    ) -> list[Reject]:
+        """Records with a key twice (at any depth): the last value would silently win.
+
+        Screened in bulk: for compact JSON the batch's count of ``":`` equals the number of
+        fields present (required ones, non-null optional ones, and explicit nulls). Only when
+        it does not (other layouts, nested unknown fields, a duplicate) are records parsed
+        again one by one with a duplicate-detecting parser.
+        """
+        if not structs:
+            return []
+        present = len(structs) * len(self._required)
+        for name in self._optional:
+            present += len(structs) - list(map(attrgetter(name), structs)).count(None)
+        if joined.count(b'":') == present + joined.count(b":null"):
+            return []
+        rejects = []
+        for struct, index in zip(structs, indices, strict=True):
+            payload = payloads[index]
+            own = len(self._required) + sum(getattr(struct, n) is not None for n in self._optional)
+            if payload.count(b'":') == own + payload.count(b":null"):
+                continue
+            key = _duplicated_key(payload)
+            if key is not None:
+                rejects.append(
+                    Reject(index, f"duplicate key {key!r}: the value would be ambiguous")
+                )
+        return rejects
+
+    def _decode_one_by_one(
+        self, payloads: Sequence[bytes]
+    ) -> tuple[list[msgspec.Struct], list[int], list[Reject]]:
         decode = self._decode
         structs: list[msgspec.Struct] = []
         indices: list[int] = []
@@ -87,7 +138,7 @@ class Decoder:
                 rejects.append(Reject(i, f"schema violation: {exc}"))
             except msgspec.DecodeError as exc:
                 rejects.append(Reject(i, f"invalid JSON: {exc}"))
-        return DecodedBatch(self._columns(structs, np.asarray(indices, dtype=np.int32)), rejects)
+        return structs, indices, rejects
 
     def _columns(self, structs: list[msgspec.Struct], indices: np.ndarray) -> pa.Table:
         etype = self.etype
@@ -102,6 +153,28 @@ class Decoder:
             event_time = pa.array(np.rint(seconds * etype.time_unit_ms).astype(np.int64))
         arrays += [event_time, pa.array(indices, type=pa.int32())]
         return pa.Table.from_arrays(arrays, schema=self._schema)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def _duplicated_key(payload: bytes) -> str | None:
+    try:
+        json.loads(payload, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as found:
+        return found.key
+    return None
 
 
 def decode_batch(etype: EventType, payloads: Sequence[bytes]) -> DecodedBatch:

@@ -75,3 +75,17 @@ def test_web_record_time_in_seconds_becomes_milliseconds():
     }
     batch = web.decode([msgspec.json.encode(payload)])
     assert batch.events.column(EVENT_TIME).to_pylist() == [1_486_505_943_204]
+
+
+def test_duplicated_keys_are_rejected_at_any_depth_whatever_the_layout():
+    dup_top = GOOD[:-1] + b',"site":"elsewhere"}'
+    dup_nested = GOOD[:-1] + b',"extra":{"a":1,"a":2}}'
+    spaced = msgspec.json.encode(iot_event(8, 1_767_225_600_000)).replace(b":", b": ")
+    nested_ok = GOOD[:-1] + b',"extra":{"a":1,"b":null}}'
+    batch = decoder.decode([GOOD, dup_top, dup_nested, spaced, nested_ok])
+    reasons = {r.index: r.reason for r in batch.rejects}
+    assert reasons == {
+        1: "duplicate key 'site': the value would be ambiguous",
+        2: "duplicate key 'a': the value would be ambiguous",
+    }
+    assert batch.events.num_rows == 3
