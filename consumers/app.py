@@ -29,7 +29,13 @@ def processor_factory(config: Config, clients: AwsClients) -> Callable[[], Shard
     parents = StreamParents(KinesisStream(clients.kinesis, config.names.stream))
 
     def make_core(shard_id: str) -> ShardCore:
-        return ShardCore(etype, jobs, shard_id, dedupe_horizon_ms=horizon_ms)
+        return ShardCore(
+            etype,
+            jobs,
+            shard_id,
+            dedupe_horizon_ms=horizon_ms,
+            max_event_bytes=config.consumer.max_event_bytes,
+        )
 
     def new_processor() -> ShardProcessor:
         return ShardProcessor(

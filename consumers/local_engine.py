@@ -1,7 +1,8 @@
 """The local engine: one process polls every shard and drives the record processors.
 
 It plays the KCL's part on one machine, with the same lifecycle calls: a shard starts
-(``initialize`` at its checkpoint) only after its parents have ended, records are polled with
+(``initialize`` at its checkpoint; a child without one at TRIM_HORIZON, whatever the configured
+initial position) only after its parents have ended, records are polled with
 GetRecords and handed to ``process_records``, a fully read closed shard gets ``shard_ended``, and
 a stop request gets ``shutdown_requested``. Checkpoints live in the state table (one item per
 application and shard). For more than one machine, use the KCL engine: leases, balancing and

@@ -75,6 +75,8 @@ class ConsumerConfig:
     #: How long (in event time) ids are remembered for dedupe; at least lateness + window per job.
     #: Tie it to the producers' retry horizon: a copy re-sent later than this is treated as late.
     dedupe_horizon: str = "10m"
+    #: Larger payloads are dead-lettered as oversized (an event's lake row must fit Firehose).
+    max_event_bytes: int = 256 * 1024
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import msgspec
 import numpy as np
 
 from pipeline.dedupe import Deduper
-from pipeline.events.decode import EVENT_TIME, RECORD_INDEX, Decoder
+from pipeline.events.decode import EVENT_TIME, MAX_EVENT_BYTES, RECORD_INDEX, Decoder
 from pipeline.events.schema import EventType
 from pipeline.records import RawRecord
 from pipeline.results import Counters, DeadLetter, LateEvent, Outcome
@@ -51,6 +51,7 @@ class ShardCore:
         jobs: Sequence[WindowJob],
         shard_id: str,
         dedupe_horizon_ms: int | None = None,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         for job in jobs:
             if job.etype.name != etype.name:
@@ -65,7 +66,7 @@ class ShardCore:
                     needed.add(metric.field)
                 if metric.condition:
                     needed.update(term.field for term in metric.condition.terms)
-        self.decoder = Decoder(etype, sorted(needed))
+        self.decoder = Decoder(etype, sorted(needed), max_event_bytes)
         self.operators = [WindowOperator(job) for job in jobs]
         horizon = max((j.size_ms + j.lateness_ms for j in jobs), default=60_000)
         self.deduper = Deduper(max(horizon, dedupe_horizon_ms or 0))

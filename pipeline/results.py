@@ -92,7 +92,13 @@ class DeadLetter:
     def record_id(self) -> str:
         return f"{self.shard_id}|{self.sequence_number}|{self.sub_sequence_number}"
 
-    def as_row(self) -> dict[str, Any]:
+    @property
+    def raw_key(self) -> str:
+        """Where raw data too large to inline is kept (deterministic: a replay overwrites)."""
+        return f"{DEAD_LETTER_RAW_PREFIX}{self.shard_id}/{self.sequence_number}-{self.sub_sequence_number}"
+
+    def as_row(self, data_uri: str | None = None) -> dict[str, Any]:
+        """The lake row; with ``data_uri`` (raw data stored there) the bytes are not inlined."""
         return {
             "record_id": self.record_id,
             "reason": self.reason,
@@ -100,10 +106,17 @@ class DeadLetter:
             "sequence_number": self.sequence_number,
             "sub_sequence_number": self.sub_sequence_number,
             "partition_key": self.partition_key,
-            "data_base64": base64.b64encode(self.data).decode("ascii"),
+            "data_base64": None if data_uri else base64.b64encode(self.data).decode("ascii"),
+            "data_size": len(self.data),
+            "data_uri": data_uri,
             "approximate_arrival_ms": self.approximate_arrival_ms,
         }
 
+
+#: Dead letters whose raw data exceeds this are stored as objects in the lake bucket, and the
+#: row carries ``data_uri`` instead of ``data_base64`` (a Firehose record holds 1,000 KiB).
+INLINE_DEAD_LETTER_BYTES = 64 * 1024
+DEAD_LETTER_RAW_PREFIX = "dead_letters_raw/"
 
 LATE_SCHEMA = pa.schema(
     [
@@ -130,6 +143,8 @@ DEAD_LETTER_SCHEMA = pa.schema(
         ("sub_sequence_number", pa.int64()),
         ("partition_key", pa.string()),
         ("data_base64", pa.string()),
+        ("data_size", pa.int64()),
+        ("data_uri", pa.string()),
         ("approximate_arrival_ms", pa.int64()),
     ]
 )

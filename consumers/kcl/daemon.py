@@ -15,7 +15,7 @@ checkpoint; 4 the daemon exited on its own or did not stop within the grace time
 
 from __future__ import annotations
 
-import contextlib
+import ctypes
 import enum
 import logging
 import os
@@ -96,12 +96,21 @@ class DaemonResult:
         return total
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """Linux: SIGTERM the daemon if the launcher dies (prctl PR_SET_PDEATHSIG)."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
+def _parent_death_signal() -> Callable[[], None] | None:
+    """Linux: a ``preexec_fn`` asking the kernel to SIGTERM the daemon if the launcher's thread
+    dies (prctl PR_SET_PDEATHSIG). Resolved here: nothing may be imported after the fork."""
+    if sys.platform != "linux":
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    sigterm = int(signal.SIGTERM)
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    def set_parent_death_signal() -> None:  # pragma: no cover - runs in the forked child
+        prctl(1, sigterm)
+
+    return set_parent_death_signal
 
 
 def _stderr_fd() -> int:
@@ -194,24 +203,24 @@ class KclDaemon:
     ) -> DaemonResult:
         """Run until ``stop`` is set (or the input is consumed) or the daemon exits."""
         stop = stop or threading.Event()
-        command = self.command()
-        stream = KinesisStream(self.clients.kinesis, self.config.names.stream)
-        leases = LeaseTable(self.clients.dynamodb, self.config.consumer.application)
-        if self.seed_leases:
-            leases.seed(stream.shards(), self.config.consumer.initial_position)
-        watch = EndOfStreamWatch(stream, leases) if until_end_of_stream else None
         server = None
-        if metrics_port is not None:
-            server = MetricsServer(self.statuses, self.running, metrics_port).start()
-        log.info("starting the MultiLangDaemon", extra={"command": " ".join(command)})
         try:
+            command = self.command()
+            stream = KinesisStream(self.clients.kinesis, self.config.names.stream)
+            leases = LeaseTable(self.clients.dynamodb, self.config.consumer.application)
+            if self.seed_leases:
+                leases.seed(stream.shards(), self.config.consumer.initial_position)
+            watch = EndOfStreamWatch(stream, leases) if until_end_of_stream else None
+            if metrics_port is not None:
+                server = MetricsServer(self.statuses, self.running, metrics_port).start()
+            log.info("starting the MultiLangDaemon", extra={"command": " ".join(command)})
             self._process = subprocess.Popen(
                 command,
                 env=self.environment(),
                 stdin=subprocess.DEVNULL,
                 stdout=_stderr_fd(),  # stdout is for results; the daemon only logs
                 stderr=_stderr_fd(),
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                preexec_fn=_parent_death_signal(),  # noqa: PLW1509
             )
             (self.work_dir / "daemon.pid").write_text(f"{self._process.pid}\n")
             return self._supervise(stop, watch, on_progress, progress_interval_s, poll_interval_s)

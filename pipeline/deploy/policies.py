@@ -97,6 +97,8 @@ CONSUMER = Policy(
             (STATE_BUCKET,),
             {"StringLike": {"s3:prefix": "${ConsumerApplication}/*"}},
         ),
+        # raw bytes of dead letters too large to inline in their lake row
+        Statement("DeadLetterRawData", ("s3:PutObject",), (f"{LAKE_BUCKET}/dead_letters_raw/*",)),
     ),
     # the KCL's documented minimum (docs: "IAM permissions required for KCL consumer
     # applications") for what the image runs: kcl.retrieval_mode POLLING and kcl.metrics_level

@@ -20,6 +20,9 @@ import pyarrow as pa
 
 from pipeline.events.schema import EventType
 
+#: Payloads larger than this are not events (dead-lettered as oversized): an event's lake row
+#: must fit a Firehose record (1,000 KiB) with room to spare.
+MAX_EVENT_BYTES = 256 * 1024
 #: Column added to every decoded batch: the event time in int epoch milliseconds (UTC).
 EVENT_TIME = "event_time_ms"
 #: Column added to every decoded batch: the record's index in the batch it came from.
@@ -49,8 +52,11 @@ class Decoder:
     (default: all fields) are materialised as Arrow columns.
     """
 
-    def __init__(self, etype: EventType, columns: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, etype: EventType, columns: Sequence[str] | None = None, max_bytes: int = MAX_EVENT_BYTES
+    ) -> None:
         self.etype = etype
+        self.max_bytes = max_bytes
         self._decode = msgspec.json.Decoder(etype.struct).decode
         wanted = set(columns) if columns is not None else set(etype.fields)
         wanted.add(etype.time_field)
@@ -66,6 +72,10 @@ class Decoder:
     def decode(self, payloads: Sequence[bytes]) -> DecodedBatch:
         decode = self._decode
         joined = b"\n".join(payloads)
+        if payloads and max(map(len, payloads)) > self.max_bytes:
+            structs, indices, rejects = self._decode_one_by_one(payloads)
+            joined = b"\n".join(payloads[i] for i in indices)
+            return self._finish(payloads, structs, indices, rejects, joined)
         try:
             # the whole payload must be UTF-8, unknown fields included (msgspec skips those);
             # a newline between payloads keeps a sequence split across two of them invalid
@@ -73,9 +83,19 @@ class Decoder:
             structs = [decode(p) for p in payloads]
             indices = list(range(len(payloads)))
             rejects: list[Reject] = []
-        except (UnicodeDecodeError, msgspec.DecodeError):  # DecodeError includes ValidationError
+        except (UnicodeDecodeError, msgspec.DecodeError, RecursionError):  # incl. ValidationError
             structs, indices, rejects = self._decode_one_by_one(payloads)
             joined = b"\n".join(payloads[i] for i in indices)
+        return self._finish(payloads, structs, indices, rejects, joined)
+
+    def _finish(
+        self,
+        payloads: Sequence[bytes],
+        structs: list[msgspec.Struct],
+        indices: list[int],
+        rejects: list[Reject],
+        joined: bytes,
+    ) -> DecodedBatch:
         duplicated = self._duplicate_keys(payloads, structs, indices, joined)
         if duplicated:
             rejects = sorted(rejects + duplicated, key=lambda r: r.index)
@@ -111,7 +131,11 @@ class Decoder:
             own = len(self._required) + sum(getattr(struct, n) is not None for n in self._optional)
             if payload.count(b'":') == own + payload.count(b":null"):
                 continue
-            key = _duplicated_key(payload)
+            try:
+                key = _duplicated_key(payload)
+            except RecursionError:
+                rejects.append(Reject(index, "invalid JSON: nested too deeply"))
+                continue
             if key is not None:
                 rejects.append(
                     Reject(index, f"duplicate key {key!r}: the value would be ambiguous")
@@ -126,6 +150,9 @@ class Decoder:
         indices: list[int] = []
         rejects: list[Reject] = []
         for i, payload in enumerate(payloads):
+            if len(payload) > self.max_bytes:
+                rejects.append(Reject(i, f"oversized payload: {len(payload)} bytes > {self.max_bytes}"))
+                continue
             try:
                 payload.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -138,6 +165,8 @@ class Decoder:
                 rejects.append(Reject(i, f"schema violation: {exc}"))
             except msgspec.DecodeError as exc:
                 rejects.append(Reject(i, f"invalid JSON: {exc}"))
+            except RecursionError:
+                rejects.append(Reject(i, "invalid JSON: nested too deeply"))
         return structs, indices, rejects
 
     def _columns(self, structs: list[msgspec.Struct], indices: np.ndarray) -> pa.Table:

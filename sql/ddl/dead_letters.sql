@@ -7,6 +7,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `dead_letters` (
   `sub_sequence_number` bigint,
   `partition_key` string,
   `data_base64` string,
+  `data_size` bigint,
+  `data_uri` string,
   `approximate_arrival_ms` bigint
 )
 PARTITIONED BY (`dt` string, `hour` string)
@@ -24,7 +26,7 @@ TBLPROPERTIES (
 );
 
 CREATE OR REPLACE VIEW v_dead_letters AS
-SELECT record_id, reason, shard_id, sequence_number, sub_sequence_number, partition_key, data_base64, approximate_arrival_ms, dt, hour FROM (
+SELECT record_id, reason, shard_id, sequence_number, sub_sequence_number, partition_key, data_base64, data_size, data_uri, approximate_arrival_ms, dt, hour FROM (
   SELECT *, row_number() OVER (PARTITION BY record_id ORDER BY dt, hour) AS copy_number
   FROM dead_letters
 ) WHERE copy_number = 1;

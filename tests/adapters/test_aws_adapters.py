@@ -112,7 +112,7 @@ def test_firehose_writer_retries_failed_puts_and_the_lake_holds_each_row_once(pr
             "sequence_number": str(i),
             "sub_sequence_number": 0,
             "partition_key": "k",
-            "data_base64": "",
+            "data_base64": "", "data_size": 0, "data_uri": None,
             "approximate_arrival_ms": i,
         }
         for i in range(1_200)
@@ -188,3 +188,22 @@ def test_checkpoint_table_round_trip(provisioned):
     assert table.get("shard-9") is None
     table.set("shard-9", Checkpoint("123", 4))
     assert table.get("shard-9") == Checkpoint("123", 4)
+
+
+def test_large_dead_letters_keep_their_raw_bytes_in_the_bucket(provisioned):
+    config, clients = provisioned
+    from pipeline.results import DeadLetter, Outcome
+    from pipeline.sinks.aws import AwsOutputSink
+
+    big = DeadLetter("oversized payload", "shard-7", "99", 0, "k", b"\x00\xff" * 100_000)
+    small = DeadLetter("invalid JSON", "shard-7", "100", 0, "k", b"{")
+    AwsOutputSink(config, clients).write(Outcome(dead_letters=[big, small]), "shard-7")
+    stored = clients.s3.get_object(Bucket=config.names.bucket, Key=big.raw_key)["Body"].read()
+    assert stored == big.data
+    flush_firehose(config.aws.endpoint_url)
+    table = lake_tables(config)["dead_letters"]
+    lake = ds.dataset(f"{config.names.bucket}/{table.location}", filesystem=clients.arrow_s3_filesystem(), format="parquet")
+    rows = {r["record_id"]: r for r in lake.to_table().to_pylist() if r["shard_id"] == "shard-7"}
+    assert rows["shard-7|99|0"]["data_uri"] == f"s3://{config.names.bucket}/{big.raw_key}"
+    assert rows["shard-7|99|0"]["data_base64"] is None and rows["shard-7|99|0"]["data_size"] == 200_000
+    assert rows["shard-7|100|0"]["data_base64"] == "ew==" and rows["shard-7|100|0"]["data_uri"] is None

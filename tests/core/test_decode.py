@@ -89,3 +89,13 @@ def test_duplicated_keys_are_rejected_at_any_depth_whatever_the_layout():
         2: "duplicate key 'a': the value would be ambiguous",
     }
     assert batch.events.num_rows == 3
+
+
+def test_deep_nesting_and_oversized_payloads_are_rejected_not_raised():
+    deep = GOOD[:-1] + b',"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    big = GOOD[:-1] + b',"note":"' + b"x" * 300_000 + b'"}'
+    batch = Decoder(event_type("iot"), max_bytes=256 * 1024).decode([deep, GOOD, big])
+    reasons = {r.index: r.reason for r in batch.rejects}
+    assert reasons[0] == "invalid JSON: nested too deeply"
+    assert reasons[2] == f"oversized payload: {len(big)} bytes > {256 * 1024}"
+    assert batch.events.num_rows == 1

@@ -48,7 +48,7 @@ def test_kill_9_mid_run_and_restart_gives_the_oracle(emulator_url, tmp_path):
     second = None
     try:
         wait_until(lambda: set(owners(config)) == {"worker-a"}, 60, "worker-a to hold the leases")
-        sending = producer(config, truth, pause_s=0.1)
+        sending = producer(config, truth, pause_s=0.15)
         checkpointed = wait_until(
             lambda: [lease for lease in leases(config) if lease.checkpoint.isdigit()],
             60,
