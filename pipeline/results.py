@@ -95,7 +95,8 @@ class DeadLetter:
     @property
     def raw_key(self) -> str:
         """Where raw data too large to inline is kept (deterministic: a replay overwrites)."""
-        return f"{DEAD_LETTER_RAW_PREFIX}{self.shard_id}/{self.sequence_number}-{self.sub_sequence_number}"
+        position = f"{self.sequence_number}-{self.sub_sequence_number}"
+        return f"{DEAD_LETTER_RAW_PREFIX}{self.shard_id}/{position}"
 
     def as_row(self, data_uri: str | None = None) -> dict[str, Any]:
         """The lake row; with ``data_uri`` (raw data stored there) the bytes are not inlined."""

@@ -53,7 +53,10 @@ class Decoder:
     """
 
     def __init__(
-        self, etype: EventType, columns: Sequence[str] | None = None, max_bytes: int = MAX_EVENT_BYTES
+        self,
+        etype: EventType,
+        columns: Sequence[str] | None = None,
+        max_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.etype = etype
         self.max_bytes = max_bytes
@@ -151,7 +154,9 @@ class Decoder:
         rejects: list[Reject] = []
         for i, payload in enumerate(payloads):
             if len(payload) > self.max_bytes:
-                rejects.append(Reject(i, f"oversized payload: {len(payload)} bytes > {self.max_bytes}"))
+                rejects.append(
+                    Reject(i, f"oversized payload: {len(payload)} bytes > {self.max_bytes}")
+                )
                 continue
             try:
                 payload.decode("utf-8")

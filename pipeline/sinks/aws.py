@@ -8,8 +8,8 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.firehose import FirehoseWriter
 from pipeline.config import Config
-from pipeline.lake.tables import lake_tables
 from pipeline.errors import SinkError
+from pipeline.lake.tables import lake_tables
 from pipeline.results import INLINE_DEAD_LETTER_BYTES, DeadLetter, Outcome, event_row
 from pipeline.windows.spec import compile_jobs
 
@@ -34,7 +34,9 @@ class AwsOutputSink:
         try:
             self._s3.put_object(Bucket=self._bucket, Key=dead.raw_key, Body=dead.data)
         except (ClientError, BotoCoreError) as exc:
-            raise SinkError(f"cannot store the raw data of dead letter {dead.record_id}: {exc}") from exc
+            raise SinkError(
+                f"cannot store the raw data of dead letter {dead.record_id}: {exc}"
+            ) from exc
         return dead.as_row(f"s3://{self._bucket}/{dead.raw_key}")
 
     def write(self, outcome: Outcome, shard_id: str) -> None:
@@ -43,7 +45,9 @@ class AwsOutputSink:
         if outcome.late:
             self._writers["late"].put(late.as_row() for late in outcome.late)
         if outcome.dead_letters:
-            self._writers["dead_letters"].put(self._dead_letter_row(d) for d in outcome.dead_letters)
+            self._writers["dead_letters"].put(
+                self._dead_letter_row(d) for d in outcome.dead_letters
+            )
         if outcome.results:
             # DynamoDB first: the lake receives the merged rows (every version; readers take
             # the highest), so a part is in the lake only once it is merged in the table

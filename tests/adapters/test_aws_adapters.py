@@ -112,7 +112,9 @@ def test_firehose_writer_retries_failed_puts_and_the_lake_holds_each_row_once(pr
             "sequence_number": str(i),
             "sub_sequence_number": 0,
             "partition_key": "k",
-            "data_base64": "", "data_size": 0, "data_uri": None,
+            "data_base64": "",
+            "data_size": 0,
+            "data_uri": None,
             "approximate_arrival_ms": i,
         }
         for i in range(1_200)
@@ -202,8 +204,16 @@ def test_large_dead_letters_keep_their_raw_bytes_in_the_bucket(provisioned):
     assert stored == big.data
     flush_firehose(config.aws.endpoint_url)
     table = lake_tables(config)["dead_letters"]
-    lake = ds.dataset(f"{config.names.bucket}/{table.location}", filesystem=clients.arrow_s3_filesystem(), format="parquet")
+    lake = ds.dataset(
+        f"{config.names.bucket}/{table.location}",
+        filesystem=clients.arrow_s3_filesystem(),
+        format="parquet",
+    )
     rows = {r["record_id"]: r for r in lake.to_table().to_pylist() if r["shard_id"] == "shard-7"}
     assert rows["shard-7|99|0"]["data_uri"] == f"s3://{config.names.bucket}/{big.raw_key}"
-    assert rows["shard-7|99|0"]["data_base64"] is None and rows["shard-7|99|0"]["data_size"] == 200_000
-    assert rows["shard-7|100|0"]["data_base64"] == "ew==" and rows["shard-7|100|0"]["data_uri"] is None
+    assert (
+        rows["shard-7|99|0"]["data_base64"] is None and rows["shard-7|99|0"]["data_size"] == 200_000
+    )
+    assert (
+        rows["shard-7|100|0"]["data_base64"] == "ew==" and rows["shard-7|100|0"]["data_uri"] is None
+    )
