@@ -40,7 +40,7 @@ def list_streams_h2c(port: int) -> tuple[bytes, dict[str, Any]]:
     """ListStreams over HTTP/2 with prior knowledge and no TLS, as the KCL's Netty client does."""
     connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     connection.initiate_connection()
-    body = b"{\"Limit\": 10000}"
+    body = b'{"Limit": 10000}'
     headers = [
         (":method", "POST"),
         (":path", "/"),
