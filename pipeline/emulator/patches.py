@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from pipeline.emulator import firehose, kinesis
+from pipeline.emulator import dynamodb, firehose, kinesis
 
 log = logging.getLogger(__name__)
 
@@ -14,11 +14,12 @@ _installed = threading.Event()
 
 
 def install_patches() -> None:
-    """Patch moto's Kinesis and Firehose models in this process (idempotent, thread-safe)."""
+    """Patch moto's Kinesis, Firehose and DynamoDB models in this process (idempotent)."""
     with _lock:
         if _installed.is_set():
             return
         kinesis.install()
         firehose.install()
+        dynamodb.install()
         _installed.set()
     log.debug("moto fidelity patches installed")
