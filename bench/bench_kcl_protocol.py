@@ -1,0 +1,123 @@
+"""The KCL adapter's cost: records/s through the MultiLangDaemon's JSON-lines protocol.
+
+The same records reach the same record processor twice in one run: once framed as the daemon
+frames them (base64 data in ``processRecords`` JSON lines, parsed by amazon_kclpy's
+``KCLProcess``, converted by our adapter), once handed over directly as raw records. No network,
+no sinks (an in-memory sink): the ratio is the protocol adapter's overhead.
+
+    python -m bench.bench_kcl_protocol [--events 200000] [--runs 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import statistics
+import time
+from pathlib import Path
+
+from amazon_kclpy.kcl import KCLProcess
+
+from bench.bench_core import ReferenceJob
+from bench.reference_input import reference_lines
+from consumers.kcl.adapter import KclRecordProcessor
+from consumers.lifecycle import InitializeInput, ProcessRecordsInput
+from consumers.processor import ShardProcessor
+from pipeline.core import ShardCore
+from pipeline.events.schema import event_type
+from pipeline.records import RawRecord
+from pipeline.runtime import tune_gc
+from pipeline.testing import MemoryCheckpointer, MemoryStateStore
+from pipeline.windows.spec import compile_jobs
+
+BATCH = 10_000  # the KCL's default maxRecords
+SHARD = "shardId-000000000000"
+
+
+class NullSink:
+    def write(self, outcome: object, shard_id: str) -> None:
+        """Discard: the sinks are not what this measures."""
+
+
+def processor() -> ShardProcessor:
+    jobs = compile_jobs([ReferenceJob()])
+    return ShardProcessor(
+        lambda shard: ShardCore(event_type("iot"), jobs, shard), NullSink(), MemoryStateStore(), 1e9
+    )
+
+
+def daemon_input(lines: list[bytes]) -> str:
+    """What the MultiLangDaemon writes to a child's stdin for these records."""
+    messages = [
+        {
+            "action": "initialize",
+            "shardId": SHARD,
+            "sequenceNumber": "TRIM_HORIZON",
+            "subSequenceNumber": 0,
+        }
+    ]
+    for start in range(0, len(lines), BATCH):
+        records = [
+            {
+                "action": "record",
+                "data": base64.b64encode(line).decode(),
+                "partitionKey": "pk",
+                "sequenceNumber": str(start + i + 1),
+                "subSequenceNumber": 0,
+                "approximateArrivalTimestamp": 1_767_225_600_000,
+            }
+            for i, line in enumerate(lines[start : start + BATCH])
+        ]
+        messages.append({"action": "processRecords", "records": records, "millisBehindLatest": 0})
+    return "".join(json.dumps(m) + "\n" for m in messages)
+
+
+def through_protocol(stdin_text: str) -> float:
+    started = time.perf_counter()
+    KCLProcess(
+        KclRecordProcessor(processor()), io.StringIO(stdin_text), io.StringIO(), io.StringIO()
+    ).run()
+    return time.perf_counter() - started
+
+
+def direct(records: list[RawRecord]) -> float:
+    started = time.perf_counter()
+    target = processor()
+    target.initialize(InitializeInput(SHARD, "TRIM_HORIZON"))
+    checkpointer = MemoryCheckpointer()
+    for start in range(0, len(records), BATCH):
+        target.process_records(ProcessRecordsInput(records[start : start + BATCH], checkpointer))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", dest="json_out")
+    args = parser.parse_args()
+    tune_gc()
+    lines = reference_lines(args.events)
+    records = [RawRecord(line, "pk", str(i + 1)) for i, line in enumerate(lines)]
+    stdin_text = daemon_input(lines)
+    protocol = statistics.median(through_protocol(stdin_text) for _ in range(args.runs))
+    plain = statistics.median(direct(records) for _ in range(args.runs))
+    figures = {
+        "records": len(records),
+        "through_protocol_per_s": len(records) / protocol,
+        "direct_per_s": len(records) / plain,
+        "protocol_over_direct": plain / protocol,
+    }
+    print(f"{len(records):,} records, batches of {BATCH:,}, median of {args.runs} runs")
+    print(f"{'path':34} {'records/s':>12}")
+    print(f"{'MultiLangDaemon JSON lines -> ours':34} {figures['through_protocol_per_s']:12,.0f}")
+    print(f"{'raw records -> ours (baseline)':34} {figures['direct_per_s']:12,.0f}")
+    print(f"ratio (protocol / direct): {figures['protocol_over_direct']:.2f}")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
