@@ -89,17 +89,21 @@ class _Plan:
             self.injected = Counter()
 
     def draw(self, service: str, operation: str) -> Rule | None:
+        """The fault for this call: whole-call faults draw first; a partial rule (which draws
+        per entry) applies to any call no whole-call fault took."""
         with self.lock:
+            partial = None
             for rule in self.rules:
                 if rule.service != service or (rule.operation and rule.operation != operation):
                     continue
                 name = f"{service}.{operation}.{rule.kind}"
                 if rule.limit is not None and self.injected[name] >= rule.limit:
                     continue
-                # partial draws per entry later; the rule applies to every matching call
-                if rule.kind == "partial" or self.rng.random() < rule.rate:
+                if rule.kind == "partial":
+                    partial = partial or rule
+                elif self.rng.random() < rule.rate:
                     return rule
-            return None
+            return partial
 
     def fail_entries(self, count: int, rate: float, name: str) -> list[bool]:
         with self.lock:

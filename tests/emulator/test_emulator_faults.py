@@ -176,3 +176,23 @@ def test_errors_are_retried_by_the_sdk(emulator, client, name, faults):
         json.dumps(dynamodb.get_item(TableName=name, Key={"pk": {"S": "a"}})["Item"])
     ) == {"pk": {"S": "a"}}
     _ = ReadTimeoutError  # the lost-response test relies on botocore retrying read timeouts
+
+
+def test_whole_call_faults_still_fire_beside_a_partial_rule(emulator, client, name, faults):
+    client("kinesis").create_stream(StreamName=name, ShardCount=1)
+    kinesis = no_retries(emulator, "kinesis")
+    faults(
+        [
+            {"service": "kinesis", "operation": "PutRecords", "kind": "partial", "rate": 0.1},
+            {"service": "kinesis", "operation": "PutRecords", "kind": "throttle", "rate": 0.5},
+        ]
+    )
+    throttled = 0
+    for _ in range(40):
+        try:
+            kinesis.put_records(StreamName=name, Records=[{"Data": b"x", "PartitionKey": "k"}] * 10)
+        except ClientError:
+            throttled += 1
+    stats = fault_stats(emulator.endpoint_url)
+    assert stats["kinesis.PutRecords.throttle"] == throttled > 5
+    assert stats["kinesis.PutRecords.partial"] > 0
