@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress
 from operator import attrgetter
 from typing import Any
 
@@ -68,6 +69,7 @@ class Decoder:
         info = msgspec.inspect.type_info(etype.struct)
         self._required = [f.name for f in info.fields if f.required]
         self._optional = [f.name for f in info.fields if not f.required]
+        self._string_fields = [f.name for f in etype.arrow_schema if f.type == pa.string()]
         self._schema = pa.schema(self._fields)
         self._schema = self._schema.append(pa.field(EVENT_TIME, pa.int64(), nullable=False))
         self._schema = self._schema.append(pa.field(RECORD_INDEX, pa.int32(), nullable=False))
@@ -99,13 +101,15 @@ class Decoder:
         rejects: list[Reject],
         joined: bytes,
     ) -> DecodedBatch:
-        duplicated = self._duplicate_keys(payloads, structs, indices, joined)
+        values = {name: list(map(attrgetter(name), structs)) for name in self.etype.fields}
+        duplicated = self._duplicate_keys(payloads, structs, indices, joined, values)
         if duplicated:
             rejects = sorted(rejects + duplicated, key=lambda r: r.index)
             bad = {r.index for r in duplicated}
-            kept = [(s, i) for s, i in zip(structs, indices, strict=True) if i not in bad]
-            structs, indices = [s for s, _ in kept], [i for _, i in kept]
-        return DecodedBatch(self._columns(structs, np.asarray(indices, dtype=np.int32)), rejects)
+            keep = [i not in bad for i in indices]
+            indices = list(compress(indices, keep))
+            values = {name: list(compress(column, keep)) for name, column in values.items()}
+        return DecodedBatch(self._columns(values, np.asarray(indices, dtype=np.int32)), rejects)
 
     def _duplicate_keys(
         self,
@@ -113,26 +117,33 @@ class Decoder:
         structs: list[msgspec.Struct],
         indices: list[int],
         joined: bytes,
+        values: dict[str, list[Any]],
     ) -> list[Reject]:
         """Records with a key twice (at any depth): the last value would silently win.
 
-        Screened in bulk: for compact JSON the batch's count of ``":`` equals the number of
-        fields present (required ones, non-null optional ones, and explicit nulls). Only when
-        it does not (other layouts, nested unknown fields, a duplicate) are records parsed
-        again one by one with a duplicate-detecting parser.
+        Screened in bulk: every ``:`` of compact JSON is a key's (required fields, non-null
+        optional ones, explicit nulls) or inside a string value. When the batch's count says
+        otherwise (other layouts, nested unknown fields, a duplicate), records are parsed again
+        one by one with a duplicate-detecting parser.
         """
         if not structs:
             return []
-        present = len(structs) * len(self._required)
+        expected = len(structs) * len(self._required) + joined.count(b":null")
         for name in self._optional:
-            present += len(structs) - list(map(attrgetter(name), structs)).count(None)
-        if joined.count(b'":') == present + joined.count(b":null"):
+            expected += len(structs) - values[name].count(None)
+        for name in self._string_fields:
+            expected += "".join(filter(None, values[name])).count(":")
+        if joined.count(b":") == expected:
             return []
         rejects = []
         for struct, index in zip(structs, indices, strict=True):
             payload = payloads[index]
-            own = len(self._required) + sum(getattr(struct, n) is not None for n in self._optional)
-            if payload.count(b'":') == own + payload.count(b":null"):
+            own = len(self._required) + payload.count(b":null")
+            for name in self._optional:
+                own += getattr(struct, name) is not None
+            for name in self._string_fields:
+                own += (getattr(struct, name) or "").count(":")
+            if payload.count(b":") == own:
                 continue
             try:
                 key = _duplicated_key(payload)
@@ -174,11 +185,9 @@ class Decoder:
                 rejects.append(Reject(i, "invalid JSON: nested too deeply"))
         return structs, indices, rejects
 
-    def _columns(self, structs: list[msgspec.Struct], indices: np.ndarray) -> pa.Table:
+    def _columns(self, values: dict[str, list[Any]], indices: np.ndarray) -> pa.Table:
         etype = self.etype
-        arrays = [
-            pa.array(list(map(attrgetter(f.name), structs)), type=f.type) for f in self._fields
-        ]
+        arrays = [pa.array(values[f.name], type=f.type) for f in self._fields]
         time_column = arrays[self._time_index]
         if etype.time_unit_ms == 1:
             event_time = time_column
