@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo test test-fast lint format bench bench-quick clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## Every benchmark at full size (figures for BENCHMARKS.md); bench-quick: CI-sized.
+bench: $(STAMP)
+	$(PY) -m bench.run_all
+
+bench-quick: $(STAMP)
+	$(PY) -m bench.run_all --quick
 
 clean:
 	rm -rf $(VENV) demo-out build *.egg-info .pytest_cache .ruff_cache .hypothesis
