@@ -6,6 +6,7 @@ example ``PIPELINE_DEMO_DEVICES=100``); ``--help`` of each command names them.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -13,11 +14,14 @@ import click
 
 from consumers.cli import consume, kcl_group
 from pipeline import logs
+from pipeline.alerts.cli import alerts_group
 from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.dashboard.cli import dashboard
 from pipeline.deploy.cli import template
+from pipeline.lake.cli import compact
 from pipeline.planner.cli import plan
-from producers.chaos import ChaosOptions
-from producers.cli import produce_group, source_options
+from pipeline.reports.cli import report
+from producers.cli import build_chaos, produce_group, source_options
 from producers.run import ProduceOptions
 
 
@@ -50,6 +54,10 @@ main.add_command(consume)
 main.add_command(kcl_group)
 main.add_command(plan)
 main.add_command(template)
+main.add_command(report)
+main.add_command(compact)
+main.add_command(dashboard)
+main.add_command(alerts_group)
 
 
 @main.command()
@@ -87,41 +95,6 @@ def provision(ctx: CliContext) -> None:
 
 
 @main.command()
-@click.argument("names", nargs=-1)
-@click.option("--list", "list_only", is_flag=True, help="List the reports, one line each.")
-@click.option("--out", type=click.Path(file_okay=False), help="Also write <report>.csv files here.")
-@pass_context
-@domain_errors
-def report(ctx: CliContext, names: tuple[str, ...], list_only: bool, out: str | None) -> None:
-    """Run reports (all when no NAME is given) with DuckDB over the lake.
-
-    Example: pipeline --endpoint-url http://127.0.0.1:4566 report device_summary --out reports/
-    """
-    from pipeline.lake.tables import lake_tables
-    from pipeline.reports.catalog import report as find_report
-    from pipeline.reports.catalog import reports
-    from pipeline.reports.duck import LakeSession
-    from pipeline.reports.output import format_table, write_csv
-
-    if list_only:
-        for spec in reports().values():
-            click.echo(f"{spec.name:24} {spec.description}")
-        return
-    selected = [find_report(n) for n in names] if names else list(reports().values())
-    config = ctx.config()
-    clients = ctx.clients(config)
-    with LakeSession(
-        lake_tables(config), clients.arrow_s3_filesystem(), config.names.bucket
-    ) as session:
-        for spec in selected:
-            result = session.query(spec.sql)
-            click.echo(f"== {spec.name}: {spec.description}\n{format_table(result)}\n")
-            if out:
-                Path(out).mkdir(parents=True, exist_ok=True)
-                write_csv(Path(out) / f"{spec.name}.csv", result)
-
-
-@main.command()
 @click.option(
     "--out", type=click.Path(file_okay=False), help="Write one <table>.sql per table here."
 )
@@ -147,7 +120,10 @@ def ddl(ctx: CliContext, out: str | None) -> None:
 
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
-@source_options(duplicates=0.02)
+@click.option(
+    "--source", type=click.Choice(["iot", "web"]), default="iot", help="What to simulate."
+)
+@source_options
 @click.option(
     "--engine",
     type=click.Choice(["local", "kcl"]),
@@ -159,24 +135,39 @@ def ddl(ctx: CliContext, out: str | None) -> None:
 def demo(
     ctx: CliContext,
     out: str,
+    source: str,
     devices: int,
     minutes: float,
     seed: int,
-    duplicates: float,
+    duplicates: float | None,
+    out_of_order: float,
+    max_disorder: str | None,
+    late: float,
+    lateness: str | None,
+    malformed: float,
+    hot_keys: float,
     engine: str,
 ) -> None:
     """Run the whole pipeline end to end on an embedded emulator and keep every output.
 
-    Example: pipeline demo --out demo-out --devices 50 --minutes 10 --seed 7 --duplicates 0.02
+    Duplicates default to 2% here; every chaos option of `pipeline produce` applies.
+
+    Example: pipeline demo --out demo-out --source web --minutes 5 --late 0.01 --malformed 0.01
     """
     from pipeline.demo import run_demo
     from pipeline.emulator import EmbeddedEmulator
 
+    chaos = build_chaos(
+        source, duplicates, 0.02, out_of_order, max_disorder, late, lateness, malformed, hot_keys
+    )
     options = ProduceOptions(
-        devices=devices, minutes=minutes, seed=seed, chaos=ChaosOptions(duplicates=duplicates)
+        source=source, devices=devices, minutes=minutes, seed=seed, chaos=chaos
     )
     with EmbeddedEmulator() as emulator_:
         config = ctx.config().with_endpoint(emulator_.endpoint_url)
+        config = dataclasses.replace(
+            config, stream=dataclasses.replace(config.stream, event_type=source)
+        )
         summary = run_demo(
             config, Path(out), options, say=lambda line: click.echo(line, err=True), engine=engine
         )

@@ -2,27 +2,101 @@
 
 from __future__ import annotations
 
-import functools
 import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import click
 import msgspec
 
 from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.errors import ConfigError
+from pipeline.windows.spec import parse_duration
 from producers.chaos import ChaosOptions
-from producers.run import ProduceOptions, produce
+from producers.run import DEFAULT_START_MS, ProduceOptions, produce, write_file
 from producers.writer import WriterStats
 
+#: The consumer's default allowed lateness per source (pipeline/defaults.toml).
+DEFAULT_LATENESS = {"iot": "30s", "web": "2s"}
+DEFAULT_DISORDER = {"iot": "10s", "web": "1s"}
 
-def source_options(duplicates: float = 0.0):
-    """The options shared by ``produce`` and ``demo``."""
-    return functools.partial(_source_options, duplicates=duplicates)
+
+def _duration_ms(text: str, option: str) -> int:
+    try:
+        return parse_duration(text, option)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
-def _source_options(func, duplicates: float):
+def _start_ms(text: str) -> int:
+    if text == "now":
+        return int(time.time() * 1000)
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO-8601 instant or 'now'") from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return int(instant.timestamp() * 1000)
+
+
+def chaos_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The chaos options shared by ``produce`` and ``demo`` (rates in [0, 1])."""
     options = [
         click.option(
-            "--devices", type=int, default=50, show_default=True, help="Devices in the fleet."
+            "--duplicates",
+            type=float,
+            default=None,
+            help="Rate of records re-sent later as exact duplicates.",
+        ),
+        click.option("--out-of-order", type=float, default=0.0, help="Rate of events held back."),
+        click.option(
+            "--max-disorder",
+            default=None,
+            help="Longest hold-back of an out-of-order event [10s iot, 1s web].",
+        ),
+        click.option(
+            "--late",
+            type=float,
+            default=0.0,
+            help="Rate of events sent long after their time (older than --lateness).",
+        ),
+        click.option(
+            "--lateness",
+            default=None,
+            help="The consumer's allowed lateness these labels assume [30s iot, 2s web].",
+        ),
+        click.option(
+            "--malformed",
+            type=float,
+            default=0.0,
+            help="Rate of malformed records (invalid JSON/UTF-8, bad fields, oversized...).",
+        ),
+        click.option(
+            "--hot-keys",
+            type=float,
+            default=0.0,
+            help="Rate of records sent under one hot partition key.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Fleet size, simulated duration, seed and chaos: shared by ``produce`` and ``demo``."""
+    options = [
+        click.option(
+            "--devices",
+            "--users",
+            "devices",
+            type=int,
+            default=50,
+            show_default=True,
+            help="Devices in the fleet (iot) or anonymous users (web).",
         ),
         click.option(
             "--minutes",
@@ -34,17 +108,32 @@ def _source_options(func, duplicates: float):
         click.option(
             "--seed", type=int, default=1, show_default=True, help="Seed: same seed, same bytes."
         ),
-        click.option(
-            "--duplicates",
-            type=float,
-            default=duplicates,
-            show_default=True,
-            help="Rate of records re-sent later as exact duplicates (labelled in the truth).",
-        ),
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return chaos_options(func)
+
+
+def build_chaos(
+    source: str,
+    duplicates: float | None,
+    default_duplicates: float,
+    out_of_order: float,
+    max_disorder: str | None,
+    late: float,
+    lateness: str | None,
+    malformed: float,
+    hot_keys: float,
+) -> ChaosOptions:
+    return ChaosOptions(
+        duplicates=default_duplicates if duplicates is None else duplicates,
+        out_of_order=out_of_order,
+        max_disorder_ms=_duration_ms(max_disorder or DEFAULT_DISORDER[source], "--max-disorder"),
+        late=late,
+        lateness_ms=_duration_ms(lateness or DEFAULT_LATENESS[source], "--lateness"),
+        malformed=malformed,
+        hot_keys=hot_keys,
+    )
 
 
 @click.group()
@@ -52,68 +141,157 @@ def produce_group() -> None:
     """Simulate sources and push their events into the Kinesis stream."""
 
 
-@produce_group.command("iot")
-@source_options()
-@click.option(
-    "--speed",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Simulated seconds per real second (0: as fast as the stream takes them).",
-)
-@click.option(
-    "--truth", type=click.Path(dir_okay=False), help="Write the ground truth (JSON lines) here."
-)
-@click.option(
-    "--end-of-stream", is_flag=True, help="Finish with an end-of-stream marker on every shard."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the final statistics as JSON.")
-@pass_context
-@domain_errors
-def produce_iot(
-    ctx: CliContext,
-    devices: int,
-    minutes: float,
-    seed: int,
-    duplicates: float,
-    speed: float,
-    truth: str | None,
-    end_of_stream: bool,
-    as_json: bool,
-) -> None:
-    """Send IoT telemetry of a simulated fleet.
-
-    Example: pipeline produce iot --devices 200 --minutes 30 --duplicates 0.02 --truth truth.jsonl
-    """
-    config = ctx.config()
-    options = ProduceOptions(
-        devices=devices,
-        minutes=minutes,
-        seed=seed,
-        speed=speed,
-        chaos=ChaosOptions(duplicates=duplicates),
-        end_of_stream=end_of_stream,
-        truth=truth,
+def _produce_command(source: str) -> click.Command:
+    @source_options
+    @click.option("--count", type=int, help="Stop after this many events (instead of --minutes).")
+    @click.option(
+        "--duration", help="Simulated time to cover, e.g. 90s, 30m (instead of --minutes)."
     )
-    clients = ctx.clients(config)
-    interactive = sys.stderr.isatty() and not as_json
-
-    def progress(stats: WriterStats) -> None:
-        if interactive:
+    @click.option(
+        "--start",
+        default="2026-01-01T00:00:00Z",
+        show_default=True,
+        help="Event time of the first event: ISO-8601 instant or 'now'.",
+    )
+    @click.option(
+        "--speed",
+        type=float,
+        default=0.0,
+        show_default=True,
+        help="Simulated seconds per real second (0: as fast as the stream allows).",
+    )
+    @click.option(
+        "--rate", type=float, help="Records per second overall (default: the shards' limits)."
+    )
+    @click.option(
+        "--aggregate", is_flag=True, help="Pack user records KPL-style (many per Kinesis record)."
+    )
+    @click.option(
+        "--spread",
+        is_flag=True,
+        help="Explicit hash keys: partition keys spread evenly over shards.",
+    )
+    @click.option("--force", is_flag=True, help="Allow a --rate above what the stream can take.")
+    @click.option(
+        "--truth", type=click.Path(dir_okay=False), help="Write the ground truth (JSON lines) here."
+    )
+    @click.option(
+        "--to-file",
+        type=click.Path(dir_okay=False),
+        help="Write the records as NDJSON here instead of sending them.",
+    )
+    @click.option(
+        "--end-of-stream", is_flag=True, help="Finish with an end-of-stream marker on every shard."
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print the final statistics as JSON.")
+    @pass_context
+    @domain_errors
+    def command(
+        ctx: CliContext,
+        devices: int,
+        minutes: float,
+        seed: int,
+        duplicates: float | None,
+        out_of_order: float,
+        max_disorder: str | None,
+        late: float,
+        lateness: str | None,
+        malformed: float,
+        hot_keys: float,
+        count: int | None,
+        duration: str | None,
+        start: str,
+        speed: float,
+        rate: float | None,
+        aggregate: bool,
+        spread: bool,
+        force: bool,
+        truth: str | None,
+        to_file: str | None,
+        end_of_stream: bool,
+        as_json: bool,
+    ) -> None:
+        if duration is not None:
+            minutes = _duration_ms(duration, "--duration") / 60_000
+        options = ProduceOptions(
+            source=source,
+            devices=devices,
+            minutes=minutes,
+            count=count,
+            seed=seed,
+            start_ms=DEFAULT_START_MS if start == "2026-01-01T00:00:00Z" else _start_ms(start),
+            speed=speed,
+            rate=rate,
+            aggregate=aggregate,
+            spread=spread,
+            force=force,
+            chaos=build_chaos(
+                source,
+                duplicates,
+                0.0,
+                out_of_order,
+                max_disorder,
+                late,
+                lateness,
+                malformed,
+                hot_keys,
+            ),
+            end_of_stream=end_of_stream,
+            truth=truth,
+        )
+        if to_file:
+            written = write_file(options, to_file)
+            click.echo(f"wrote {written} records to {to_file}")
+            return
+        config = ctx.config()
+        progress = _Progress(enabled=sys.stderr.isatty() and not as_json)
+        stats = produce(
+            options, ctx.clients(config).kinesis, config.names.stream, on_progress=progress
+        )
+        progress.done()
+        if as_json:
+            click.echo(msgspec.json.encode(stats.__dict__).decode())
+        else:
             click.echo(
-                f"\r{stats.records} records, {stats.bytes} bytes, {stats.retried_entries} retried",
-                nl=False,
-                err=True,
+                f"sent {stats.user_records} records in {stats.records} Kinesis records "
+                f"({stats.bytes} bytes, {stats.calls} PutRecords calls); "
+                f"{stats.retried_entries} entries retried; errors: {stats.error_codes or 'none'}"
             )
 
-    stats = produce(options, clients.kinesis, config.names.stream, on_progress=progress)
-    if interactive:
-        click.echo("", err=True)
-    if as_json:
-        click.echo(msgspec.json.encode(stats.__dict__).decode())
-    else:
+    name = (
+        "IoT telemetry of a simulated fleet" if source == "iot" else "a simulated web click stream"
+    )
+    flag = "devices" if source == "iot" else "users"
+    command.__doc__ = f"""Send {name}.
+
+    Example: pipeline produce {source} --{flag} 200 --minutes 30 --late 0.01 --truth truth.jsonl
+    """
+    return click.command(source)(command)
+
+
+produce_group.add_command(_produce_command("iot"))
+produce_group.add_command(_produce_command("web"))
+
+
+class _Progress:
+    """A live line on a terminal: records/s, bytes/s, retries, failures. Quiet otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started = time.monotonic()
+
+    def __call__(self, stats: WriterStats) -> None:
+        if not self.enabled:
+            return
+        elapsed = max(1e-6, time.monotonic() - self.started)
         click.echo(
-            f"sent {stats.records} records ({stats.bytes} bytes) in {stats.calls} PutRecords "
-            "calls; "
-            f"{stats.retried_entries} entries retried"
+            f"\r{stats.user_records:>10,} records {stats.user_records / elapsed:>9,.0f}/s "
+            f"{stats.bytes / elapsed / 1e6:>6.2f} MB/s  retried {stats.retried_entries:,}  "
+            f"failed {stats.failed:,}",
+            nl=False,
+            err=True,
         )
+
+    def done(self) -> None:
+        if self.enabled:
+            click.echo("", err=True)

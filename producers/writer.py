@@ -10,6 +10,7 @@ number of times. What still fails is never dropped silently: :meth:`close` raise
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipeline.aws.retry import Backoff
 from pipeline.errors import DeliveryError, ResourceMissingError
 from producers.chaos import Outgoing
+from producers.shards import ShardBudgets
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ MAX_RECORD_BYTES = 1024 * 1024
 @dataclass
 class WriterStats:
     records: int = 0
+    user_records: int = 0
     bytes: int = 0
     calls: int = 0
     retried_entries: int = 0
@@ -47,15 +50,22 @@ class KinesisWriter:
         backoff: Backoff | None = None,
         on_delivered: Callable[[list[Outgoing]], None] | None = None,
         max_record_bytes: int = MAX_RECORD_BYTES,
+        budgets: ShardBudgets | None = None,
+        linger_s: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.stream = stream
         self.backoff = backoff or Backoff(max_attempts=10)
         self.on_delivered = on_delivered
         self.max_record_bytes = max_record_bytes
+        self.budgets = budgets
+        self.linger_s = linger_s
+        self.clock = clock
         self.stats = WriterStats()
         self._batch: list[Outgoing] = []
         self._batch_bytes = 0
+        self._batch_started = 0.0
         self._undelivered: list[Outgoing] = []
 
     def put(self, record: Outgoing) -> None:
@@ -66,8 +76,18 @@ class KinesisWriter:
                 self.stats.records,
                 1,
             )
-        if len(self._batch) == MAX_BATCH_RECORDS or self._batch_bytes + size > MAX_BATCH_BYTES:
+        if self._batch and (
+            len(self._batch) == MAX_BATCH_RECORDS
+            or self._batch_bytes + size > MAX_BATCH_BYTES
+            or self.clock() - self._batch_started >= self.linger_s
+        ):
             self.flush()
+        if self.budgets is not None:
+            self.budgets.take(
+                record.partition_key, record.explicit_hash_key, size, len(record.members) or 1
+            )
+        if not self._batch:
+            self._batch_started = self.clock()
         self._batch.append(record)
         self._batch_bytes += size
 
@@ -126,6 +146,7 @@ class KinesisWriter:
                 else:
                     delivered.append(record)
             self.stats.records += len(delivered)
+            self.stats.user_records += sum(len(r.members) or 1 for r in delivered)
             self.stats.bytes += sum(len(r.data) for r in delivered)
             if self.on_delivered and delivered:
                 self.on_delivered(delivered)

@@ -95,17 +95,27 @@ def render_properties(properties: Mapping[str, str]) -> str:
 
 
 def config_toml(config: Config) -> str:
-    """``config`` as a TOML file that :func:`pipeline.config.load_config` reads back equal."""
+    """``config`` as a TOML file that :func:`pipeline.config.load_config` reads back equal.
+
+    Sections that are tuples of tables (``[[jobs]]``, ``[[alerts]]``) are written in full, empty
+    ones as ``name = []``: a file without them would bring back the defaults.
+    """
     lines = []
-    if not config.jobs:
-        lines.append("jobs = []")  # a file without jobs would bring back the default jobs
+    arrays = [
+        f.name for f in dataclasses.fields(config) if isinstance(getattr(config, f.name), tuple)
+    ]
+    lines += [f"{name} = []" for name in arrays if not getattr(config, name)]
     for section in dataclasses.fields(config):
-        if section.name != "jobs":
+        if section.name not in arrays:
             lines += ["", f"[{section.name}]", *_table(getattr(config, section.name))]
-    for job in config.jobs:
-        values = {f.name: getattr(job, f.name) for f in dataclasses.fields(job)}
-        metrics = values.pop("metrics")
-        lines += ["", "[[jobs]]", *_table(values), "", "[jobs.metrics]", *_table(metrics)]
+    for name in arrays:
+        for entry in getattr(config, name):
+            values = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)}
+            tables = {k: v for k, v in values.items() if isinstance(v, Mapping)}
+            plain = {k: v for k, v in values.items() if k not in tables}
+            lines += ["", f"[[{name}]]", *_table(plain)]
+            for key, table in tables.items():
+                lines += ["", f"[{name}.{key}]", *_table(table)]
     return "\n".join(lines) + "\n"
 
 

@@ -1,5 +1,7 @@
 """Kinesis Data Streams: shard discovery and polling reads for the local engine.
 
+Reads de-aggregate KPL aggregated records (:mod:`pipeline.kpl`), as the KCL does for its engine.
+
 (Writes live with the producers, which own batching and retries; the KCL engine reads through
 the KCL itself.)
 """
@@ -13,6 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline.errors import ResourceMissingError
+from pipeline.kpl import MAGIC, deaggregate
 from pipeline.records import Checkpoint, RawRecord
 
 
@@ -78,16 +81,17 @@ class KinesisStream:
 
     def read(self, iterator: str, limit: int) -> ReadResult:
         response = self.client.get_records(ShardIterator=iterator, Limit=limit)
-        records = [
-            RawRecord(
+        records = []
+        for r in response.get("Records", []):
+            record = RawRecord(
                 r["Data"],
                 r["PartitionKey"],
                 r["SequenceNumber"],
                 0,
                 int(r["ApproximateArrivalTimestamp"].timestamp() * 1000),
             )
-            for r in response.get("Records", [])
-        ]
+            # KPL aggregates become their user records, numbered by sub-sequence number
+            records += deaggregate(record) if record.data.startswith(MAGIC) else [record]
         return ReadResult(
             records, response.get("NextShardIterator"), int(response.get("MillisBehindLatest", 0))
         )

@@ -75,7 +75,7 @@ def test_the_daemon_splits_its_command_on_spaces_so_paths_with_spaces_are_refuse
 def test_the_children_read_back_exactly_the_launchers_configuration(tmp_path, variant):
     cfg = config(java_options=("-Xmx512m",), jar_manifest="").with_endpoint("http://h:1")
     if variant == "no jobs":  # an empty list, not "no key": that would bring the defaults back
-        cfg = dataclasses.replace(cfg, jobs=())
+        cfg = dataclasses.replace(cfg, jobs=(), alerts=())  # alerts need their jobs
     if variant == "quotes and unicode":
         names = dataclasses.replace(cfg.names, firehose_role_arn='arn:\u00e9 "q" \\ \t')
         cfg = dataclasses.replace(cfg, names=names)
