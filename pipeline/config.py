@@ -52,6 +52,10 @@ class NamesConfig:
     #: Role Firehose assumes to write the bucket and read Glue (required on AWS; the emulator
     #: accepts any ARN).
     firehose_role_arn: str = ""
+    #: SNS topic of alerts (``pipeline alerts``)
+    alerts_topic: str = "kpipe-alerts"
+    #: SQS queue the lake bucket notifies of new objects (``pipeline report --watch``)
+    lake_events_queue: str = "kpipe-lake-events"
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,15 @@ class JobConfig:
 
 
 @dataclass(frozen=True)
+class AlertConfig:
+    """One declared alert rule on a job's window results (validated by pipeline.alerts.rules)."""
+
+    name: str
+    job: str
+    when: str
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; build it with :func:`load_config`."""
 
@@ -140,6 +153,7 @@ class Config:
     firehose: FirehoseConfig = field(default_factory=FirehoseConfig)
     kcl: KclConfig = field(default_factory=KclConfig)
     jobs: tuple[JobConfig, ...] = ()
+    alerts: tuple[AlertConfig, ...] = ()
 
     def with_endpoint(self, endpoint_url: str) -> Config:
         """The same configuration pointed at another endpoint (the embedded emulator)."""
@@ -166,15 +180,22 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         if not file_path.is_file():
             raise ConfigError(f"config file not found: {file_path}")
         user = _read_toml_text(file_path.read_text(encoding="utf-8"), str(file_path))
-        jobs = user.pop("jobs", None)
+        declared = {key: user.pop(key) for key in ("jobs", "alerts") if key in user}
         data = _merge(data, user)
-        if jobs is not None:  # a file that declares jobs replaces the default jobs entirely
-            data["jobs"] = jobs
+        # a file that declares jobs (or alerts) replaces the default ones entirely; default
+        # alerts on default jobs it dropped go with them
+        if "jobs" in declared and "alerts" not in declared:
+            names = {job.get("name") for job in declared["jobs"] if isinstance(job, dict)}
+            declared["alerts"] = [a for a in data.get("alerts", []) if a.get("job") in names]
+        data.update(declared)
     data = _merge(data, _env_overrides(env))
     config = _build(Config, data, "")
     from pipeline.windows.spec import compile_jobs  # validates jobs against the event schemas
 
-    compile_jobs(config.jobs, retention_ms=config.stream.retention_hours * 3_600_000)
+    jobs = compile_jobs(config.jobs, retention_ms=config.stream.retention_hours * 3_600_000)
+    from pipeline.alerts.rules import compile_rules
+
+    compile_rules(config.alerts, jobs)
     return config
 
 
@@ -197,7 +218,7 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     """``PIPELINE_SECTION_KEY=value`` -> ``{"section": {"key": "value"}}`` for known sections."""
-    sections = {f.name for f in dataclasses.fields(Config) if f.name != "jobs"}
+    sections = {f.name for f in dataclasses.fields(Config) if f.name not in ("jobs", "alerts")}
     out: dict[str, dict[str, str]] = {}
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == "PIPELINE_CONFIG":

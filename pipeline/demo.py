@@ -32,10 +32,13 @@ from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.provision import Provisioner
 from pipeline.config import Config
 from pipeline.errors import PipelineError
+from pipeline.lake.ddl import relation_columns
 from pipeline.lake.tables import lake_tables
-from pipeline.reports.catalog import reports
+from pipeline.reports.catalog import available
 from pipeline.reports.duck import LakeSession
 from pipeline.reports.output import format_table, write_csv
+from pipeline.reports.params import bind
+from pipeline.reports.runner import run_report
 from pipeline.results import Counters
 from producers.run import ProduceOptions, produce
 
@@ -111,12 +114,13 @@ def run_demo(
     summary.lake_objects = _copy_bucket(clients, config.names.bucket, out / "lake")
 
     filesystem = clients.arrow_s3_filesystem()
-    with LakeSession(lake_tables(config), filesystem, config.names.bucket) as session:
-        for table in lake_tables(config).values():
+    tables = lake_tables(config)
+    with LakeSession(tables, filesystem, config.names.bucket) as session:
+        for table in tables.values():
             count = session.query(f"SELECT count(*) AS n FROM v_{table.name}").column(0)[0].as_py()
             summary.lake_rows[table.name] = count
-        for name, spec in reports().items():
-            result = session.query(spec.sql)
+        for name, spec in available(relation_columns(tables)).items():
+            result = run_report(session, spec, tables, bind({}))
             write_csv(out / "reports" / f"{name}.csv", result)
             summary.reports[name] = result.num_rows
             say(f"\n== {name}: {spec.description}\n{format_table(result, limit=10)}")

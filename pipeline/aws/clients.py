@@ -45,6 +45,11 @@ class AwsClients:
             max_pool_connections=max_pool_connections,
         )
 
+    @property
+    def session(self) -> boto3.session.Session:
+        """The boto3 session, for libraries that build their own clients (awswrangler)."""
+        return self._session
+
     def client(self, service: str) -> Any:
         with self._lock:
             client = self._clients.get(service)

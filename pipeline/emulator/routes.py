@@ -8,6 +8,7 @@ emulator-only behaviour out of the library: only tests and demos call :func:`flu
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import urllib.error
@@ -39,6 +40,7 @@ class EmulatorRoutes:
         if path == FAULTS_PATH:
             return _faults_route(environ, start_response)
         if path != FLUSH_PATH:
+            _mark_input_terminated(environ)
             return _at_least_one_chunk(self.app(environ, start_response))
         if environ.get("REQUEST_METHOD") != "POST":
             return _json(start_response, "405 Method Not Allowed", {"error": "use POST"})
@@ -97,6 +99,14 @@ def _request(
         with error:
             detail = error.read().decode("utf-8", "replace")
         raise ValueError(f"fault plan refused ({error.code}): {detail}") from None
+
+
+def _mark_input_terminated(environ: dict[str, Any]) -> None:
+    """hypercorn hands over the whole body, read: say so. Without it werkzeug reads a chunked
+    request body (the AWS SDK for C++ behind pyarrow's S3 filesystem streams uploads that way)
+    as empty, and moto stores a 0-byte object."""
+    if isinstance(environ.get("wsgi.input"), io.BytesIO):
+        environ["wsgi.input_terminated"] = True
 
 
 def _at_least_one_chunk(body: Iterable[bytes]) -> Iterable[bytes]:

@@ -58,6 +58,11 @@ class LakeTable:
     #: Among rows of one id, the one with the highest value of this column wins (None: any;
     #: the copies are equal)
     version_column: str | None = None
+    #: Compaction writes rows in this order: time first, so that Parquet row-group statistics
+    #: let readers skip row groups outside a time range
+    sort_by: tuple[str, ...] = ()
+    #: The event time in epoch milliseconds as an Athena SQL expression (event tables only)
+    event_time_sql: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -93,6 +98,8 @@ def lake_tables(config: Config) -> dict[str, LakeTable]:
             etype.id_field,
             f"{prefix}{events_name.replace('_', '-')}",
             f"Valid, deduplicated {etype.name} events",
+            sort_by=(etype.time_field, etype.id_field),
+            event_time_sql=_event_time_sql(etype.time_field, etype.time_unit_ms),
         ),
         "late": LakeTable(
             "late_events",
@@ -100,6 +107,7 @@ def lake_tables(config: Config) -> dict[str, LakeTable]:
             "record_id",
             f"{prefix}late-events",
             "Valid events that arrived after their window had closed, with the reason",
+            sort_by=("event_time_ms", "record_id"),
         ),
         "dead_letters": LakeTable(
             "dead_letters",
@@ -107,6 +115,7 @@ def lake_tables(config: Config) -> dict[str, LakeTable]:
             "record_id",
             f"{prefix}dead-letters",
             "Records that are not valid events: raw bytes (base64), position and reason",
+            sort_by=("approximate_arrival_ms", "record_id"),
         ),
     }
     retention_ms = config.stream.retention_hours * 3_600_000
@@ -121,5 +130,13 @@ def lake_tables(config: Config) -> dict[str, LakeTable]:
             f"{prefix}{name.replace('_', '-')}",
             f"Closed {format_duration(job.size_ms)} windows of job {job.name}",
             version_column="version",
+            sort_by=("window_start_ms", *job.group_by, "result_id"),
         )
     return tables
+
+
+def _event_time_sql(field: str, unit_ms: int) -> str:
+    """Epoch milliseconds of the time field, rounded as the decoder rounds (to the nearest ms)."""
+    if unit_ms == 1:
+        return field
+    return f"CAST(round({field} * {unit_ms}e0) AS bigint)"

@@ -1,18 +1,39 @@
-"""The shipped reports: ``sql/reports/<name>.sql``, each starting with ``-- <description>``."""
+"""The shipped reports: ``sql/reports/<name>.sql``, each starting with ``-- <description>``.
+
+A report reads some of the lake's relations; the ones of the other event type do not exist in a
+configuration (``unique_users`` needs ``v_window_web_second``), so :func:`available` tells which
+reports a lake can answer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 
 from pipeline.errors import PipelineError
+from pipeline.reports.portable import parse, placeholders, relations_read
 
 
 @dataclass(frozen=True)
 class Report:
     name: str
     description: str
-    sql: str  # Athena (Trino) dialect
+    sql: str  # Athena (Trino) dialect, parameters as :name
+
+    @cached_property
+    def relations(self) -> frozenset[str]:
+        """The tables and views it reads."""
+        return frozenset(relations_read(parse(self.sql)))
+
+    @cached_property
+    def parameters(self) -> frozenset[str]:
+        return frozenset(placeholders(parse(self.sql)))
+
+    def missing(self, relations: Collection[str]) -> list[str]:
+        """What it reads that ``relations`` lacks (empty: it can run)."""
+        return sorted(self.relations - set(relations))
 
 
 def reports() -> dict[str, Report]:
@@ -29,10 +50,15 @@ def reports() -> dict[str, Report]:
 
 
 def report(name: str) -> Report:
-    available = reports()
+    available_reports = reports()
     try:
-        return available[name]
+        return available_reports[name]
     except KeyError:
         raise PipelineError(
-            f"unknown report {name!r} (available: {', '.join(available)})"
+            f"unknown report {name!r} (available: {', '.join(available_reports)})"
         ) from None
+
+
+def available(relations: Collection[str]) -> dict[str, Report]:
+    """The reports that read only ``relations``."""
+    return {name: r for name, r in reports().items() if not r.missing(relations)}

@@ -1,52 +1,54 @@
-"""Reports on DuckDB over the lake's Parquet in S3 (the emulator's or AWS's).
+"""Reports on DuckDB over the lake's Parquet in S3 (the emulator's or AWS's) or on local disk.
 
-DuckDB's httpfs extension cannot be installed offline, so the lake is read through pyarrow's S3
+DuckDB's httpfs extension cannot be installed offline, so the lake is read through pyarrow's
 filesystem: each lake table is an Arrow dataset (Hive partitions ``dt``/``hour`` as strings, like
-Athena's partition columns) registered with DuckDB under the Glue table's name; the ``v_*``
-dedupe views and the reports are the Athena SQL transpiled by sqlglot. The session's time zone is
-UTC, as Athena's is.
+Athena's partition columns) registered with DuckDB under the Glue table's name; the views (the
+dedupe ``v_*`` views and the common ones) and the reports are the Athena SQL transpiled by
+:mod:`pipeline.reports.portable`. The session's time zone is UTC, as Athena's is.
+
+A table's objects are listed when the session opens and again when a query finds one gone
+(compaction replaced it): the query is then re-run on a fresh listing, so a reader never fails
+on, nor sees a partial state of, a compaction (:mod:`pipeline.lake.compaction`).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
-import sqlglot
 from pyarrow import fs
 
 from pipeline.errors import PipelineError
-from pipeline.lake.ddl import view_name, view_select
+from pipeline.lake.ddl import common_views, relation_columns, view_name, view_select
+from pipeline.lake.layout import data_files, table_base
 from pipeline.lake.tables import PARTITION_KEYS, LakeTable
+from pipeline.reports.portable import parse, placeholders, to_duckdb
+
+log = logging.getLogger(__name__)
 
 PARTITIONING = ds.partitioning(
     pa.schema([(key, pa.string()) for key in PARTITION_KEYS]), flavor="hive"
 )
-
-
-def to_duckdb(sql: str) -> str:
-    """Athena (Trino) SQL -> DuckDB SQL."""
-    try:
-        statements = sqlglot.transpile(sql, read="athena", write="duckdb")
-    except sqlglot.errors.ParseError as exc:
-        raise PipelineError(f"cannot parse report SQL: {exc}") from exc
-    return ";\n".join(statements)
+#: How many times a query is re-run on a fresh listing when an object it listed is gone.
+RELIST_ATTEMPTS = 5
+_GONE = ("NoSuchKey", "NOT_FOUND", "No such file", "does not exist", "Path does not exist")
 
 
 def lake_dataset(table: LakeTable, filesystem: fs.FileSystem, root: str) -> ds.Dataset:
-    """The table's Parquet objects under ``root`` (``bucket`` or a local folder) as one dataset."""
+    """The table's Parquet objects under ``root`` (``bucket`` or a local folder) as one dataset.
+
+    Read with the table's current schema: a column added since an object was written reads as
+    null there (schema evolution), whatever order the columns were written in.
+    """
     schema = table.schema
     for key in PARTITION_KEYS:
         schema = schema.append(pa.field(key, pa.string()))
-    base = f"{root.rstrip('/')}/{table.location.rstrip('/')}"
-    selector = fs.FileSelector(base, recursive=True, allow_not_found=True)
-    files = [
-        f.path
-        for f in filesystem.get_file_info(selector)
-        if f.type == fs.FileType.File and not f.base_name.startswith(("_", "."))
-    ]
+    base = table_base(table, root)
+    files = [f.path for f in data_files(filesystem, base)]
     if not files:
         return ds.dataset(schema.empty_table())
     return ds.dataset(
@@ -60,26 +62,61 @@ def lake_dataset(table: LakeTable, filesystem: fs.FileSystem, root: str) -> ds.D
 
 
 class LakeSession:
-    """A DuckDB connection with the lake's tables and dedupe views defined."""
+    """A DuckDB connection with the lake's tables and views defined."""
 
-    def __init__(self, tables: dict[str, LakeTable], filesystem: fs.FileSystem, root: str) -> None:
-        self.connection = duckdb.connect(config={"threads": 2})
+    def __init__(
+        self,
+        tables: dict[str, LakeTable],
+        filesystem: fs.FileSystem,
+        root: str,
+        threads: int = 2,
+    ) -> None:
+        self.tables = tables
+        self.filesystem = filesystem
+        self.root = root
+        self.relations = relation_columns(tables)
+        self.connection = duckdb.connect(config={"threads": threads})
         self.connection.execute("SET TimeZone = 'UTC'")
-        self._datasets = {}
+        self.refresh()
         for table in tables.values():
-            dataset = lake_dataset(table, filesystem, root)
-            self._datasets[table.name] = dataset
-            self.connection.register(table.name, dataset)
-            self.connection.execute(
-                f"CREATE VIEW {view_name(table)} AS {to_duckdb(view_select(table))}"
-            )
+            self._create_view(view_name(table), view_select(table))
+        for name, select in common_views(tables).items():
+            self._create_view(name, select)
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> pa.Table:
-        """Run Athena SQL; returns an Arrow table."""
-        try:
-            return self.connection.sql(to_duckdb(sql), params=parameters or None).to_arrow_table()
-        except duckdb.Error as exc:
-            raise PipelineError(f"report failed on DuckDB: {exc}") from exc
+    def _create_view(self, name: str, select: str) -> None:
+        self.connection.execute(f"CREATE VIEW {name} AS {to_duckdb(select, self.relations)}")
+
+    def refresh(self) -> None:
+        """List every table's objects again (new Firehose deliveries, compactions)."""
+        for table in self.tables.values():
+            dataset = lake_dataset(table, self.filesystem, self.root)
+            self.connection.register(table.name, dataset)
+
+    def relation_names(self) -> set[str]:
+        return set(self.relations)
+
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run Athena SQL (parameters as ``:name``); returns an Arrow table."""
+        expression = parse(sql)
+        used = placeholders(expression)
+        missing = sorted(used - set(parameters or {}))
+        if missing:
+            raise PipelineError(f"missing report parameter(s): {', '.join(missing)}")
+        bound = {name: value for name, value in (parameters or {}).items() if name in used}
+        text = to_duckdb(expression, self.relations)
+        attempt = 1
+        while True:
+            try:
+                return self.connection.sql(text, params=bound or None).to_arrow_table()
+            except duckdb.Error as exc:
+                if attempt == RELIST_ATTEMPTS or not any(s in str(exc) for s in _GONE):
+                    raise PipelineError(f"report failed on DuckDB: {exc}") from exc
+                log.info(
+                    "an object was replaced while reading; listing again",
+                    extra={"attempt": attempt, "error": str(exc)[:200]},
+                )
+                self.refresh()
+                attempt += 1
 
     def close(self) -> None:
         self.connection.close()

@@ -6,5 +6,8 @@ SELECT
   count(*) AS events,
   round(avg(temperature), 2) AS temperature_avg
 FROM v_events_iot
+WHERE ts >= :since_ms AND ts < :until_ms
+  AND (:site = '' OR site = :site)
+  AND (:device = '' OR device_id = :device)
 GROUP BY site, device_type
 ORDER BY site, device_type

@@ -1,0 +1,60 @@
+"""``pipeline dashboard``: render the reports' charts as one static HTML file."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.dashboard.render import collect, render_html, write_dashboard
+from pipeline.lake.tables import lake_tables
+from pipeline.reports.params import bind, parse_time
+
+
+@click.command("dashboard")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--since", help="Event time from (inclusive): 2026-01-01, ISO time, epoch ms, or 2h.")
+@click.option("--until", help="Event time until (exclusive), same forms as --since.")
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "athena"]),
+    default="duckdb",
+    help="Run the reports on DuckDB over the lake, or on Athena.",
+)
+@click.option("--title", default="kinesis-pipeline", help="The page's title.")
+@pass_context
+@domain_errors
+def dashboard(
+    ctx: CliContext, out: str, since: str | None, until: str | None, engine: str, title: str
+) -> None:
+    """Render an HTML dashboard (a static file, no server, nothing fetched when viewed).
+
+    Example: pipeline --endpoint-url http://127.0.0.1:4566 dashboard --out dashboard/
+    """
+    config = ctx.config()
+    clients = ctx.clients(config)
+    tables = lake_tables(config)
+    now_ms = round(time.time() * 1000)
+    given: dict[str, Any] = {}
+    if since:
+        given["since_ms"] = parse_time(since, now_ms)
+    if until:
+        given["until_ms"] = parse_time(until, now_ms)
+    if engine == "athena":
+        from pipeline.reports.athena import AthenaSession
+
+        session: Any = AthenaSession(config, clients)
+    else:
+        from pipeline.reports.duck import LakeSession
+
+        session = LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
+    with session:
+        data = collect(session, tables, bind(given))
+    page = render_html(data, title, datetime.fromtimestamp(now_ms / 1000, tz=UTC))
+    path = write_dashboard(Path(out), page)
+    drawn = sum(1 for c in data["charts"] if c["has_data"])
+    click.echo(f"{path} ({drawn} of {len(data['charts'])} charts with data)")

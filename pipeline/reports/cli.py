@@ -1,0 +1,237 @@
+"""``pipeline report``: run reports on DuckDB (default) or Athena, print, save, publish, watch."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import pyarrow as pa
+
+from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.config import Config
+from pipeline.errors import PipelineError
+from pipeline.events.schema import EVENT_TYPES
+from pipeline.lake.ddl import relation_columns, tables_read
+from pipeline.lake.tables import lake_tables
+from pipeline.reports.catalog import Report, reports
+from pipeline.reports.catalog import report as find_report
+from pipeline.reports.lint import lint
+from pipeline.reports.output import FORMATS, csv_text, format_table, json_line, write_file
+from pipeline.reports.params import bind, parse_time
+from pipeline.reports.publish import publish, report_date
+from pipeline.reports.runner import run_report
+from pipeline.reports.watch import LakeEvents, ensure_notifications
+
+
+def _parameters(
+    since: str | None,
+    until: str | None,
+    site: str | None,
+    device: str | None,
+    param: tuple[str, ...],
+) -> dict[str, Any]:
+    now_ms = round(time.time() * 1000)
+    given: dict[str, Any] = {}
+    if since:
+        given["since_ms"] = parse_time(since, now_ms)
+    if until:
+        given["until_ms"] = parse_time(until, now_ms)
+    if site:
+        given["site"] = site
+    if device:
+        given["device"] = device
+    for item in param:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise PipelineError(f"--param takes NAME=VALUE, got {item!r}")
+        given[name.strip()] = value.strip()
+    return bind(given)
+
+
+def _every_relation(config: Config) -> dict[str, dict[str, str]]:
+    """The lake's relations for every event type (shipped reports cover them all)."""
+    relations: dict[str, dict[str, str]] = {}
+    for name in EVENT_TYPES:
+        stream = dataclasses.replace(config.stream, event_type=name)
+        relations |= relation_columns(lake_tables(dataclasses.replace(config, stream=stream)))
+    return relations
+
+
+def _user_report(path: str) -> Report:
+    text = Path(path).read_text(encoding="utf-8")
+    first = text.splitlines()[0] if text else ""
+    return Report(Path(path).stem, first[2:].strip() if first.startswith("--") else "", text)
+
+
+def _lint(selected: list[Report], relations: dict[str, dict[str, str]]) -> None:
+    failed = 0
+    for spec in selected:
+        findings = lint(spec.sql, relations)
+        failed += bool(findings)
+        click.echo(f"{spec.name}: {'ok' if not findings else f'{len(findings)} problem(s)'}")
+        for finding in findings:
+            click.echo(f"  {finding}")
+    if failed:
+        raise PipelineError(f"{failed} report(s) would answer differently on Athena and DuckDB")
+
+
+def _list(relations: set[str]) -> None:
+    for spec in reports().values():
+        missing = spec.missing(relations)
+        note = f"  (needs {', '.join(missing)})" if missing else ""
+        click.echo(f"{spec.name:18} {spec.description}{note}")
+
+
+class _Emitter:
+    """Where results go: stdout in a format, files in --out, the reporting bucket (--to)."""
+
+    def __init__(self, fmt: str, out: str | None, to: str | None, publish_to: Callable[..., str]):
+        if fmt == "parquet" and not (out or to):
+            raise PipelineError("--format parquet writes files: give --out DIR or --to s3://...")
+        self.fmt, self.out, self.to, self.publish_to = fmt, out, to, publish_to
+
+    def emit(self, spec: Report, table: pa.Table) -> None:
+        if self.out:
+            write_file(Path(self.out), spec.name, table, self.fmt)
+        if self.to:
+            click.echo(f"{spec.name}: {self.publish_to(table, spec.name)}", err=True)
+        if self.fmt == "table":
+            click.echo(f"== {spec.name}: {spec.description}\n{format_table(table)}\n")
+        elif self.fmt == "csv":
+            click.echo(f"# {spec.name}\n{csv_text(table)}")
+        elif self.fmt == "json":
+            click.echo(json_line(spec.name, table))
+
+
+@click.command("report")
+@click.argument("names", nargs=-1)
+@click.option("--list", "list_only", is_flag=True, help="List the reports, one line each.")
+@click.option(
+    "--sql",
+    "sql_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Also run this Athena SQL file as a report (it must pass the lint).",
+)
+@click.option(
+    "--lint",
+    "lint_only",
+    is_flag=True,
+    help="Check that the reports answer the same on Athena and DuckDB; run nothing.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "athena"]),
+    default="duckdb",
+    help="DuckDB over the lake (local or S3), or Athena through awswrangler.",
+)
+@click.option("--since", help="Event time from (inclusive): 2026-01-01, ISO time, epoch ms, or 2h.")
+@click.option("--until", help="Event time until (exclusive), same forms as --since.")
+@click.option("--site", help="Only this site.")
+@click.option("--device", help="Only this device.")
+@click.option("--param", multiple=True, help="Another report parameter, NAME=VALUE.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", help="Output format.")
+@click.option("--out", type=click.Path(file_okay=False), help="Also write <report>.<ext> here.")
+@click.option("--to", help="Publish to the reporting bucket: s3://BUCKET/PREFIX (Parquet).")
+@click.option("--watch", is_flag=True, help="Refresh as lake data lands (S3 -> SQS events).")
+@click.option("--quiet-seconds", type=float, default=2.0, help="--watch: refresh after this calm.")
+@click.option("--max-refreshes", type=int, default=0, help="--watch: stop after N (0: never).")
+@click.option("--workgroup", help="Athena workgroup (default: the stack's, names.glue_database).")
+@click.option("--athena-output", help="Athena results location, if the workgroup sets none.")
+@pass_context
+@domain_errors
+def report(
+    ctx: CliContext,
+    names: tuple[str, ...],
+    list_only: bool,
+    sql_files: tuple[str, ...],
+    lint_only: bool,
+    engine: str,
+    since: str | None,
+    until: str | None,
+    site: str | None,
+    device: str | None,
+    param: tuple[str, ...],
+    fmt: str,
+    out: str | None,
+    to: str | None,
+    watch: bool,
+    quiet_seconds: float,
+    max_refreshes: int,
+    workgroup: str | None,
+    athena_output: str | None,
+) -> None:
+    """Run reports (all this lake can answer when no NAME is given) on DuckDB or Athena.
+
+    Example: pipeline report device_summary --since 2026-01-01 --site site-1 --format csv
+    """
+    config = ctx.config()
+    tables = lake_tables(config)
+    relations = set(relation_columns(tables))
+    if list_only:
+        _list(relations)
+        return
+    extra = [_user_report(path) for path in sql_files]
+    chosen = [find_report(n) for n in names] + extra
+    if lint_only:
+        _lint(chosen or list(reports().values()), _every_relation(config))
+        return
+    for spec in extra:
+        findings = lint(spec.sql, relation_columns(tables))
+        if findings:
+            raise PipelineError(f"{spec.name}: " + "; ".join(map(str, findings)))
+    selected = chosen or [r for r in reports().values() if not r.missing(relations)]
+    values = _parameters(since, until, site, device, param)
+    clients = ctx.clients(config)
+    date = report_date(values["since_ms"] if since else None, round(time.time() * 1000))
+    filesystem = clients.arrow_s3_filesystem() if to else None
+    emitter = _Emitter(
+        fmt, out, to, lambda table, name: publish(table, filesystem, to or "", name, date)
+    )
+    if engine == "athena":
+        from pipeline.reports.athena import AthenaSession
+
+        session: Any = AthenaSession(config, clients, workgroup, athena_output)
+    else:
+        from pipeline.reports.duck import LakeSession
+
+        session = LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
+    with session:
+        for spec in selected:
+            emitter.emit(spec, run_report(session, spec, tables, values))
+        if not watch:
+            return
+        queue = ensure_notifications(
+            clients.client("sqs"), clients.s3, config.names.bucket, config.names.lake_events_queue
+        )
+        events = LakeEvents(
+            clients.client("sqs"),
+            queue,
+            config.names.bucket,
+            {t.name for t in tables.values()},
+            quiet_s=quiet_seconds,
+        )
+        click.echo(f"watching s3://{config.names.bucket} through {queue}", err=True)
+        refreshes = 0
+        try:
+            for changes in events.changes(threading.Event()):
+                refresh = getattr(session, "refresh", None)
+                if refresh:
+                    refresh()
+                for spec in selected:
+                    if tables_read(spec.relations, tables) & changes.tables:
+                        emitter.emit(spec, run_report(session, spec, tables, values))
+                events.ack(changes)
+                refreshes += 1
+                click.echo(f"refreshed after new data in {sorted(changes.tables)}", err=True)
+                if max_refreshes and refreshes >= max_refreshes:
+                    return
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)
+            sys.stdout.flush()

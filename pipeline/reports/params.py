@@ -1,0 +1,101 @@
+"""Report parameters: declared once, typed, bound by the engines (never pasted into SQL).
+
+A report uses ``:name`` for any parameter declared here; the runner passes every one it uses,
+with its default unless given. "All sites" is the empty string (``(:site = '' OR site =
+:site)``), which binds the same way on both engines.
+
+Time ranges are on **event time**. When a range starts (``since_ms`` given), the runner also
+binds ``since_dt``, the arrival-date partition from which to read: the day of ``since_ms`` minus
+:data:`ARRIVAL_MARGIN_MS`. Firehose partitions by arrival time, and a row arrives after its event
+happened, so no row of the range is in an earlier partition unless a producer's clock ran more
+than the margin ahead of Firehose's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.errors import PipelineError
+from pipeline.events.schema import MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS
+from pipeline.lake.ddl import SINCE_DT
+
+ARRIVAL_MARGIN_MS = 86_400_000
+_DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    kind: type
+    default: Any
+    help: str
+
+
+PARAMETERS: dict[str, Parameter] = {
+    p.name: p
+    for p in (
+        Parameter("since_ms", int, MIN_EVENT_TIME_MS, "event-time range start (inclusive), ms"),
+        Parameter("until_ms", int, MAX_EVENT_TIME_MS, "event-time range end (exclusive), ms"),
+        Parameter("site", str, "", "only this site ('' = every site)"),
+        Parameter("device", str, "", "only this device ('' = every device)"),
+        Parameter("band_low", float, -10.0, "readings below this temperature are anomalies"),
+        Parameter("band_high", float, 40.0, "readings above this temperature are anomalies"),
+        Parameter("silent_windows", int, 3, "windows without data before a device is silent"),
+        Parameter(SINCE_DT, str, "", "first arrival partition read (set from since_ms)"),
+    )
+}
+
+
+def coerce(name: str, value: Any) -> Any:
+    """``value`` (a string from the command line, or typed) as the parameter's type."""
+    parameter = PARAMETERS.get(name)
+    if parameter is None or name == SINCE_DT:
+        known = ", ".join(n for n in PARAMETERS if n != SINCE_DT)
+        raise PipelineError(f"unknown report parameter {name!r} (known: {known})")
+    try:
+        typed = parameter.kind(value)
+    except (TypeError, ValueError):
+        raise PipelineError(
+            f"parameter {name}: expected {parameter.kind.__name__}, got {value!r}"
+        ) from None
+    if isinstance(typed, float) and not math.isfinite(typed):
+        raise PipelineError(f"parameter {name}: must be a finite number, got {value!r}")
+    return typed
+
+
+def bind(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter's value: ``given`` (coerced) over the defaults, plus ``since_dt``."""
+    values = {name: p.default for name, p in PARAMETERS.items()}
+    values.update({name: coerce(name, value) for name, value in given.items()})
+    if values["since_ms"] >= values["until_ms"]:
+        raise PipelineError("the time range is empty: --since must be before --until")
+    if "since_ms" in given:
+        start = datetime.fromtimestamp((values["since_ms"] - ARRIVAL_MARGIN_MS) / 1000, tz=UTC)
+        values[SINCE_DT] = start.strftime("%Y-%m-%d")
+    return values
+
+
+def parse_time(text: str, now_ms: int) -> int:
+    """A time as epoch milliseconds: ``2026-01-01``, ``2026-01-01T10:00:00Z`` (no offset:
+    UTC), epoch milliseconds, or a duration before ``now_ms`` (``90m``, ``2h``, ``7d``)."""
+    text = text.strip()
+    duration = _DURATION.match(text)
+    if duration:
+        return now_ms - int(duration.group(1)) * _UNIT_MS[duration.group(2)]
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise PipelineError(
+            f"cannot read time {text!r}: use 2026-01-01, 2026-01-01T10:00:00Z, epoch ms or 2h"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)

@@ -1,0 +1,184 @@
+"""Refresh reports as lake data lands: S3 event notifications -> an SQS queue -> the reports.
+
+As in the seed's ingestion pipeline ("Amazon S3 can trigger notifications to SQS"): every object
+Firehose (or compaction) writes to the lake bucket sends an ``s3:ObjectCreated:*`` event to the
+queue. :class:`LakeEvents` long-polls the queue (no S3 listing is polled), gathers the events that
+arrive together (until ``quiet_s`` passes without a new one), and hands over the lake tables they
+touched; the caller refreshes the reports that read those tables and only then acknowledges the
+messages, so a refresh that fails is retried when the messages become visible again.
+
+:func:`ensure_notifications` creates the queue (allowing the bucket to send to it) and adds the
+bucket's notification to it, keeping any other notification of the bucket: idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipeline.errors import PipelineError
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGES = 10  # SQS ReceiveMessage's limit
+MAX_WAIT_S = 20  # SQS long polling's limit
+#: Objects whose arrival changes no report: compaction's rewrites (the views read the same
+#: rows), Firehose's error output, Athena's query results
+_IGNORED_BASENAMES = ("compacted-",)
+_IGNORED_PREFIXES = ("_",)
+
+
+def notification_id(queue: str) -> str:
+    return f"kpipe-lake-to-{queue}"
+
+
+def ensure_notifications(sqs: Any, s3: Any, bucket: str, queue: str) -> str:
+    """Create ``queue`` and notify it of every object created in ``bucket``; returns its URL."""
+    try:
+        url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "LakeBucketNotifications",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                    "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        current = s3.get_bucket_notification_configuration(Bucket=bucket)
+        current.pop("ResponseMetadata", None)
+        queues = [
+            q
+            for q in current.get("QueueConfigurations", [])
+            if q.get("Id") != notification_id(queue)
+        ]
+        queues.append(
+            {"Id": notification_id(queue), "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}
+        )
+        current["QueueConfigurations"] = queues
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=current)
+    except (ClientError, BotoCoreError) as exc:
+        raise PipelineError(f"cannot set up notifications of {bucket} to {queue}: {exc}") from exc
+    return url
+
+
+def tables_in(body: str, bucket: str, tables: set[str]) -> set[str]:
+    """The lake tables an S3 event message (the body S3 sends to SQS) wrote to."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        log.warning("not an S3 event message", extra={"body": body[:200]})
+        return set()
+    touched = set()
+    for record in message.get("Records", []) if isinstance(message, dict) else []:
+        s3 = record.get("s3", {})
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        if s3.get("bucket", {}).get("name") != bucket:
+            continue
+        key = unquote_plus(s3.get("object", {}).get("key", ""))
+        table, _, rest = key.partition("/")
+        basename = rest.rsplit("/", 1)[-1]
+        if table in tables and not basename.startswith(_IGNORED_BASENAMES + _IGNORED_PREFIXES):
+            touched.add(table)
+    return touched
+
+
+@dataclass
+class Changes:
+    """Tables written to since the last refresh, and the messages that said so."""
+
+    tables: set[str] = field(default_factory=set)
+    receipts: list[str] = field(default_factory=list)
+
+
+class LakeEvents:
+    """Long-polls the queue and groups the lake's S3 events into :class:`Changes`."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        bucket: str,
+        tables: set[str],
+        quiet_s: float = 2.0,
+        wait_s: int = MAX_WAIT_S,
+        max_delay_s: float = 30.0,
+    ) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.bucket = bucket
+        self.tables = tables
+        self.quiet_s = quiet_s
+        self.wait_s = wait_s
+        self.max_delay_s = max_delay_s
+
+    def _receive(self, wait_s: float) -> list[dict[str, Any]]:
+        try:
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=MAX_MESSAGES,
+                WaitTimeSeconds=max(0, min(MAX_WAIT_S, round(wait_s))),
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise PipelineError(f"cannot read lake events from {self.queue_url}: {exc}") from exc
+        return response.get("Messages", [])
+
+    def changes(self, stop: threading.Event) -> Iterator[Changes]:
+        """Yields each group of changes (until ``stop`` is set); ack each before the next.
+
+        A group ends when no new event came for ``quiet_s``, or ``max_delay_s`` after its first
+        event (a steady trickle of deliveries still refreshes the reports).
+        """
+        pending = Changes()
+        first_message = last_message = 0.0
+        while not stop.is_set():
+            now = time.monotonic()
+            if pending.tables and (
+                now - last_message >= self.quiet_s or now - first_message >= self.max_delay_s
+            ):
+                yield pending
+                pending = Changes()
+                continue
+            wait = self.quiet_s if pending.tables else self.wait_s
+            messages = self._receive(wait)
+            for message in messages:
+                pending.receipts.append(message["ReceiptHandle"])
+                touched = tables_in(message.get("Body", ""), self.bucket, self.tables)
+                if touched:
+                    if not pending.tables:
+                        first_message = time.monotonic()
+                    pending.tables |= touched
+                    last_message = time.monotonic()
+            if pending.receipts and not pending.tables:
+                self.ack(pending)  # only test events and ignored objects: nothing to refresh
+                pending = Changes()
+
+    def ack(self, changes: Changes) -> None:
+        """Delete the messages of ``changes`` (after the refresh they asked for succeeded)."""
+        receipts = changes.receipts
+        for start in range(0, len(receipts), MAX_MESSAGES):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": handle}
+                for i, handle in enumerate(receipts[start : start + MAX_MESSAGES])
+            ]
+            try:
+                self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            except (ClientError, BotoCoreError) as exc:
+                raise PipelineError(f"cannot delete lake events: {exc}") from exc

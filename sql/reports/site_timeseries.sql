@@ -1,0 +1,15 @@
+-- Per window, site and device type: devices reporting, events and average temperature (a time series)
+SELECT
+  CAST(from_unixtime(window_start_ms / 1000e0) AS timestamp) AS window_start,
+  window_start_ms,
+  site,
+  device_type,
+  count(*) AS devices,
+  sum(events) AS events,
+  round(sum(temperature_avg * events) / sum(events), 2) AS temperature_avg
+FROM v_window_device_minute
+WHERE window_start_ms >= :since_ms AND window_start_ms < :until_ms
+  AND (:site = '' OR site = :site)
+  AND (:device = '' OR device_id = :device)
+GROUP BY window_start_ms, site, device_type
+ORDER BY window_start_ms, site, device_type

@@ -1,0 +1,132 @@
+"""One SQL, two engines: each known difference between Trino (Athena) and DuckDB, shown on DuckDB
+and handled (by the transpilation) or rejected (by the lint); every shipped report transpiles.
+
+Trino's answers are taken from its documentation (integer division truncates; date_diff counts
+whole units; Athena's session zone is UTC; decimal division keeps the operands' scale); the
+emulator's Athena is a stub, so they are stated, not measured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import duckdb
+import pytest
+import sqlglot
+from pyarrow import fs
+
+from pipeline.config import load_config
+from pipeline.lake.ddl import relation_columns
+from pipeline.lake.tables import lake_tables
+from pipeline.reports.catalog import reports
+from pipeline.reports.duck import LakeSession
+from pipeline.reports.lint import lint
+from pipeline.reports.params import bind
+from pipeline.reports.portable import to_athena, to_duckdb, with_pruned_views
+
+
+def _tables(event_type: str) -> dict:
+    return lake_tables(load_config(env={"PIPELINE_STREAM_EVENT_TYPE": event_type}))
+
+
+RELATIONS = relation_columns(_tables("iot")) | relation_columns(_tables("web"))
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    """DuckDB over an empty local lake of the default (IoT) configuration."""
+    root = tmp_path_factory.mktemp("lake")
+    with LakeSession(_tables("iot"), fs.LocalFileSystem(), str(root)) as lake:
+        yield lake
+
+
+def _plain_duckdb(sql: str, time_zone: str = "UTC") -> list:
+    """What sqlglot's transpilation alone would give, in a DuckDB session in ``time_zone``."""
+    connection = duckdb.connect()
+    connection.execute(f"SET TimeZone = '{time_zone}'")
+    return connection.sql(sqlglot.transpile(sql, read="athena", write="duckdb")[0]).fetchall()
+
+
+def _one(session, sql: str) -> tuple:
+    return tuple(session.query(sql).to_pylist()[0].values())
+
+
+@pytest.mark.parametrize("name", sorted(reports()))
+def test_each_report_transpiles_and_runs_on_duckdb(name, tmp_path):
+    spec = reports()[name]
+    assert lint(spec.sql, RELATIONS) == []
+    duck = to_duckdb(spec.sql, RELATIONS)
+    assert ":" + "since_ms" not in duck and "$since_ms" in duck  # bound by DuckDB, by name
+    event_type = "web" if "web" in " ".join(spec.relations) else "iot"
+    tables = _tables(event_type)
+    with LakeSession(tables, fs.LocalFileSystem(), str(tmp_path)) as lake:
+        for given in ({}, {"since_ms": 1_767_225_600_000}):  # plain, and partition-pruned views
+            values = bind(given)
+            query = with_pruned_views(spec.sql, tables) if given else spec.sql
+            result = lake.query(query, values)
+            assert result.num_rows == (
+                6 if name == "rejects" else 1 if name == "pipeline_health" else 0
+            )
+        athena_sql, literals = to_athena(with_pruned_views(spec.sql, tables), values)
+    assert not re.search(r":[a-z_]", athena_sql)  # every parameter is a ?
+    assert athena_sql.count("?") == len(literals)
+
+
+def test_integer_division_truncates_as_on_trino(session):
+    sql = "SELECT 7 / 2 AS a, -7 / 2 AS b, 1767225601999 / 1000 AS s ORDER BY a"
+    assert _plain_duckdb(sql) == [(3.5, -3.5, 1767225601.999)]  # the difference
+    assert _one(session, sql) == (3, -3, 1767225601)  # Trino: truncation toward zero
+
+
+def test_integer_division_of_lake_columns_is_typed_from_the_schema(session):
+    sql = "SELECT sum(events) / count(*) AS per_window FROM v_window_device_minute ORDER BY 1"
+    assert "TRUNC" in to_duckdb(sql, RELATIONS)
+
+
+def test_date_diff_counts_whole_units_as_on_trino(session):
+    sql = (
+        "SELECT date_diff('hour', TIMESTAMP '2026-01-01 10:59:00', "
+        "TIMESTAMP '2026-01-01 11:01:00') AS h ORDER BY h"
+    )
+    assert _plain_duckdb(sql) == [(1,)]  # DuckDB's date_diff counts hour boundaries crossed
+    assert _one(session, sql) == (0,)  # Trino: no whole hour elapsed
+
+
+def test_times_are_utc_whatever_the_machine_zone(session):
+    sql = (
+        "SELECT CAST(from_unixtime(1767225599) AS date) AS d, "
+        "hour(from_unixtime(1767225599)) AS h ORDER BY d"
+    )
+    assert _plain_duckdb(sql, "Asia/Tokyo") == [(dt.date(2026, 1, 1), 8)]
+    assert _one(session, sql) == (dt.date(2025, 12, 31), 23)  # Athena's session zone is UTC
+
+
+def test_decimal_division_is_rejected(session):
+    sql = "SELECT 1 / 3.0 AS third ORDER BY third"
+    assert _plain_duckdb(sql)[0][0] != 0.3  # Trino: decimal(?,1) arithmetic gives 0.3
+    assert [f.rule for f in lint(sql, RELATIONS)] == ["division"]
+    assert lint("SELECT 1 / 3e0 AS third ORDER BY third", RELATIONS) == []
+
+
+def test_functions_that_answer_differently_are_rejected():
+    with pytest.raises(duckdb.Error):  # Joda patterns: no such function on DuckDB
+        _plain_duckdb("SELECT format_datetime(TIMESTAMP '2026-01-01 00:00:00', 'yyyy') AS y")
+    with pytest.raises(duckdb.Error):  # Trino's regexes have look-ahead; RE2 has none
+        _plain_duckdb("SELECT regexp_like('ab', 'a(?=b)') AS m")
+    assert _plain_duckdb("SELECT CAST(1e20 AS varchar) AS t")[0][0] != "1.0E20"  # Trino's text
+    windows = "FROM v_window_device_minute"
+    cases = {
+        "SELECT format_datetime(from_unixtime(0), 'yyyy') AS y ORDER BY y": "unknown-function",
+        f"SELECT approx_distinct(device_id) AS n {windows} ORDER BY n": "approximate",
+        f"SELECT regexp_like(site, 'a(?=b)') AS m {windows} ORDER BY m": "regex",
+        f"SELECT CAST(temperature_avg AS varchar) AS t {windows} ORDER BY t": "float-text",
+        "SELECT from_unixtime(0) AT TIME ZONE 'Europe/Paris' AS t ORDER BY t": "time-zone",
+        "SELECT current_date AS d ORDER BY d": "time-zone",
+        "SELECT date_diff('month', DATE '2026-01-31', DATE '2026-02-28') AS m ORDER BY m": (
+            "date-unit"
+        ),
+        f"SELECT arbitrary(site) AS s {windows} ORDER BY s": "nondeterministic",
+    }
+    for sql, rule in cases.items():
+        assert [f.rule for f in lint(sql, RELATIONS)] == [rule], sql
