@@ -29,6 +29,7 @@ BENCHMARKS = {
         ["--events", "20000", "--runs", "1"],
     ),
     "bench.bench_producer": ([], ["--quick"]),
+    "bench.bench_e2e": (["--devices", "200", "--minutes", "10", "--speed", "60"], ["--quick"]),
     "bench.bench_reports": ([], ["--quick"]),
 }
 
