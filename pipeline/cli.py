@@ -185,7 +185,12 @@ def demo(
 @click.option("--events", type=int, default=20_000, help="About how many events to produce.")
 @click.option("--kills", type=int, default=5, help="How many times to SIGKILL the consumer.")
 @click.option("--seed", type=int, default=1, help="Seed of all randomness: a failing run replays.")
-@click.option("--engine", type=click.Choice(["local"]), default="local", help="Consumer engine.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "kcl"]),
+    default="local",
+    help="Consumer engine: the local poller, or KCL workers (Java; a kill takes a whole worker).",
+)
 @click.option("--shards", type=int, default=2, help="Shards at the start.")
 @click.option("--reshard/--no-reshard", default=True, help="Split and merge shards mid-run.")
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep logs and truth here.")

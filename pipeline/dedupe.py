@@ -102,5 +102,15 @@ class Deduper:
         return {str(bucket): ids for bucket, ids in self._buckets.items()}
 
     def load_state(self, state: dict[str, list[str]]) -> None:
-        self._buckets = {int(bucket): list(ids) for bucket, ids in state.items()}
-        self._bucket_of = {i: bucket for bucket, ids in self._buckets.items() for i in ids}
+        """Load remembered ids; an id listed in several buckets (merged parents' memories, as
+        after a split and a merge of the split's children) is kept once, in its newest bucket."""
+        bucket_of: dict[str, int] = {}
+        for bucket, ids in state.items():
+            number = int(bucket)
+            for event_id in ids:
+                if bucket_of.get(event_id, number) <= number:
+                    bucket_of[event_id] = number
+        buckets: dict[int, list[str]] = {}
+        for event_id, number in bucket_of.items():
+            buckets.setdefault(number, []).append(event_id)
+        self._bucket_of, self._buckets = bucket_of, buckets

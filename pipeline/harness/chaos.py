@@ -10,6 +10,7 @@ table must show 0 mismatches and 0 lost. Everything random derives from ``--seed
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -155,6 +156,9 @@ class ChaosRun:
         self.config_path.write_text(
             f"[stream]\nshards = {options.shards}\n"
             "[consumer]\nmax_records = 500\npoll_interval_ms = 50\ncheckpoint_interval_s = 0.5\n"
+            # a killed KCL worker's leases are taken over after failover_ms
+            "[kcl]\nfailover_ms = 3000\nshutdown_grace_ms = 6000\nshard_sync_interval_ms = 5000\n"
+            "parent_poll_ms = 1000\n"
         )
         self.env = {
             **os.environ,
@@ -170,12 +174,28 @@ class ChaosRun:
         self, *args: str, env: dict[str, str] | None = None, log: str = ""
     ) -> subprocess.Popen:
         out = (self.workdir / f"{log}.log").open("ab") if log else subprocess.DEVNULL
+        # its own process group: a kill takes the whole worker (launcher, JVM, KCL children)
         return subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", *args],
             env=env or self.env,
             stdout=out,
             stderr=out,
+            start_new_session=True,
         )
+
+    def _consumer(self, first: bool = False) -> subprocess.Popen:
+        args = ["consume", "--engine", self.options.engine, "--until-end-of-stream"]
+        if self.options.engine == "kcl":
+            args += ["--work-dir", str(self.workdir / "kcl")]
+            if first:
+                args.append("--seed-leases")
+        return self._cli(*args, log="consumer")
+
+    @staticmethod
+    def _kill(process: subprocess.Popen) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
     def run(self) -> ChaosReport:
         emulator = self._cli("emulator", "--port", str(self.port), log="emulator")
@@ -183,7 +203,7 @@ class ChaosRun:
             _wait_for_port(self.port, emulator)
             return self._run()
         finally:
-            emulator.send_signal(signal.SIGTERM)
+            os.killpg(emulator.pid, signal.SIGTERM)
             try:
                 emulator.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -219,33 +239,32 @@ class ChaosRun:
             log="producer",
         )
         report = ChaosReport(verdict=Verdict())
-        consumer = self._cli("consume", "--until-end-of-stream", log="consumer")
+        consumer = self._consumer(first=True)
         deadline = time.monotonic() + options.timeout_s
         reshards = self._reshard_plan(duration) if options.reshard else []
         kill_times = sorted(self.rng.uniform(1.0, 1.2 * duration) for _ in range(options.kills))
         started = time.monotonic()
         while consumer.poll() is None or producer.poll() is None:
             if time.monotonic() > deadline:
-                consumer.kill()
-                producer.kill()
+                self._kill(consumer)
+                self._kill(producer)
                 raise PipelineError(f"chaos run did not finish within {options.timeout_s} s")
             elapsed = time.monotonic() - started
             if reshards and elapsed >= reshards[0][0] and producer.poll() is None:
                 report.reshards.append(self._reshard(clients, config, reshards.pop(0)[1]))
             if kill_times and elapsed >= kill_times[0] and consumer.poll() is None:
                 kill_times.pop(0)
-                consumer.send_signal(signal.SIGKILL)
-                consumer.wait()
+                self._kill(consumer)
                 report.kills += 1
                 self.say(f"killed the consumer ({report.kills}/{options.kills}) at {elapsed:.1f} s")
-                consumer = self._cli("consume", "--until-end-of-stream", log="consumer")
+                consumer = self._consumer()
             if consumer.poll() not in (None, 0):
                 raise PipelineError(
                     f"the consumer failed (exit {consumer.returncode}); "
                     f"see {self.workdir}/consumer.log"
                 )
             if consumer.poll() == 0 and producer.poll() is None:
-                consumer = self._cli("consume", "--until-end-of-stream", log="consumer")
+                consumer = self._consumer()
             time.sleep(0.1)
         if producer.returncode != 0:
             raise PipelineError(

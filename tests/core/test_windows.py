@@ -140,3 +140,19 @@ def test_a_child_adopts_its_parents_dedupe_memory_and_watermark():
     )
     assert out.counters.duplicates == 1  # e-2 was seen by the parent
     assert child.newest_event_time_ms == T0 + 50_000
+
+
+def test_a_merged_child_of_two_split_siblings_holds_their_common_memory_once():
+    grandparent = core()
+    grandparent.process(records([iot_event(1, T0), iot_event(2, T0 + 1_000)]))
+    grandparent.close_windows()
+    siblings = [core(), core()]
+    for sibling in siblings:  # a split: both children adopt the parent's dedupe memory
+        sibling.adopt_parent(grandparent.snapshot())
+        sibling.close_windows()
+    merged = core()
+    for sibling in siblings:  # then the two children are merged
+        merged.adopt_parent(sibling.snapshot())
+    assert len(merged.deduper) == 2
+    merged.process(records([iot_event(3, T0 + 20 * 60_000)], first_sequence=5))  # forgets both
+    assert len(merged.deduper) == 1
