@@ -9,7 +9,8 @@ returns at most); all must produce the same windows before any is timed.
 
 Engines: ours (pipeline.core.ShardCore); DuckDB with threads=1 doing the same job on the same
 lines (read_json + dedupe + GROUP BY time bucket); a plain per-record json.loads + dict + set loop
-(the KCL sample's way).
+(the KCL sample's way); Bytewax, a stream processor from PyPI (``pip install bytewax``,
+the ``bench`` extra), when installed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from importlib.util import find_spec
 from pathlib import Path
 
 import duckdb
@@ -180,6 +182,10 @@ def main() -> None:
             "DuckDB threads=1": duckdb_job(str(path)),
             "json.loads + dict + set": plain_loop,
         }
+        if find_spec("bytewax") is not None:
+            from bench.peer_bytewax import run as bytewax_job
+
+            engines["Bytewax 0.21 (1 worker)"] = lambda _: bytewax_job(lines)
         reference = ours(records)
         for name, engine in engines.items():
             if not same(engine(records), reference):
