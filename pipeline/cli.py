@@ -70,9 +70,8 @@ def emulator(host: str, port: int) -> None:
     """
     from pipeline.emulator import serve
 
-    click.echo(
-        f"AWS emulator on http://{host}:{port} (Kinesis, DynamoDB, S3, Firehose, Glue)", err=True
-    )
+    services = "Kinesis, DynamoDB, S3, Firehose, Glue, SQS, SNS"
+    click.echo(f"AWS emulator on http://{host}:{port} ({services})", err=True)
     serve(host, port)
 
 

@@ -11,7 +11,8 @@ alerts with the same ids (which is what makes delivery once per rule, key and wi
   (adjacent windows only: a missing window is silence, not a drop).
 
 Rows are window results as plain dicts (DynamoDB items or lake rows): ``job``,
-``window_start_ms``, ``window_end_ms``, the job's group-by fields and metrics.
+``window_start_ms``, ``window_end_ms``, the job's group-by fields and metrics; copies of a
+window count once (the highest ``version``, as in the lake's views).
 """
 
 from __future__ import annotations
@@ -132,11 +133,14 @@ def evaluate(rules: Sequence[AlertRule], rows: Iterable[dict[str, Any]]) -> list
         if not job_rows:
             continue
         newest_ms = max(r["window_start_ms"] for r in job_rows)
-        groups: dict[Key, list[dict[str, Any]]] = defaultdict(list)
-        for row in job_rows:
-            groups[tuple((g, row.get(g)) for g in rule.group_by)].append(row)
-        for key, group in groups.items():
-            group.sort(key=lambda r: r["window_start_ms"])
+        groups: dict[Key, dict[int, dict[str, Any]]] = defaultdict(dict)
+        for row in job_rows:  # one row per window: of copies, the highest version
+            windows = groups[tuple((g, row.get(g)) for g in rule.group_by)]
+            seen = windows.get(row["window_start_ms"])
+            if seen is None or row.get("version", 0) > seen.get("version", 0):
+                windows[row["window_start_ms"]] = row
+        for key, windows in groups.items():
+            group = [windows[start] for start in sorted(windows)]
             if rule.kind == "band":
                 alerts.extend(_band(rule, key, group))
             elif rule.kind == "silent":

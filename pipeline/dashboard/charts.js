@@ -5,7 +5,7 @@
   const SVG = "http://www.w3.org/2000/svg"; // a namespace name, never fetched
   const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
     "#17becf", "#7f7f7f", "#bcbd22"];
-  const W = 640, H = 280, M = { top: 16, right: 16, bottom: 44, left: 64 };
+  const W = 600, H = 280, M = { top: 28, right: 24, bottom: 44, left: 56 };
 
   function el(name, attrs, parent) {
     const node = document.createElementNS(SVG, name);
@@ -38,14 +38,15 @@
   function frame(chart, container) {
     const svg = el("svg", { class: "chart-svg", viewBox: `0 0 ${W} ${H}`, width: W, height: H });
     container.appendChild(svg);
-    text(svg, M.left, H - 6, chart.x_label, { class: "axis-label" });
-    text(svg, 12, M.top + 8, chart.y_label, { class: "axis-label" });
+    text(svg, W - M.right, H - 4, chart.x_label, { class: "axis-label", "text-anchor": "end" });
+    text(svg, 4, 14, chart.y_label, { class: "axis-label" });
     return svg;
   }
 
-  function yAxis(svg, lo, hi) {
+  function yAxis(svg, lo, hi, bottom) {
     const y = niceTicks(lo, hi, 5);
-    const scale = (v) => M.top + (H - M.top - M.bottom) * (1 - (v - y.lo) / (y.hi - y.lo));
+    const base = H - (bottom || M.bottom);
+    const scale = (v) => M.top + (base - M.top) * (1 - (v - y.lo) / (y.hi - y.lo));
     for (const t of y.ticks) {
       el("line", { x1: M.left, x2: W - M.right, y1: scale(t), y2: scale(t), class: "grid" }, svg);
       text(svg, M.left - 6, scale(t) + 4, String(+t.toPrecision(6)), { class: "tick", "text-anchor": "end" });
@@ -74,7 +75,8 @@
     const sx = (v) => M.left + (W - M.left - M.right) * (v - x0) / (x1 - x0);
     for (let i = 0; i <= 4; i++) {
       const v = x0 + (x1 - x0) * i / 4;
-      text(svg, sx(v), H - M.bottom + 16, timeLabel(v), { class: "tick", "text-anchor": "middle" });
+      const anchor = i === 0 ? "start" : i === 4 ? "end" : "middle";
+      text(svg, sx(v), H - M.bottom + 16, timeLabel(v), { class: "tick", "text-anchor": anchor });
     }
     const plot = el("g", { class: "plot" }, svg);
     chart.series.forEach((s, i) => {
@@ -89,13 +91,16 @@
   function bars(chart, container) {
     const svg = frame(chart, container);
     const values = chart.series.flatMap((s) => s.values);
-    const sy = yAxis(svg, 0, Math.max(1, ...values));
+    const sy = yAxis(svg, 0, Math.max(1, ...values), 96);
     const band = (W - M.left - M.right) / chart.categories.length;
     const width = band * 0.8 / chart.series.length;
     const plot = el("g", { class: "plot" }, svg);
     chart.categories.forEach((category, c) => {
       const x = M.left + band * c + band * 0.1;
-      text(svg, x + band * 0.4, H - M.bottom + 16, category, { class: "tick", "text-anchor": "middle" });
+      const cx = x + band * 0.4, cy = H - 96 + 12;
+      text(svg, cx, cy, category, {
+        class: "tick", "text-anchor": "end", transform: `rotate(-20 ${cx} ${cy})`,
+      });
       chart.series.forEach((s, i) => {
         const v = s.values[c];
         const rect = el("rect", {

@@ -83,7 +83,8 @@ users_by_quadrant = _columns({f"quadrant_{q}_users": q.upper() for q in "abcd"})
 
 
 def rejects_by_reason(rows: Rows) -> dict[str, Any]:
-    categories = [f"{r['output'].replace('_', ' ')}: {r['reason']}" for r in rows]
+    short = {"dead_letters": "dead", "late_events": "late"}
+    categories = [f"{short.get(r['output'], r['output'])}: {r['reason']}" for r in rows]
     return {
         "kind": "bar",
         "categories": categories,

@@ -35,7 +35,7 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 24px 0 8p
 .stat { border: 1px solid #ddd; border-radius: 6px; padding: 8px 14px; min-width: 120px; }
 .stat b { display: block; font-size: 20px; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
-.chart { border: 1px solid #ddd; border-radius: 6px; padding: 8px; margin: 0; width: 660px; }
+.chart { border: 1px solid #ddd; border-radius: 6px; padding: 8px; margin: 0; width: 620px; }
 .chart figcaption { font-weight: 600; margin-bottom: 4px; }
 .note { color: #888; font-style: italic; }
 .grid { stroke: #eee; } .tick, .axis-label { font-size: 11px; fill: #555; }

@@ -10,6 +10,8 @@ computes or how it behaves under test:
 * Firehose (:mod:`.firehose`): one S3 object per PutRecordBatch, unbuffered, unconverted, under
   unevaluated prefixes, with no error output. The lake needs AWS's buffering, Parquet conversion
   with the Glue schema, ``!{timestamp:...}`` partitions and the error prefix.
+* S3 (:mod:`.routes`): bodies the AWS SDK for C++ (pyarrow's S3 filesystem) streams chunked
+  were stored as empty objects.
 
 :func:`install_patches` applies the fixes to moto's classes in this process; :func:`serve` and
 :class:`EmbeddedEmulator` call it and serve moto with hypercorn (HTTP/1.1 and h2c on one port,

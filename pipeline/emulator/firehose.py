@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.firehose.models import FirehoseBackend
+from moto.firehose.models import DeliveryStream, FirehoseBackend
 from moto.glue.exceptions import EntityNotFoundException
 from moto.glue.models import glue_backends
 from moto.s3.models import s3_backends
@@ -291,6 +291,12 @@ class FlushTimer:
                 flush_due(time.time())
 
 
+#: AWS's default quota is 50 delivery streams per region (raised on request); one test session
+#: provisions many pipelines side by side on one emulator.
+EMULATOR_DELIVERY_STREAM_QUOTA = 5_000
+
+
 def install() -> None:
     """Replace moto's write-through with the buffer (call via ``install_patches``)."""
     FirehoseBackend.put_s3_records = _put_s3_records
+    DeliveryStream.MAX_STREAMS_PER_REGION = EMULATOR_DELIVERY_STREAM_QUOTA

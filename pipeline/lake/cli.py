@@ -7,6 +7,7 @@ import click
 from pipeline.cli_support import CliContext, domain_errors, pass_context
 from pipeline.errors import PipelineError
 from pipeline.lake.compaction import Compactor
+from pipeline.lake.layout import s3_deleter
 from pipeline.lake.tables import lake_tables
 
 MIB = 1024 * 1024
@@ -41,11 +42,13 @@ def compact(
     unknown = sorted(set(tables) - set(by_name))
     if unknown:
         raise PipelineError(f"unknown lake table(s) {unknown} (tables: {sorted(by_name)})")
+    clients = ctx.clients(config)
     compactor = Compactor(
-        ctx.clients(config).arrow_s3_filesystem(),
+        clients.arrow_s3_filesystem(),
         config.names.bucket,
         target_bytes=target_mib * MIB,
         min_files=min_files,
+        delete=s3_deleter(clients.s3),
     )
     count = 0
     for name in tables or sorted(by_name):

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from pyarrow import fs
 
 from pipeline.errors import PipelineError
-from pipeline.lake.layout import data_files, table_base
+from pipeline.lake.layout import Deleter, data_files, filesystem_deleter, table_base
 from pipeline.lake.tables import LakeTable
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,12 @@ class Compactor:
         root: str,
         target_bytes: int = DEFAULT_TARGET_BYTES,
         min_files: int = 2,
+        delete: Deleter | None = None,
     ) -> None:
+        """``delete`` removes objects (default: through ``filesystem``; on S3 pass
+        :func:`~pipeline.lake.layout.s3_deleter`, which leaves no directory markers)."""
         self.filesystem = filesystem
+        self.delete = delete or filesystem_deleter(filesystem)
         self.root = root
         self.target_bytes = target_bytes
         self.min_files = max(2, min_files)
@@ -173,9 +177,7 @@ class Compactor:
         check = sum(pq.read_metadata(p, filesystem=self.filesystem).num_rows for p in written)
         if check != kept.num_rows:
             raise PipelineError(f"{directory}: wrote {check} rows, expected {kept.num_rows}")
-        inputs = [f.path for f in files if f.path not in written]
-        for path in inputs:
-            self.filesystem.delete_file(path)
+        self.delete([f.path for f in files if f.path not in written])
         after = self.filesystem.get_file_info(written)
         result = CompactionResult(
             table.name,

@@ -22,8 +22,10 @@ VIEW_PREFIX = "v_"
 EVENTS_VIEW = "v_events"
 RESULTS_VIEW = "v_window_results"
 VIEWS_FILE = "views.sql"
-#: The named parameter of the partition predicate (``dt >= :since_dt``) of pruned views.
+#: The named parameters of the partition predicate of pruned views: the first arrival partition.
 SINCE_DT = "since_dt"
+SINCE_HOUR = "since_hour"
+PRUNE_PREDICATE = f"dt > :{SINCE_DT} OR (dt = :{SINCE_DT} AND hour >= :{SINCE_HOUR})"
 RESULT_COLUMNS = ("result_id", "job", "window_start_ms", "window_end_ms", "shards", "version")
 _EVENT_COLUMNS = {
     "event_id": "string",
@@ -65,15 +67,15 @@ def view_select(table: LakeTable, pruned: bool = False) -> str:
     """Each id once: Firehose is append-only and a replay may have re-sent a row; of versioned
     rows (window results merged from several shards' parts), the highest version.
 
-    ``pruned`` reads only the partitions ``dt >= :since_dt``: the predicate sits *below* the
-    dedupe, where engines can prune partitions with it (a filter on ``dt`` above a window
-    function partitioned by id cannot be pushed down). Exact as long as every copy of a row
-    arrives no earlier than ``since_dt``, which the report runner guarantees by choosing
-    ``since_dt`` a margin before the time range (:mod:`pipeline.reports.params`).
+    ``pruned`` reads only the partitions from ``(:since_dt, :since_hour)`` on: the predicate
+    sits *below* the dedupe, where engines can prune partitions with it (a filter on ``dt``
+    above a window function partitioned by id cannot be pushed down). Exact as long as every
+    copy of a row arrives no earlier than that hour, which the report runner ensures by choosing
+    it a margin before the time range (:mod:`pipeline.reports.params`).
     """
     columns = ", ".join(f.name for f in table.schema)
     order = f"{table.version_column} DESC, dt, hour" if table.version_column else "dt, hour"
-    where = f"\n  WHERE dt >= :{SINCE_DT}" if pruned else ""
+    where = f"\n  WHERE {PRUNE_PREDICATE}" if pruned else ""
     return (
         f"SELECT {columns}, dt, hour FROM (\n"
         f"  SELECT *, row_number() OVER (PARTITION BY {table.id_column} ORDER BY {order})"

@@ -1,10 +1,16 @@
 """Where a lake table's objects are: its folder under the bucket (or a local root) and its data
-objects, the same listing for readers (:mod:`pipeline.reports.duck`) and compaction."""
+objects, the same listing for readers (:mod:`pipeline.reports.duck`) and compaction; and how
+objects are deleted (compaction, the reporting bucket)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 from pyarrow import fs
 
+from pipeline.errors import PipelineError
 from pipeline.lake.tables import LakeTable
 
 
@@ -21,3 +27,47 @@ def data_files(filesystem: fs.FileSystem, base: str) -> list[fs.FileInfo]:
         for f in filesystem.get_file_info(selector)
         if f.type == fs.FileType.File and not f.base_name.startswith(("_", "."))
     ]
+
+
+Deleter = Callable[[list[str]], None]
+#: DeleteObjects' limit per call
+MAX_DELETE_KEYS = 1000
+
+
+def s3_deleter(s3: Any) -> Deleter:
+    """Deletes ``bucket/key`` paths with DeleteObjects (batched). pyarrow's own ``delete_file``
+    leaves an empty ``dir/`` marker object behind when it empties a "directory": not wanted
+    in a lake or a reporting bucket."""
+
+    def delete(paths: list[str]) -> None:
+        by_bucket: dict[str, list[str]] = {}
+        for path in paths:
+            bucket, _, key = path.partition("/")
+            by_bucket.setdefault(bucket, []).append(key)
+        for bucket, keys in by_bucket.items():
+            for start in range(0, len(keys), MAX_DELETE_KEYS):
+                chunk = keys[start : start + MAX_DELETE_KEYS]
+                try:
+                    response = s3.delete_objects(
+                        Bucket=bucket,
+                        Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
+                    )
+                except (ClientError, BotoCoreError) as exc:
+                    raise PipelineError(f"cannot delete objects of {bucket}: {exc}") from exc
+                if response.get("Errors"):
+                    first = response["Errors"][0]
+                    raise PipelineError(
+                        f"cannot delete s3://{bucket}/{first.get('Key')}: {first.get('Message')}"
+                    )
+
+    return delete
+
+
+def filesystem_deleter(filesystem: fs.FileSystem) -> Deleter:
+    """Deletes paths one by one through ``filesystem`` (local disk)."""
+
+    def delete(paths: list[str]) -> None:
+        for path in paths:
+            filesystem.delete_file(path)
+
+    return delete

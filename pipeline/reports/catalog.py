@@ -13,7 +13,7 @@ from functools import cached_property
 from importlib import resources
 
 from pipeline.errors import PipelineError
-from pipeline.reports.portable import parse, placeholders, relations_read
+from pipeline.reports.portable import parse, relations_read
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,6 @@ class Report:
     def relations(self) -> frozenset[str]:
         """The tables and views it reads."""
         return frozenset(relations_read(parse(self.sql)))
-
-    @cached_property
-    def parameters(self) -> frozenset[str]:
-        return frozenset(placeholders(parse(self.sql)))
 
     def missing(self, relations: Collection[str]) -> list[str]:
         """What it reads that ``relations`` lacks (empty: it can run)."""

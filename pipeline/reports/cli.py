@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,15 +17,19 @@ from pipeline.config import Config
 from pipeline.errors import PipelineError
 from pipeline.events.schema import EVENT_TYPES
 from pipeline.lake.ddl import relation_columns, tables_read
-from pipeline.lake.tables import lake_tables
+from pipeline.lake.layout import s3_deleter
+from pipeline.lake.tables import LakeTable, lake_tables
 from pipeline.reports.catalog import Report, reports
 from pipeline.reports.catalog import report as find_report
 from pipeline.reports.lint import lint
 from pipeline.reports.output import FORMATS, csv_text, format_table, json_line, write_file
-from pipeline.reports.params import bind, parse_time
+from pipeline.reports.params import PARAMETERS, bind, parse_time
 from pipeline.reports.publish import publish, report_date
 from pipeline.reports.runner import run_report
 from pipeline.reports.watch import LakeEvents, ensure_notifications
+
+#: Parameters with no option of their own
+OTHERS = ("band_low", "band_high", "silent_windows")
 
 
 def _parameters(
@@ -135,7 +138,14 @@ class _Emitter:
 @click.option("--until", help="Event time until (exclusive), same forms as --since.")
 @click.option("--site", help="Only this site.")
 @click.option("--device", help="Only this device.")
-@click.option("--param", multiple=True, help="Another report parameter, NAME=VALUE.")
+@click.option(
+    "--param",
+    multiple=True,
+    help="Another report parameter, NAME=VALUE: "
+    + "; ".join(
+        f"{p.name}: {p.help} ({p.default})" for p in PARAMETERS.values() if p.name in OTHERS
+    ),
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", help="Output format.")
 @click.option("--out", type=click.Path(file_okay=False), help="Also write <report>.<ext> here.")
 @click.option("--to", help="Publish to the reporting bucket: s3://BUCKET/PREFIX (Parquet).")
@@ -192,7 +202,12 @@ def report(
     date = report_date(values["since_ms"] if since else None, round(time.time() * 1000))
     filesystem = clients.arrow_s3_filesystem() if to else None
     emitter = _Emitter(
-        fmt, out, to, lambda table, name: publish(table, filesystem, to or "", name, date)
+        fmt,
+        out,
+        to,
+        lambda table, name: publish(
+            table, filesystem, to or "", name, date, s3_deleter(clients.s3)
+        ),
     )
     if engine == "athena":
         from pipeline.reports.athena import AthenaSession
@@ -202,14 +217,16 @@ def report(
         from pipeline.reports.duck import LakeSession
 
         session = LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
-    with session:
-        for spec in selected:
-            emitter.emit(spec, run_report(session, spec, tables, values))
-        if not watch:
-            return
+    queue = None
+    if watch:  # before the first run: nothing that lands after it goes unnoticed
         queue = ensure_notifications(
             clients.client("sqs"), clients.s3, config.names.bucket, config.names.lake_events_queue
         )
+    with session:
+        for spec in selected:
+            emitter.emit(spec, run_report(session, spec, tables, values))
+        if queue is None:
+            return
         events = LakeEvents(
             clients.client("sqs"),
             queue,
@@ -218,20 +235,30 @@ def report(
             quiet_s=quiet_seconds,
         )
         click.echo(f"watching s3://{config.names.bucket} through {queue}", err=True)
-        refreshes = 0
         try:
-            for changes in events.changes(threading.Event()):
-                refresh = getattr(session, "refresh", None)
-                if refresh:
-                    refresh()
-                for spec in selected:
-                    if tables_read(spec.relations, tables) & changes.tables:
-                        emitter.emit(spec, run_report(session, spec, tables, values))
-                events.ack(changes)
-                refreshes += 1
-                click.echo(f"refreshed after new data in {sorted(changes.tables)}", err=True)
-                if max_refreshes and refreshes >= max_refreshes:
-                    return
+            _watch(events, session, selected, tables, values, emitter, max_refreshes)
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
-            sys.stdout.flush()
+
+
+def _watch(
+    events: LakeEvents,
+    session: Any,
+    selected: list[Report],
+    tables: dict[str, LakeTable],
+    values: dict[str, Any],
+    emitter: _Emitter,
+    max_refreshes: int,
+) -> None:
+    """Re-run the reports that read the tables each group of S3 events touched."""
+    for refreshes, changes in enumerate(events.changes(threading.Event()), start=1):
+        refresh = getattr(session, "refresh", None)  # DuckDB: list the objects again
+        if refresh:
+            refresh()
+        for spec in selected:
+            if tables_read(spec.relations, tables) & changes.tables:
+                emitter.emit(spec, run_report(session, spec, tables, values))
+        events.ack(changes)
+        click.echo(f"refreshed after new data in {sorted(changes.tables)}", err=True)
+        if max_refreshes and refreshes >= max_refreshes:
+            return

@@ -35,7 +35,8 @@ PARTITIONING = ds.partitioning(
 )
 #: How many times a query is re-run on a fresh listing when an object it listed is gone.
 RELIST_ATTEMPTS = 5
-_GONE = ("NoSuchKey", "NOT_FOUND", "No such file", "does not exist", "Path does not exist")
+#: How a vanished object shows in DuckDB's error about an Arrow dataset (S3, local disk)
+_GONE = ("NO_SUCH_KEY", "NoSuchKey", "No such file or directory", "Path does not exist")
 
 
 def lake_dataset(table: LakeTable, filesystem: fs.FileSystem, root: str) -> ds.Dataset:
@@ -59,6 +60,17 @@ def lake_dataset(table: LakeTable, filesystem: fs.FileSystem, root: str) -> ds.D
         partitioning=PARTITIONING,
         partition_base_dir=base,
     )
+
+
+def _as_athena_types(table: pa.Table) -> pa.Table:
+    """DuckDB sums integers into HUGEINT (Arrow decimal(38, 0)) where Trino returns a bigint:
+    give the bigint (a sum beyond its range fails on both engines' terms: here, loudly)."""
+    fields = [
+        pa.field(f.name, pa.int64()) if pa.types.is_decimal(f.type) and f.type.scale == 0 else f
+        for f in table.schema
+    ]
+    schema = pa.schema(fields)
+    return table if schema.equals(table.schema) else table.cast(schema)
 
 
 class LakeSession:
@@ -92,9 +104,6 @@ class LakeSession:
             dataset = lake_dataset(table, self.filesystem, self.root)
             self.connection.register(table.name, dataset)
 
-    def relation_names(self) -> set[str]:
-        return set(self.relations)
-
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> pa.Table:
         """Run Athena SQL (parameters as ``:name``); returns an Arrow table."""
         expression = parse(sql)
@@ -107,9 +116,11 @@ class LakeSession:
         attempt = 1
         while True:
             try:
-                return self.connection.sql(text, params=bound or None).to_arrow_table()
+                result = self.connection.sql(text, params=bound or None).to_arrow_table()
+                return _as_athena_types(result)
             except duckdb.Error as exc:
-                if attempt == RELIST_ATTEMPTS or not any(s in str(exc) for s in _GONE):
+                gone = "registered as" in str(exc) and any(s in str(exc) for s in _GONE)
+                if attempt == RELIST_ATTEMPTS or not gone:
                     raise PipelineError(f"report failed on DuckDB: {exc}") from exc
                 log.info(
                     "an object was replaced while reading; listing again",

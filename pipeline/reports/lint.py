@@ -67,6 +67,14 @@ class Finding:
         return f"{self.rule}: {self.message}"
 
 
+def _show(node: exp.Expression) -> str:
+    """The construct as the report's author wrote it (columns without the added qualifiers)."""
+    plain = node.transform(
+        lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n, copy=True
+    )
+    return plain.sql(dialect="athena")
+
+
 def _trino_kind(node: exp.Expression) -> str:
     """``integer``, ``double``, ``decimal`` or ``unknown``, as Trino would type ``node``.
 
@@ -101,7 +109,7 @@ def _division(node: exp.Div) -> str | None:
     ):
         return None
     return (
-        f"{node.sql(dialect='athena')}: {left} / {right} divides differently on Trino and "
+        f"{_show(node)}: {left} / {right} divides differently on Trino and "
         "DuckDB; make one side a double (1e0, CAST(x AS double))"
     )
 
@@ -126,7 +134,7 @@ def _findings(expression: exp.Expression) -> Iterator[Finding]:
         ):
             yield Finding(
                 "time-zone",
-                f"{node.sql(dialect='athena')} depends on the session's time zone or clock; "
+                f"{_show(node)} depends on the session's time zone or clock; "
                 "pass times as parameters (UTC epoch ms)",
             )
         elif isinstance(node, _APPROXIMATE) or (
@@ -134,17 +142,17 @@ def _findings(expression: exp.Expression) -> Iterator[Finding]:
         ):
             yield Finding(
                 "approximate",
-                f"{node.sql(dialect='athena')}: the engines approximate with other algorithms; "
+                f"{_show(node)}: the engines approximate with other algorithms; "
                 "use exact aggregates (count(DISTINCT ...))",
             )
         elif isinstance(node, _REGEX):
             yield Finding(
                 "regex",
-                f"{node.sql(dialect='athena')}: Trino's and DuckDB's regular expressions "
+                f"{_show(node)}: Trino's and DuckDB's regular expressions "
                 "differ; use LIKE, strpos or split_part",
             )
         elif isinstance(node, _NONDETERMINISTIC):
-            yield Finding("nondeterministic", f"{node.sql(dialect='athena')} is not repeatable")
+            yield Finding("nondeterministic", f"{_show(node)} is not repeatable")
         elif isinstance(node, exp.Anonymous):
             yield Finding(
                 "unknown-function",
@@ -157,7 +165,7 @@ def _findings(expression: exp.Expression) -> Iterator[Finding]:
         ):
             yield Finding(
                 "float-text",
-                f"{node.sql(dialect='athena')}: doubles print differently; keep them numbers "
+                f"{_show(node)}: doubles print differently; keep them numbers "
                 "or round and cast to bigint first",
             )
 

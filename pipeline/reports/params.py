@@ -5,10 +5,11 @@ with its default unless given. "All sites" is the empty string (``(:site = '' OR
 :site)``), which binds the same way on both engines.
 
 Time ranges are on **event time**. When a range starts (``since_ms`` given), the runner also
-binds ``since_dt``, the arrival-date partition from which to read: the day of ``since_ms`` minus
-:data:`ARRIVAL_MARGIN_MS`. Firehose partitions by arrival time, and a row arrives after its event
-happened, so no row of the range is in an earlier partition unless a producer's clock ran more
-than the margin ahead of Firehose's.
+binds ``since_dt`` and ``since_hour``, the first arrival partition to read: the hour of
+``since_ms`` minus :data:`ARRIVAL_MARGIN_MS`. Firehose partitions by arrival time, and a row
+arrives after its event happened, so no row of the range is in an earlier partition unless a
+producer's clock ran more than the margin ahead of Firehose's (such rows are missed by ranged
+reports; a report without ``--since`` reads every partition).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Any
 
 from pipeline.errors import PipelineError
 from pipeline.events.schema import MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS
-from pipeline.lake.ddl import SINCE_DT
+from pipeline.lake.ddl import SINCE_DT, SINCE_HOUR
 
-ARRIVAL_MARGIN_MS = 86_400_000
+ARRIVAL_MARGIN_MS = 3_600_000
 _DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
@@ -47,7 +48,8 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("band_low", float, -10.0, "readings below this temperature are anomalies"),
         Parameter("band_high", float, 40.0, "readings above this temperature are anomalies"),
         Parameter("silent_windows", int, 3, "windows without data before a device is silent"),
-        Parameter(SINCE_DT, str, "", "first arrival partition read (set from since_ms)"),
+        Parameter(SINCE_DT, str, "", "first arrival day read (set from since_ms)"),
+        Parameter(SINCE_HOUR, str, "", "first arrival hour of that day read (set from since_ms)"),
     )
 }
 
@@ -55,8 +57,8 @@ PARAMETERS: dict[str, Parameter] = {
 def coerce(name: str, value: Any) -> Any:
     """``value`` (a string from the command line, or typed) as the parameter's type."""
     parameter = PARAMETERS.get(name)
-    if parameter is None or name == SINCE_DT:
-        known = ", ".join(n for n in PARAMETERS if n != SINCE_DT)
+    if parameter is None or name in (SINCE_DT, SINCE_HOUR):
+        known = ", ".join(n for n in PARAMETERS if n not in (SINCE_DT, SINCE_HOUR))
         raise PipelineError(f"unknown report parameter {name!r} (known: {known})")
     try:
         typed = parameter.kind(value)
@@ -70,14 +72,15 @@ def coerce(name: str, value: Any) -> Any:
 
 
 def bind(given: Mapping[str, Any]) -> dict[str, Any]:
-    """Every parameter's value: ``given`` (coerced) over the defaults, plus ``since_dt``."""
+    """Every parameter's value: ``given`` (coerced) over the defaults, plus the first arrival
+    partition when the range starts."""
     values = {name: p.default for name, p in PARAMETERS.items()}
     values.update({name: coerce(name, value) for name, value in given.items()})
     if values["since_ms"] >= values["until_ms"]:
         raise PipelineError("the time range is empty: --since must be before --until")
     if "since_ms" in given:
         start = datetime.fromtimestamp((values["since_ms"] - ARRIVAL_MARGIN_MS) / 1000, tz=UTC)
-        values[SINCE_DT] = start.strftime("%Y-%m-%d")
+        values[SINCE_DT], values[SINCE_HOUR] = start.strftime("%Y-%m-%d"), f"{start.hour:02d}"
     return values
 
 

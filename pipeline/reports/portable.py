@@ -134,7 +134,7 @@ def to_athena(sql: str | exp.Expression, values: Mapping[str, Any]) -> tuple[str
 
 def with_pruned_views(sql: str | exp.Expression, tables: dict[str, LakeTable]) -> exp.Expression:
     """The query with the views it reads redefined, in its own WITH, to read only the
-    partitions ``dt >= :since_dt`` (see :func:`pipeline.lake.ddl.view_select`).
+    arrival partitions from ``(:since_dt, :since_hour)`` on (:func:`pipeline.lake.ddl.view_select`).
 
     A WITH entry named like a view shadows the view in both engines, so the report's text is
     unchanged; the views it reads through other views are redefined too.

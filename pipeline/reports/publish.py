@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from pyarrow import fs
 
 from pipeline.errors import PipelineError
+from pipeline.lake.layout import Deleter, filesystem_deleter
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,17 @@ def report_date(since_ms: int | None, now_ms: int) -> str:
     return datetime.fromtimestamp(moment / 1000, tz=UTC).strftime("%Y-%m-%d")
 
 
-def publish(table: pa.Table, filesystem: fs.FileSystem, url: str, report: str, date: str) -> str:
-    """Write ``table`` as the report's result for ``date``; returns its ``s3://`` URL."""
+def publish(
+    table: pa.Table,
+    filesystem: fs.FileSystem,
+    url: str,
+    report: str,
+    date: str,
+    delete: Deleter | None = None,
+) -> str:
+    """Write ``table`` as the report's result for ``date``; returns its ``s3://`` URL.
+
+    ``delete`` removes stale objects (on S3: :func:`~pipeline.lake.layout.s3_deleter`)."""
     partition = f"{parse_location(url)}/{report}/report_date={date}"
     path = f"{partition}/{PART}"
     try:
@@ -48,8 +58,8 @@ def publish(table: pa.Table, filesystem: fs.FileSystem, url: str, report: str, d
             for f in filesystem.get_file_info(fs.FileSelector(partition, allow_not_found=True))
             if f.type == fs.FileType.File and f.path != path
         ]
-        for other in stale:
-            filesystem.delete_file(other)
+        if stale:
+            (delete or filesystem_deleter(filesystem))(stale)
     except OSError as exc:
         raise PipelineError(f"cannot write {report} to s3://{partition}/: {exc}") from exc
     log.info("report published", extra={"report": report, "path": path, "rows": table.num_rows})

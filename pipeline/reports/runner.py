@@ -30,7 +30,8 @@ class Engine(Protocol):
 def report_sql(
     report: Report, tables: dict[str, LakeTable], values: Mapping[str, Any]
 ) -> exp.Expression:
-    """The report's query as it will run: views pruned to ``since_dt`` when it is bound."""
+    """The report's query as it will run: views pruned to the arrival partitions from
+    ``since_dt``/``since_hour`` on when they are bound."""
     missing = report.missing(relation_columns(tables))
     if missing:
         raise PipelineError(

@@ -114,5 +114,13 @@ def test_stack_on_the_emulator_runs_the_pipeline(emulator, client, name, tmp_pat
     assert c.events > 0 and c.results > 0 and c.dead_letters == 0
     assert summary.lake_rows["events_iot"] == c.events
     assert summary.results_items > 0
-    assert set(summary.reports) == {"device_summary", "site_activity", "pipeline_health"}
+    assert set(summary.reports) == {  # every report an IoT lake can answer
+        "device_summary",
+        "fleet_health",
+        "pipeline_health",
+        "pipeline_lag",
+        "rejects",
+        "site_activity",
+        "site_timeseries",
+    }
     assert all(rows > 0 for rows in summary.reports.values())

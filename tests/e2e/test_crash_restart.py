@@ -51,7 +51,7 @@ shards = 3
 
 [consumer]
 application = "crash-consumer"
-max_records = 150
+max_records = 50
 poll_interval_ms = 20
 checkpoint_interval_s = 0.3
 """
@@ -81,8 +81,8 @@ def test_sigkill_at_random_points_never_double_counts_or_loses(emulator, tmp_pat
     Provisioner(config, clients).run()
     truth = tmp_path / "truth.jsonl"
     options = ProduceOptions(
-        devices=40,
-        minutes=20,
+        devices=80,
+        minutes=30,
         seed=13,
         chaos=ChaosOptions(duplicates=0.05),
         end_of_stream=True,
@@ -94,7 +94,7 @@ def test_sigkill_at_random_points_never_double_counts_or_loses(emulator, tmp_pat
     killed_mid_run = 0
     for _ in range(8):
         process = consume(config_path, emulator.endpoint_url)
-        time.sleep(rng.uniform(1.2, 3.0))  # a random kill point; the outcome must not depend on it
+        time.sleep(rng.uniform(1.0, 2.5))  # a random kill point; the outcome must not depend on it
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed_mid_run += 1

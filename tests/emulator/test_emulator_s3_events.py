@@ -4,6 +4,7 @@ SQS: what the reports' --to and --watch and the alerts rely on, through the serv
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote_plus
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,6 +13,7 @@ from pyarrow import fs
 
 from pipeline.aws.clients import AwsClients
 from pipeline.config import AwsConfig
+from pipeline.emulator import flush_firehose
 
 pytestmark = pytest.mark.emulator
 
@@ -53,8 +55,9 @@ def test_object_created_events_reach_an_sqs_queue(client, name):
     ]
     records = [r for b in bodies for r in b.get("Records", [])]
     assert [b.get("Event") for b in bodies if "Event" in b] == ["s3:TestEvent"]
-    assert [(r["eventName"], r["s3"]["object"]["key"]) for r in records] == [
-        ("ObjectCreated:Put", "t/dt%3D2026-01-01/hour%3D00/a+b.parquet")
+    # keys come URL-encoded (spaces as "+"): readers decode them with unquote_plus
+    assert [(r["eventName"], unquote_plus(r["s3"]["object"]["key"])) for r in records] == [
+        ("ObjectCreated:Put", "t/dt=2026-01-01/hour=00/a b.parquet")
     ]
 
 
@@ -76,3 +79,35 @@ def test_sns_delivers_to_a_subscribed_queue_with_attributes(client, name):
     envelope = json.loads(message["Body"])
     assert envelope["Message"] == "m"
     assert envelope["MessageAttributes"]["alert_id"]["Value"] == "a|b"
+
+
+def test_firehose_deliveries_send_object_created_events(emulator, client, name):
+    """The lake's objects come from Firehose: its deliveries notify like any PutObject."""
+    s3, sqs, firehose = client("s3"), client("sqs"), client("firehose")
+    s3.create_bucket(Bucket=name)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    s3.put_bucket_notification_configuration(
+        Bucket=name,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    firehose.create_delivery_stream(
+        DeliveryStreamName=name,
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "BucketARN": f"arn:aws:s3:::{name}",
+            "Prefix": "t/dt=!{timestamp:yyyy-MM-dd}/",
+        },
+    )
+    firehose.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b'{"a":1}\n'}])
+    assert flush_firehose(emulator.endpoint_url, name) == 1
+    keys = [
+        unquote_plus(r["s3"]["object"]["key"])
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        for r in json.loads(m["Body"]).get("Records", [])
+    ]
+    assert len(keys) == 1 and keys[0].startswith("t/dt=")

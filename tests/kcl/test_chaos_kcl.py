@@ -1,4 +1,4 @@
-"""`pipeline chaos --engine kcl`: whole KCL workers SIGKILLed mid-run, faults, a split and a merge."""
+"""`pipeline chaos --engine kcl`: KCL workers SIGKILLed mid-run, faults, a split and a merge."""
 
 from __future__ import annotations
 

@@ -142,3 +142,41 @@ def write_to_lake(config: Config, clients: AwsClients, sent: Sent, batch: int = 
         for start in range(0, len(raw), batch):
             sink.write(core.process(raw[start : start + batch]), shard)
     flush_firehose(config.aws.endpoint_url)
+
+
+class Lake:
+    """A written lake: its configuration, ground truth, clients and a DuckDB session on it."""
+
+    def __init__(self, config: Config, sent: Sent | None) -> None:
+        from pipeline.lake.tables import lake_tables
+        from pipeline.reports.duck import LakeSession
+
+        self.config = config
+        self.sent = sent
+        self.clients = AwsClients(config.aws)
+        self.tables = lake_tables(config)
+        self.session = LakeSession(
+            self.tables, self.clients.arrow_s3_filesystem(), config.names.bucket
+        )
+
+    def run(self, name: str, **given: object) -> list[dict[str, Any]]:
+        """A shipped report's rows, with parameters."""
+        from pipeline.reports.catalog import report
+        from pipeline.reports.params import bind
+        from pipeline.reports.runner import run_report
+
+        return run_report(self.session, report(name), self.tables, bind(given)).to_pylist()
+
+    def env(self) -> dict[str, str]:
+        """The environment that points ``pipeline`` at this lake's resources."""
+        names = self.config.names
+        return {
+            "PIPELINE_STREAM_EVENT_TYPE": self.config.stream.event_type,
+            "PIPELINE_NAMES_BUCKET": names.bucket,
+            "PIPELINE_NAMES_FIREHOSE_PREFIX": names.firehose_prefix,
+            "PIPELINE_NAMES_GLUE_DATABASE": names.glue_database,
+            "PIPELINE_NAMES_RESULTS_TABLE": names.results_table,
+            "PIPELINE_NAMES_STATE_TABLE": names.state_table,
+            "PIPELINE_NAMES_ALERTS_TOPIC": names.alerts_topic,
+            "PIPELINE_NAMES_LAKE_EVENTS_QUEUE": names.lake_events_queue,
+        }

@@ -13,12 +13,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from pyarrow import fs
+from click.testing import CliRunner
 
 from pipeline.aws.clients import AwsClients
+from pipeline.cli import main
 from pipeline.errors import PipelineError
 from pipeline.lake.compaction import Compactor, Partition
-from pipeline.lake.layout import data_files
+from pipeline.lake.layout import Deleter, data_files, s3_deleter
 from pipeline.lake.tables import LakeTable, lake_tables
 from pipeline.reports.duck import LakeSession
 from tests.reports.lake_run import START_MS, lake_config
@@ -29,49 +30,15 @@ PARTITION = Partition("2026-01-01", "00")
 VIEW = "SELECT * FROM v_window_device_minute ORDER BY result_id"
 
 
-class Hooked(fs.FileSystemHandler):
-    """Delegates to a filesystem; calls ``before_delete(path)`` before each delete."""
+def hooked(delete: Deleter, before_each: Callable[[str], None]) -> Deleter:
+    """Deletes one object at a time, calling ``before_each(path)`` first."""
 
-    def __init__(self, inner: fs.FileSystem, before_delete: Callable[[str], None]) -> None:
-        self.inner = inner
-        self.before_delete = before_delete
+    def run(paths: list[str]) -> None:
+        for path in paths:
+            before_each(path)
+            delete([path])
 
-    def get_type_name(self) -> str:
-        return "hooked"
-
-    def normalize_path(self, path: str) -> str:
-        return self.inner.normalize_path(path)
-
-    def equals(self, other: Any) -> bool:
-        return self is other
-
-    def get_file_info(self, paths: list[str]) -> list[fs.FileInfo]:
-        return self.inner.get_file_info(paths)
-
-    def get_file_info_selector(self, selector: fs.FileSelector) -> list[fs.FileInfo]:
-        return self.inner.get_file_info(selector)
-
-    def delete_file(self, path: str) -> None:
-        self.before_delete(path)
-        self.inner.delete_file(path)
-
-    def open_input_stream(self, path: str) -> Any:
-        return self.inner.open_input_stream(path)
-
-    def open_input_file(self, path: str) -> Any:
-        return self.inner.open_input_file(path)
-
-    def open_output_stream(self, path: str, metadata: Any) -> Any:
-        return self.inner.open_output_stream(path, metadata=metadata)
-
-    def create_dir(self, path: str, recursive: bool) -> None:
-        self.inner.create_dir(path, recursive=recursive)
-
-    def delete_dir(self, path: str) -> None:  # pragma: no cover - not used by compaction
-        raise NotImplementedError
-
-    delete_dir_contents = delete_root_dir_contents = move = copy_file = delete_dir
-    open_append_stream = delete_dir
+    return run
 
 
 @pytest.fixture
@@ -79,7 +46,7 @@ def lake(emulator):
     config = lake_config(emulator.endpoint_url, f"c{uuid.uuid4().hex[:10]}")
     clients = AwsClients(config.aws)
     clients.s3.create_bucket(Bucket=config.names.bucket)
-    return config, clients.arrow_s3_filesystem(), lake_tables(config)
+    return config, clients.arrow_s3_filesystem(), lake_tables(config), s3_deleter(clients.s3)
 
 
 def _window_rows(n: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -118,7 +85,7 @@ def _multiset(table: pa.Table) -> Counter:
 
 
 def test_compaction_keeps_every_row_once_in_fewer_sorted_files(lake):
-    config, filesystem, tables = lake
+    config, filesystem, tables, delete = lake
     table = tables["result:device_minute"]
     rows = _window_rows(120, random.Random(5))
     _write_small_objects(filesystem, table, config.names.bucket, rows, files=30)
@@ -129,7 +96,7 @@ def test_compaction_keeps_every_row_once_in_fewer_sorted_files(lake):
         if row["result_id"] not in highest or row["version"] > highest[row["result_id"]]["version"]:
             highest[row["result_id"]] = row
 
-    compactor = Compactor(filesystem, config.names.bucket)
+    compactor = Compactor(filesystem, config.names.bucket, delete=delete)
     ((partition, files),) = compactor.partitions(table)
     result = compactor.compact(table, partition, files)
 
@@ -150,7 +117,7 @@ def test_compaction_keeps_every_row_once_in_fewer_sorted_files(lake):
 def test_no_reader_ever_sees_a_partial_state(lake):
     """Every intermediate state (compacted object written, inputs deleted one by one) answers
     like before; a reader that listed the objects before compaction reads after it."""
-    config, filesystem, tables = lake
+    config, filesystem, tables, delete = lake
     table = tables["result:device_minute"]
     _write_small_objects(
         filesystem, table, config.names.bucket, _window_rows(60, random.Random(9)), 12
@@ -163,8 +130,7 @@ def test_no_reader_ever_sees_a_partial_state(lake):
         with LakeSession(tables, filesystem, config.names.bucket) as reader:
             seen.append(_multiset(reader.query(VIEW)))
 
-    hooked = fs.PyFileSystem(Hooked(filesystem, read_now))
-    compactor = Compactor(hooked, config.names.bucket)
+    compactor = Compactor(filesystem, config.names.bucket, delete=hooked(delete, read_now))
     ((partition, files),) = compactor.partitions(table)
     compactor.compact(table, partition, files)
 
@@ -174,7 +140,7 @@ def test_no_reader_ever_sees_a_partial_state(lake):
 
 
 def test_a_crash_before_the_deletes_loses_nothing_and_the_next_run_completes(lake):
-    config, filesystem, tables = lake
+    config, filesystem, tables, delete = lake
     table = tables["result:device_minute"]
     _write_small_objects(
         filesystem, table, config.names.bucket, _window_rows(40, random.Random(2)), 8
@@ -185,7 +151,7 @@ def test_a_crash_before_the_deletes_loses_nothing_and_the_next_run_completes(lak
     def crash(_: str) -> None:
         raise OSError("killed")
 
-    compactor = Compactor(fs.PyFileSystem(Hooked(filesystem, crash)), config.names.bucket)
+    compactor = Compactor(filesystem, config.names.bucket, delete=hooked(delete, crash))
     ((partition, files),) = compactor.partitions(table)
     with pytest.raises(OSError, match="killed"):
         compactor.compact(table, partition, files)
@@ -194,7 +160,7 @@ def test_a_crash_before_the_deletes_loses_nothing_and_the_next_run_completes(lak
     with LakeSession(tables, filesystem, config.names.bucket) as session:
         assert _multiset(session.query(VIEW)) == expected
 
-    compactor = Compactor(filesystem, config.names.bucket)
+    compactor = Compactor(filesystem, config.names.bucket, delete=delete)
     ((partition, files),) = compactor.partitions(table)
     compactor.compact(table, partition, files)
     assert len(data_files(filesystem, base)) == 1
@@ -203,11 +169,11 @@ def test_a_crash_before_the_deletes_loses_nothing_and_the_next_run_completes(lak
 
 
 def test_objects_delivered_during_compaction_stay(lake):
-    config, filesystem, tables = lake
+    config, filesystem, tables, delete = lake
     table = tables["result:device_minute"]
     rows = _window_rows(20, random.Random(4))
     _write_small_objects(filesystem, table, config.names.bucket, rows, 4)
-    compactor = Compactor(filesystem, config.names.bucket)
+    compactor = Compactor(filesystem, config.names.bucket, delete=delete)
     ((partition, files),) = compactor.partitions(table)
     late = pa.Table.from_pylist(
         [rows[0] | {"result_id": "late", "version": 1}], schema=table.schema
@@ -220,7 +186,7 @@ def test_objects_delivered_during_compaction_stay(lake):
 
 
 def test_a_new_optional_event_field_reads_as_null_in_older_partitions(lake):
-    config, filesystem, tables = lake
+    config, filesystem, tables, _ = lake
     events = tables["events"]
     newer = dataclasses.replace(
         events, schema=events.schema.append(pa.field("firmware", pa.string()))
@@ -245,7 +211,7 @@ def test_a_new_optional_event_field_reads_as_null_in_older_partitions(lake):
 
 
 def test_compaction_aligns_old_objects_and_refuses_to_drop_unknown_columns(lake):
-    config, filesystem, tables = lake
+    config, filesystem, tables, delete = lake
     events = tables["events"]
     newer = dataclasses.replace(
         events, schema=events.schema.append(pa.field("firmware", pa.string()))
@@ -258,11 +224,11 @@ def test_compaction_aligns_old_objects_and_refuses_to_drop_unknown_columns(lake)
     pq.write_table(new, f"{directory}/b.parquet", filesystem=filesystem)
 
     with pytest.raises(PipelineError, match="firmware"):  # the old schema would drop it
-        compactor = Compactor(filesystem, config.names.bucket)
+        compactor = Compactor(filesystem, config.names.bucket, delete=delete)
         ((partition, files),) = compactor.partitions(events)
         compactor.compact(events, partition, files)
 
-    compactor = Compactor(filesystem, config.names.bucket)
+    compactor = Compactor(filesystem, config.names.bucket, delete=delete)
     ((partition, files),) = compactor.partitions(newer)
     compactor.compact(newer, partition, files)
     (only,) = data_files(filesystem, directory)
@@ -271,3 +237,25 @@ def test_compaction_aligns_old_objects_and_refuses_to_drop_unknown_columns(lake)
         {"event_id": "e1", "firmware": None},
         {"event_id": "e2", "firmware": "2"},
     ]
+
+
+def test_pipeline_compact_from_the_command_line(emulator, lake):
+    config, filesystem, tables, _ = lake
+    table = tables["result:device_minute"]
+    rows = _window_rows(30, random.Random(3))
+    _write_small_objects(filesystem, table, config.names.bucket, rows, files=6)
+    env = {"PIPELINE_NAMES_BUCKET": config.names.bucket}
+    args = ["--endpoint-url", emulator.endpoint_url, "compact"]
+    dry = CliRunner().invoke(main, [*args, "--dry-run"], env=env)
+    assert dry.stdout == "window_device_minute dt=2026-01-01 hour=00: 6 files\n"
+    result = CliRunner().invoke(main, [*args, "window_device_minute", "--min-files", "3"], env=env)
+    assert result.exit_code == 0, result.output
+    kept = len({r["result_id"] for r in rows})
+    assert result.stdout.startswith(
+        f"window_device_minute dt=2026-01-01 hour=00: 6 files -> 1, {len(rows)} rows -> {kept} "
+        f"({len(rows) - kept} duplicates)"
+    )
+    listed = AwsClients(config.aws).s3.list_objects_v2(Bucket=config.names.bucket)["Contents"]
+    assert len(listed) == 1 and listed[0]["Key"].endswith("-000.parquet")  # no directory markers
+    unknown = CliRunner().invoke(main, [*args, "nope"], env=env)
+    assert unknown.exit_code == 1 and "unknown lake table(s) ['nope']" in unknown.output

@@ -3,68 +3,28 @@ ground truth by plain Python (tests/reports/truth.py), on DuckDB over the emulat
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.aws.clients import AwsClients
-from pipeline.config import Config
 from pipeline.lake.ddl import relation_columns
 from pipeline.lake.layout import data_files, table_base
-from pipeline.lake.tables import lake_tables
-from pipeline.reports.catalog import available, report
-from pipeline.reports.duck import LakeSession
-from pipeline.reports.params import bind
-from pipeline.reports.runner import run_report
+from pipeline.reports.catalog import available
 from tests.reports import truth
-from tests.reports.lake_run import (
-    GAP_DEVICE,
-    SILENT_DEVICE,
-    START_MS,
-    Sent,
-    iot_records,
-    lake_config,
-    web_records,
-    write_to_lake,
-)
+from tests.reports.lake_run import GAP_DEVICE, SILENT_DEVICE, START_MS, Lake
 
 pytestmark = [pytest.mark.emulator]
 
 BAND = {"band_low": 10.0, "band_high": 25.0}  # meters run warm, trackers cold: both outside
 
 
-class Lake:
-    def __init__(self, config: Config, sent: Sent) -> None:
-        self.config = config
-        self.sent = sent
-        self.clients = AwsClients(config.aws)
-        self.tables = lake_tables(config)
-        self.session = LakeSession(
-            self.tables, self.clients.arrow_s3_filesystem(), config.names.bucket
-        )
-
-    def run(self, name: str, **given: object) -> list[dict]:
-        return run_report(self.session, report(name), self.tables, bind(given)).to_pylist()
+@pytest.fixture
+def iot(iot_lake: Lake) -> Lake:
+    return iot_lake
 
 
-def _lake(emulator, event_type: str, sent: Sent) -> Iterator[Lake]:
-    config = lake_config(emulator.endpoint_url, f"g{uuid.uuid4().hex[:10]}", event_type)
-    write_to_lake(config, AwsClients(config.aws), sent)
-    lake = Lake(config, sent)
-    yield lake
-    lake.session.close()
-
-
-@pytest.fixture(scope="module")
-def iot(emulator) -> Iterator[Lake]:
-    yield from _lake(emulator, "iot", iot_records(devices=8, minutes=6, seed=7))
-
-
-@pytest.fixture(scope="module")
-def web(emulator) -> Iterator[Lake]:
-    yield from _lake(emulator, "web", web_records(seconds=20, seed=3))
+@pytest.fixture
+def web(web_lake: Lake) -> Lake:
+    return web_lake
 
 
 def test_the_run_has_what_the_reports_must_find(iot):

@@ -12,11 +12,14 @@ import datetime as dt
 import re
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlglot
 from pyarrow import fs
 
 from pipeline.config import load_config
+from pipeline.errors import PipelineError
 from pipeline.lake.ddl import relation_columns
 from pipeline.lake.tables import lake_tables
 from pipeline.reports.catalog import reports
@@ -130,3 +133,30 @@ def test_functions_that_answer_differently_are_rejected():
     }
     for sql, rule in cases.items():
         assert [f.rule for f in lint(sql, RELATIONS)] == [rule], sql
+
+
+def test_a_ranged_report_reads_only_the_partitions_that_can_hold_it(tmp_path):
+    """Objects of arrival hours before the range (less the margin) are never opened: one that
+    is not even Parquet does not disturb a ranged report, and breaks a report of everything."""
+    tables = _tables("iot")
+    late = tables["late"]
+    base = tmp_path / late.location
+    row = {"record_id": "r", "job": "device_minute", "event_id": "e", "watermark_ms": 0}
+    since = 1_767_261_900_000  # 2026-01-01T10:05:00Z: read from arrival hour 09 on
+    # hour 09 holds an event from 10:06: its producer's clock ran ahead, within the margin
+    for hour, event_time in (("08", since - 7_200_000), ("09", since + 60_000), ("10", since)):
+        folder = base / "dt=2026-01-01" / f"hour={hour}"
+        folder.mkdir(parents=True)
+        if hour == "08":
+            (folder / "garbage.parquet").write_bytes(b"not parquet")
+            continue
+        rows = [row | {"record_id": f"r{hour}", "event_time_ms": event_time}]
+        pq.write_table(pa.Table.from_pylist(rows, schema=late.schema), folder / "a.parquet")
+    spec = reports()["rejects"]
+    with LakeSession(tables, fs.LocalFileSystem(), str(tmp_path)) as lake:
+        values = bind({"since_ms": since})
+        assert (values["since_dt"], values["since_hour"]) == ("2026-01-01", "09")
+        result = lake.query(with_pruned_views(spec.sql, tables), values).to_pylist()
+        assert [r["records"] for r in result if r["output"] == "late_events"] == [2]
+        with pytest.raises(PipelineError, match=r"garbage\.parquet"):
+            lake.query(spec.sql, values)

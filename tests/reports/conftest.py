@@ -1,0 +1,33 @@
+"""Two seeded lakes written once per session and only read by the tests (the emulator allows
+50 Firehose delivery streams per account: each provisioned lake takes four)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.reports.lake_run import Lake, iot_records, lake_config, web_records, write_to_lake
+
+
+def _lake(emulator, event_type: str, sent) -> Iterator[Lake]:
+    config = lake_config(emulator.endpoint_url, f"g{uuid.uuid4().hex[:10]}", event_type)
+    lake = Lake(config, sent)
+    write_to_lake(config, lake.clients, sent)
+    lake.session.refresh()
+    yield lake
+    lake.session.close()
+
+
+@pytest.fixture(scope="session")
+def iot_lake(emulator) -> Iterator[Lake]:
+    """8 devices for 6 minutes (one falls silent, one has a gap), duplicates, 4 late events and
+    4 bad records."""
+    yield from _lake(emulator, "iot", iot_records(devices=8, minutes=6, seed=7))
+
+
+@pytest.fixture(scope="session")
+def web_lake(emulator) -> Iterator[Lake]:
+    """20 seconds of clicks from 40 users."""
+    yield from _lake(emulator, "web", web_records(seconds=20, seed=3))

@@ -1,0 +1,238 @@
+"""Alerts: declared rules, evaluated on window results, published to SNS once per rule, key and
+window (a replay, a re-run or a second evaluator publishes nothing more)."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.alerts.deliver import AlertPublisher, topic_arn
+from pipeline.alerts.evaluate import evaluate
+from pipeline.alerts.rules import compile_rules
+from pipeline.cli import main
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+from pipeline.windows.spec import compile_jobs
+from tests.reports import truth
+from tests.reports.lake_run import (
+    GAP_DEVICE,
+    SILENT_DEVICE,
+    START_MS,
+)
+
+JOBS = compile_jobs(load_config(env={}).jobs)
+MINUTE = 60_000
+RULES_TOML = """
+[[alerts]]
+name = "hot"
+job = "device_minute"
+when = "temperature_max > 25"
+
+[[alerts]]
+name = "silent"
+job = "device_minute"
+when = "silent for 2 windows"
+
+[[alerts]]
+name = "fewer_events"
+job = "device_minute"
+when = "events drops 50%"
+"""
+
+
+def rules(*declared: tuple[str, str, str]):
+    return compile_rules([SimpleNamespace(name=n, job=j, when=w) for n, j, w in declared], JOBS)
+
+
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        (("x", "nope", "events > 1"), "alerts.x.job: no job 'nope'"),
+        (("x", "device_minute", "heat > 1"), "alerts.x.when: 'heat' is not a metric of job"),
+        (("x", "device_minute", "events is big"), "alerts.x.when: cannot read 'events is big'"),
+        (("x", "web_second", "unique_users drops 150%"), "a drop is between 0 and 100%"),
+        (("X", "device_minute", "events > 1"), "alerts.X: rule name must be lower_snake_case"),
+    ],
+)
+def test_bad_rules_stop_the_start_up_naming_the_rule(declared, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        rules(declared)
+
+
+def test_a_file_that_replaces_the_jobs_keeps_only_alerts_on_its_jobs(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[[jobs]]\nname = "j"\nsource = "iot"\nwindow = "1m"\n[jobs.metrics]\nn = "count()"\n'
+    )
+    assert load_config(path, env={}).alerts == ()
+    path.write_text(path.read_text() + '[[alerts]]\nname = "a"\njob = "j"\nwhen = "n > 3"\n')
+    assert [a.name for a in load_config(path, env={}).alerts] == ["a"]
+
+
+def _row(device: str, minute: int, **metrics: float) -> dict:
+    start = START_MS + minute * MINUTE
+    return {
+        "job": "device_minute",
+        "device_id": device,
+        "device_type": "meter",
+        "site": "s",
+        "window_start_ms": start,
+        "window_end_ms": start + MINUTE,
+        **metrics,
+    }
+
+
+def test_band_silence_and_drop_alerts_with_stable_ids():
+    rows = [_row("a", m, events=10, battery_min=50.0) for m in range(6)]
+    rows += [_row("b", 0, events=10), _row("b", 4, events=4, battery_min=5.0)]
+    alerts = evaluate(
+        rules(
+            ("low", "device_minute", "battery_min < 10 or battery_min > 90"),
+            ("quiet", "device_minute", "silent for 3 windows"),
+            ("drop", "device_minute", "events drops by 50%"),
+        ),
+        rows,
+    )
+    assert [(a.rule, dict(a.key)["device_id"], a.window_start_ms - START_MS) for a in alerts] == [
+        ("low", "b", 4 * MINUTE),
+        ("quiet", "b", 3 * MINUTE),  # minutes 1-3 missing: the 3rd missing window
+    ]
+    assert (
+        alerts[0].alert_id
+        == f"low|device_minute|device_id=b,device_type=meter,site=s|{START_MS + 4 * MINUTE}"
+    )
+    assert (
+        alerts[0].message
+        == "low: device_id=b, device_type=meter, site=s: battery_min = 5.0 (battery_min < 10)"
+    )
+    drops = evaluate(
+        rules(("drop", "device_minute", "events drops 50%")),
+        [_row("a", 0, events=10), _row("a", 1, events=4), _row("a", 3, events=1)],
+    )
+    assert [a.window_start_ms for a in drops] == [START_MS + MINUTE]  # minute 3: not adjacent
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 12), st.integers(0, 9)), max_size=40),
+    st.randoms(),
+)
+def test_alerts_depend_on_the_results_not_on_their_order_or_copies(cells, rng):
+    """A replay re-sends results in any order, some twice: the alerts are the same."""
+    rows = {(d, m): _row(d, m, events=e, battery_min=float(e * 10)) for d, m, e in cells}
+    declared = rules(
+        ("low", "device_minute", "battery_min < 30"),
+        ("quiet", "device_minute", "silent for 2 windows"),
+        ("drop", "device_minute", "events drops 40%"),
+    )
+    once = evaluate(declared, list(rows.values()))
+    replayed = list(rows.values()) + rng.sample(list(rows.values()), len(rows) // 2)
+    rng.shuffle(replayed)
+    assert evaluate(declared, replayed) == once
+
+
+def _expected_alert_ids(sent) -> set[str]:
+    """From the truth (plain Python): the windows of each device, then the three rules."""
+    windows = truth.device_windows(sent)
+    by_device: dict[str, dict[int, list[dict]]] = {}
+    for (device, start), events in windows.items():
+        by_device.setdefault(device, {})[start] = events
+    newest = max(start for _, start in windows)
+    ids = set()
+    for device, starts in by_device.items():
+        first = starts[min(starts)][0]
+        key = f"device_id={device},device_type={first['device_type']},site={first['site']}"
+        ordered = sorted(starts)
+        for start in ordered:
+            if max(e["temperature"] for e in starts[start]) > 25:
+                ids.add(f"hot|device_minute|{key}|{start}")
+            previous = starts.get(start - MINUTE)
+            if previous and len(starts[start]) < len(previous) * 0.5:
+                ids.add(f"fewer_events|device_minute|{key}|{start}")
+        for last, following in zip(ordered, [*ordered[1:], newest + MINUTE], strict=True):
+            if (following - last) // MINUTE - 1 >= 2:
+                ids.add(f"silent|device_minute|{key}|{last + 2 * MINUTE}")
+    return ids
+
+
+@pytest.mark.emulator
+def test_alerts_reach_sns_once_per_rule_key_and_window(emulator, iot_lake, tmp_path):
+    config, clients, sent = iot_lake.config, iot_lake.clients, iot_lake.sent
+    sns, sqs = clients.client("sns"), clients.client("sqs")
+    url = sqs.create_queue(QueueName=config.names.alerts_topic)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(
+        TopicArn=topic_arn(sns, config.names.alerts_topic), Protocol="sqs", Endpoint=arn["QueueArn"]
+    )
+    (tmp_path / "alerts.toml").write_text(RULES_TOML)
+    env = iot_lake.env()
+    args = ["--config", str(tmp_path / "alerts.toml"), "--endpoint-url", emulator.endpoint_url]
+    first = CliRunner().invoke(main, [*args, "alerts", "run"], env=env)
+    second = CliRunner().invoke(main, [*args, "alerts", "run"], env=env)  # a re-run, a replay
+
+    expected = _expected_alert_ids(sent)
+    assert {f"silent|device_minute|device_id={SILENT_DEVICE}" in i for i in expected} == {
+        True,
+        False,
+    }
+    assert any(f"device_id={GAP_DEVICE}" in i and i.startswith("silent") for i in expected)
+    published = [json.loads(line)["alert_id"] for line in first.stdout.splitlines()]
+    assert sorted(published) == sorted(expected)
+    assert first.exit_code == second.exit_code == 0
+    assert second.stdout == ""
+    assert f"0 alerts published, {len(expected)} already sent" in second.output
+    received = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        received += [json.loads(json.loads(m["Body"])["Message"])["alert_id"] for m in batch]
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+            ],
+        )
+    assert sorted(received) == sorted(expected)
+
+
+@pytest.mark.emulator
+def test_two_evaluators_publish_each_alert_once_and_a_dead_claim_is_taken_over(iot_lake):
+    config, clients = iot_lake.config, iot_lake.clients
+    alerts = evaluate(
+        rules(("low", "device_minute", "battery_min < 10")),
+        [_row(d, 0, battery_min=1.0) for d in "abcdef"],
+    )
+    arn = topic_arn(clients.client("sns"), f"{config.names.alerts_topic}-{uuid.uuid4().hex[:6]}")
+    now = [1000.0]
+
+    def publisher():
+        return AlertPublisher(
+            clients.client("sns"), arn, clients.dynamodb, config.names.state_table, lambda: now[0]
+        )
+
+    order = list(alerts)
+    random.Random(1).shuffle(order)
+    a, b = publisher().deliver(alerts[:4]), publisher().deliver(order)
+    assert len(a.published) + len(b.published) == 6 and b.already_sent == 4
+
+    stale = alerts[0].alert_id.replace("device_id=a", "device_id=z")
+    dead = evaluate(
+        rules(("low", "device_minute", "battery_min < 10")), [_row("z", 0, battery_min=1.0)]
+    )
+    assert dead[0].alert_id == stale
+    clients.dynamodb.put_item(  # an evaluator claimed it, then died before publishing
+        TableName=config.names.state_table,
+        Item={
+            "pk": {"S": f"alert|{stale}"},
+            "status": {"S": "pending"},
+            "claimed_at": {"N": "900"},
+        },
+    )
+    assert publisher().deliver(dead).already_sent == 1  # 100 s ago: may still be publishing
+    now[0] = 1300.0
+    assert [x.alert_id for x in publisher().deliver(dead).published] == [stale]
