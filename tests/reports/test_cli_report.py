@@ -107,3 +107,18 @@ def test_the_lint_rejects_a_non_portable_report_and_runs_a_portable_one(run, tmp
         {"device_id": d, "seconds": (max(t) - min(t)) // 1000} for d, t in sorted(times.items())
     ]
     assert json.loads(result.stdout)["rows"] == expected
+
+
+@pytest.mark.parametrize(
+    "hostile", ["site-00' OR '1'='1", "x'; DROP TABLE events_iot; --", 'site-00" OR 1=1 --']
+)
+def test_report_parameters_are_bound_never_pasted_into_sql(run, hostile):
+    """Injection through a parameter finds nothing (the value is compared, not executed), and
+    the lake is intact afterwards."""
+    result = run("device_summary", "--site", hostile, "--format", "json")
+    assert result.exit_code == 0, result.output
+    (document,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert document["rows"] == []
+    intact = run("device_summary", "--site", "site-00", "--format", "json")
+    (again,) = [json.loads(line) for line in intact.stdout.splitlines()]
+    assert again["rows"]
