@@ -43,6 +43,8 @@ def parameters(config: Config) -> dict[str, dict[str, Any]]:
         "StateBucketName": _string(names.state_bucket, "State snapshots (names.state_bucket)"),
         "GlueDatabaseName": _string(names.glue_database, "Glue database (names.glue_database)"),
         "FirehosePrefix": _string(names.firehose_prefix, "Delivery stream name prefix"),
+        "AlertsTopicName": _string(names.alerts_topic, "Alerts SNS topic"),
+        "LakeEventsQueueName": _string(names.lake_events_queue, "New lake objects SQS queue"),
         "ConsumerApplication": _string(
             config.consumer.application, "KCL application: lease table and metrics namespace"
         ),

@@ -70,14 +70,13 @@ class Policy:
 
 PRODUCER = Policy(
     "producer",
-    "Producers: PutRecords to the stream; ListShards to address every open shard.",
+    "Producers: PutRecords; ListShards to address each open shard.",
     scanned=(Statement("WriteStream", ("kinesis:ListShards", "kinesis:PutRecords"), (STREAM,)),),
 )
 
 CONSUMER = Policy(
     "consumer",
-    "The KCL consumer: the daemon's stream reads and leases; the record processor's "
-    "Firehose puts, window results and state snapshots.",
+    "The KCL consumer: stream reads, leases, Firehose, results, snapshots.",
     scanned=(
         Statement(
             "DeliverLake",
@@ -149,14 +148,44 @@ CONSUMER = Policy(
 
 REPORTING = Policy(
     "reporting",
-    "Reports: DuckDB reads the lake directly (pipeline report); Athena queries it through the "
-    "workgroup, which writes results under _athena/.",
+    "Reports, compaction, watch, publish, alerts.",
+    scanned=(
+        # compaction deletes the objects it replaced (pyarrow writes the new ones: declared)
+        Statement("CompactLake", ("s3:DeleteObject",), (f"{LAKE_BUCKET}/*",)),
+        Statement(
+            "LakeNotifications",
+            ("s3:GetBucketNotification", "s3:PutBucketNotification"),
+            (LAKE_BUCKET,),
+        ),
+        Statement(
+            "LakeEventsQueue",
+            (
+                "sqs:CreateQueue",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+                "sqs:SetQueueAttributes",
+            ),
+            (arn("sqs", "${LakeEventsQueueName}"),),
+        ),
+        Statement(
+            "Alerts", ("sns:CreateTopic", "sns:Publish"), (arn("sns", "${AlertsTopicName}"),)
+        ),
+        Statement(
+            "AlertsSent",
+            ("dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+            (arn("dynamodb", "table/${StateTableName}"),),
+        ),
+        Statement("ReadResults", ("dynamodb:Scan",), (RESULTS_TABLE,)),
+    ),
     declared=(
         Statement(
             "ReadLake",
             ("s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"),
             (LAKE_BUCKET, f"{LAKE_BUCKET}/*"),
         ),
+        # pyarrow's S3 filesystem writes compacted files and published reports
+        Statement("WriteLake", ("s3:PutObject",), (f"{LAKE_BUCKET}/*",)),
         Statement(
             "AthenaQueries",
             (

@@ -28,6 +28,9 @@ IAM_ACTION = {
     ("s3", "DeleteObjects"): "s3:DeleteObject",
     ("s3", "HeadObject"): "s3:GetObject",
     ("dynamodb", "TransactWriteItems"): "dynamodb:PutItem",
+    ("s3", "GetBucketNotificationConfiguration"): "s3:GetBucketNotification",
+    ("s3", "PutBucketNotificationConfiguration"): "s3:PutBucketNotification",
+    ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
 }
 
 #: component -> (module, class or None for module functions, methods or None for all, services)
@@ -37,9 +40,18 @@ COMPONENTS = {
         ("pipeline.aws.kinesis", "KinesisStream", ("open_shard_hash_ranges",), ("kinesis",)),
     ],
     "consumer": [
+        ("pipeline.sinks.aws", "AwsOutputSink", None, ("s3",)),
         ("pipeline.aws.firehose", "FirehoseWriter", None, ("firehose",)),
         ("pipeline.aws.dynamodb", "ResultsTable", ("write",), ("dynamodb",)),
         ("pipeline.aws.state", "SnapshotStore", None, ("s3",)),
+    ],
+    "reporting": [
+        ("pipeline.lake.layout", None, None, ("s3",)),
+        ("pipeline.reports.watch", None, None, ("s3", "sqs")),
+        ("pipeline.reports.watch", "LakeEvents", None, ("sqs",)),
+        ("pipeline.alerts.deliver", None, None, ("sns",)),
+        ("pipeline.alerts.deliver", "AlertPublisher", None, ("sns", "dynamodb")),
+        ("pipeline.aws.dynamodb", "ResultsTable", ("scan",), ("dynamodb",)),
     ],
     "stream-scaler": [
         ("pipeline.deploy.stream_scaler", None, None, ("kinesis", "cloudwatch")),
