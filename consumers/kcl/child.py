@@ -22,7 +22,6 @@ from typing import TextIO
 
 from amazon_kclpy.kcl import KCLProcess
 
-from consumers.kcl import framing
 from consumers.kcl.adapter import KclRecordProcessor
 from consumers.kcl.status import STATUS_DIR_ENV
 from consumers.processor import ShardProcessor
@@ -77,7 +76,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(os.environ.get(LOG_LEVEL_ENV, "WARNING"))
     processor = load_factory(args.factory)()
     adapter = KclRecordProcessor(processor, os.environ.get(STATUS_DIR_ENV) or None)
-    framing.install()
     KCLProcess(adapter, sys.stdin, protocol, sys.stderr).run()
     return 0
 
