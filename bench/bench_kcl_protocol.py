@@ -102,6 +102,7 @@ def main() -> None:
     lines = reference_lines(args.events)
     records = [RawRecord(line, "pk", str(i + 1)) for i, line in enumerate(lines)]
     stdin_text = daemon_input(lines)
+    through_protocol(stdin_text), direct(records)  # warm up: imports and caches, not timed
     protocol = statistics.median(through_protocol(stdin_text) for _ in range(args.runs))
     plain = statistics.median(direct(records) for _ in range(args.runs))
     figures = {
