@@ -1,14 +1,15 @@
 """Producer throughput, against baselines measured in the same run.
 
-1. Generation + JSON encoding + batching, no network, one core: the IoT simulator through the
-   chaos layer into PutRecords batches (a client that accepts everything), vs a plain loop of
+1. Generation + JSON encoding + batching, no network, one core: the simulator through the chaos
+   layer into PutRecords calls (a client that accepts everything), vs a plain loop of
    ``json.dumps`` over the same events already built as dicts.
-2. On the embedded emulator: ``produce`` (simulate, batch, per-shard budgets, retries, truth) vs
-   the emulator's raw PutRecords rate with pre-built 500-record batches.
+2. On the embedded emulator: ``produce`` (simulate, plan calls, per-shard budgets, retries) vs
+   the emulator's raw PutRecords rate with pre-built 500-record batches (200k records each,
+   alternated ABBA over 4 runs, medians).
 3. With KPL aggregation: user records per PutRecords call and per Kinesis record, and what one
-   shard's 1 MiB/s carries in user records.
+   shard carries within its 1 MiB/s (measured on a one-shard stream, budgets on).
 
-    python -m bench.bench_producer [--events 300000] [--quick] [--json out.json]
+    python -m bench.bench_producer [--events 1000000] [--runs 3] [--quick] [--json out.json]
 """
 
 from __future__ import annotations
@@ -18,136 +19,187 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from pipeline.aws.clients import AwsClients
 from pipeline.config import load_config
 from pipeline.emulator import EmbeddedEmulator
-from producers.chaos import Outgoing
-from producers.run import ProduceOptions, outgoing, produce, source_events
+from pipeline.runtime import tune_gc
+from producers.chaos import ChaosOptions
+from producers.run import ProduceOptions, outgoing_blocks, produce, source_blocks
 from producers.shards import SHARD_BYTES_PER_S
 from producers.writer import KinesisWriter
 
-EVENTS_PER_DEVICE_MINUTE = 7.3
-SHARDS = 64
+EMULATOR_SHARDS = 64  # enough that the per-shard budgets (AWS's limits) do not bind
+CHAOS = ChaosOptions(duplicates=0.02, out_of_order=0.05, late=0.01, malformed=0.01, hot_keys=0.01)
 
 
 class AcceptingKinesis:
     """PutRecords that always succeeds, instantly: measures everything but the network."""
 
     def put_records(self, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
-            "FailedRecordCount": 0,
-            "Records": [{"SequenceNumber": "1", "ShardId": "s"}] * len(Records),
-        }
+        return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1"}] * len(Records)}
 
 
-def options_for(events: int, **extra: Any) -> ProduceOptions:
-    minutes = 10.0
-    devices = max(10, round(events / (EVENTS_PER_DEVICE_MINUTE * minutes)))
-    return ProduceOptions(devices=devices, minutes=minutes, seed=5, count=events, **extra)
+def options_for(events: int, source: str = "iot", **extra: Any) -> ProduceOptions:
+    """``events`` from a fleet of 20,000 (fewer for small runs, whose set-up would dominate)."""
+    devices = max(100, min(20_000, events // 50))
+    return ProduceOptions(source=source, devices=devices, seed=5, count=events, **extra)
 
 
-def generation(events: int) -> tuple[float, int]:
+def generation(options: ProduceOptions) -> float:
+    """Events/s: simulate, encode, chaos, plan and build every PutRecords call."""
     started = time.perf_counter()
     writer = KinesisWriter(AcceptingKinesis(), "bench")
-    for record in outgoing(options_for(events)):
-        writer.put(record)
-    writer.close()
-    return time.perf_counter() - started, writer.stats.user_records
+    for block in outgoing_blocks(options):
+        writer.put_block(block)
+    stats = writer.close()
+    return stats.user_records / (time.perf_counter() - started)
 
 
-def json_dumps_loop(events: int) -> tuple[float, int]:
-    dicts = [e.event for e in source_events(options_for(events))]
+def json_dumps_loop(options: ProduceOptions) -> float:
+    dicts = [msgspec.json.decode(d) for b in source_blocks(options) for d in b.data]
     started = time.perf_counter()
     for event in dicts:
         json.dumps(event)
-    return time.perf_counter() - started, len(dicts)
+    return len(dicts) / (time.perf_counter() - started)
 
 
-def on_emulator(events: int, aggregate: bool) -> dict[str, float]:
+def median_of(runs: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(runs))
+
+
+def on_emulator(events: int, runs: int) -> dict[str, float]:
     with EmbeddedEmulator() as emulator:
         config = load_config(env={}).with_endpoint(emulator.endpoint_url)
         kinesis = AwsClients(config.aws).kinesis
-        ours_stream, raw_stream = (
-            f"bench-ours-{aggregate}",
-            f"bench-raw-{aggregate}",
-        )  # moto is global
-        # enough shards that the per-shard budgets (AWS limits) do not bind: this measures overhead
-        kinesis.create_stream(StreamName=ours_stream, ShardCount=SHARDS)
-        kinesis.create_stream(StreamName=raw_stream, ShardCount=SHARDS)
-        prebuilt = [Outgoing(r.partition_key, r.data) for r in outgoing(options_for(events))]
-        batches = [
-            [{"Data": r.data, "PartitionKey": r.partition_key} for r in prebuilt[i : i + 500]]
-            for i in range(0, len(prebuilt), 500)
+        options = options_for(events)
+        prebuilt = [
+            [{"Data": d, "PartitionKey": k} for d, k in zip(b.data, b.keys, strict=True)]
+            for b in outgoing_blocks(options)
         ]
-        started = time.perf_counter()
-        for batch in batches:
-            kinesis.put_records(StreamName=raw_stream, Records=batch)
-        raw_s = time.perf_counter() - started
-        started = time.perf_counter()
-        stats = produce(options_for(events, aggregate=aggregate), kinesis, ours_stream)
-        ours_s = time.perf_counter() - started
+        entries = [e for block in prebuilt for e in block]
+        batches = [entries[i : i + 500] for i in range(0, len(entries), 500)]
+        raw: list[float] = []
+        ours: list[float] = []
+        calls = 0
+        for run in range(runs):  # alternated (ABBA), on fresh streams: both see the same emulator
+            for who in ("raw", "ours") if run % 2 == 0 else ("ours", "raw"):
+                stream = f"{who}{run}"
+                kinesis.create_stream(StreamName=stream, ShardCount=EMULATOR_SHARDS)
+                started = time.perf_counter()
+                if who == "raw":
+                    for batch in batches:
+                        kinesis.put_records(StreamName=stream, Records=batch)
+                    raw.append(len(entries) / (time.perf_counter() - started))
+                else:
+                    stats = produce(options, kinesis, stream)
+                    ours.append(stats.user_records / (time.perf_counter() - started))
+                    calls = stats.calls
+        packed = _aggregated(kinesis, min(events, 40_000))
     return {
-        "raw_put_records_per_s": len(prebuilt) / raw_s,
-        "ours_records_per_s": stats.user_records / ours_s,
-        "ours_over_raw": (stats.user_records / ours_s) / (len(prebuilt) / raw_s),
-        "user_records_per_call": stats.user_records / max(1, stats.calls),
-        "user_records_per_kinesis_record": stats.user_records / max(1, stats.records),
-        "bytes_per_user_record": stats.bytes / max(1, stats.user_records),
+        "raw_put_records_per_s": statistics.median(raw),
+        "ours_records_per_s": statistics.median(ours),
+        "ours_over_raw": statistics.median(o / r for o, r in zip(ours, raw, strict=True)),
+        "records_per_call": len(entries) / max(1, calls),
+        **packed,
+    }
+
+
+def _aggregated(kinesis: Any, events: int) -> dict[str, float]:
+    """Aggregated onto ONE shard, within its budget: what 1 MiB/s carries."""
+    kinesis.create_stream(StreamName="packed", ShardCount=1)
+    started = time.perf_counter()
+    stats = produce(options_for(events, aggregate=True), kinesis, "packed")
+    seconds = time.perf_counter() - started
+    return {
+        "aggregated_user_records_per_call": stats.user_records / max(1, stats.calls),
+        "aggregated_user_records_per_kinesis_record": stats.user_records / max(1, stats.records),
+        "one_shard_bytes_per_s": stats.bytes / seconds,
+        "one_shard_user_records_per_s": stats.user_records / seconds,
+        "one_shard_kinesis_records_per_s": stats.records / seconds,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small inputs, one run (CI)")
     parser.add_argument("--json", dest="json_out")
     args = parser.parse_args()
-    events, runs = (20_000, 1) if args.quick else (args.events, args.runs)
+    events, runs = (50_000, 1) if args.quick else (args.events, args.runs)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    ours = statistics.median(n / s for s, n in (generation(events) for _ in range(runs)))
-    dumps = statistics.median(n / s for s, n in (json_dumps_loop(events) for _ in range(runs)))
-    plain = on_emulator(min(events, 60_000), aggregate=False)
-    packed = on_emulator(min(events, 60_000), aggregate=True)
-    per_shard = SHARD_BYTES_PER_S / packed["bytes_per_user_record"]
-    figures = {
-        "generation_encoding_batching_per_s": ours,
-        "json_dumps_loop_per_s": dumps,
-        "generation_over_json_dumps": ours / dumps,
-        "emulator": plain,
-        "aggregated": packed,
-        "user_records_per_shard_per_s_at_1MiB": per_shard,
+    tune_gc()  # as the producer's CLI does (and the consumers): for both sides of every ratio
+    iot, web = options_for(events), options_for(events, "web")
+    figures: dict[str, Any] = {
+        "iot_per_s": median_of(runs, lambda: generation(iot)),
+        "iot_json_dumps_per_s": median_of(runs, lambda: json_dumps_loop(iot)),
+        "web_per_s": median_of(runs, lambda: generation(web)),
+        "web_json_dumps_per_s": median_of(runs, lambda: json_dumps_loop(web)),
+        "iot_chaos_per_s": median_of(runs, lambda: generation(options_for(events, chaos=CHAOS))),
     }
+    figures["emulator"] = emulator = on_emulator(min(events, 200_000), 2 if args.quick else 4)
     rows = [
-        ("generate+encode+batch, events/s (1 core)", ours, dumps, "json.dumps loop"),
         (
-            "emulator PutRecords, records/s",
-            plain["ours_records_per_s"],
-            plain["raw_put_records_per_s"],
-            "pre-built batches",
+            "generate+encode+batch iot, events/s (1 core)",
+            figures["iot_per_s"],
+            figures["iot_json_dumps_per_s"],
+            "json.dumps loop",
         ),
-        ("aggregated: user records per PutRecords call", packed["user_records_per_call"], None, ""),
         (
-            "aggregated: user records per Kinesis record",
-            packed["user_records_per_kinesis_record"],
+            "generate+encode+batch web, events/s (1 core)",
+            figures["web_per_s"],
+            figures["web_json_dumps_per_s"],
+            "json.dumps loop",
+        ),
+        (
+            "the same, iot with every chaos kind on",
+            figures["iot_chaos_per_s"],
+            figures["iot_json_dumps_per_s"],
+            "json.dumps loop",
+        ),
+        (
+            "emulator, records/s (64 shards)",
+            emulator["ours_records_per_s"],
+            emulator["raw_put_records_per_s"],
+            "raw PutRecords, prebuilt batches",
+        ),
+        ("  records per PutRecords call (ours)", emulator["records_per_call"], None, ""),
+        (
+            "aggregated: user records per PutRecords call",
+            emulator["aggregated_user_records_per_call"],
             None,
             "",
         ),
         (
-            "aggregated: user records/s one shard carries",
-            per_shard,
+            "aggregated: user records per Kinesis record",
+            emulator["aggregated_user_records_per_kinesis_record"],
             None,
-            f"1 MiB/s / {packed['bytes_per_user_record']:.0f} B",
+            "",
+        ),
+        (
+            "aggregated, one shard: bytes/s",
+            emulator["one_shard_bytes_per_s"],
+            SHARD_BYTES_PER_S,
+            "the shard's limit",
+        ),
+        (
+            "aggregated, one shard: user records/s",
+            emulator["one_shard_user_records_per_s"],
+            1_000,
+            "1,000 records/s without",
         ),
     ]
-    print(f"{'figure':46} {'ours':>12} {'baseline':>12} {'ratio':>7}")
+    print(f"{'figure':48} {'ours':>12} {'baseline':>12} {'ratio':>7}")
     for name, value, baseline, note in rows:
         base = f"{baseline:12,.0f} {value / baseline:7.2f}" if baseline else f"{'':12} {'':7}"
-        print(f"{name:46} {value:12,.0f} {base}  {note}")
+        print(f"{name:48} {value:12,.0f} {base}  {note}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(figures, indent=2))
 

@@ -5,7 +5,7 @@ Starts the emulator on a free port, provisions, runs the producer (in a thread) 
 pre-seeded) until every shard has reached the producer's end-of-stream marker (so every window
 has closed), flushes Firehose, runs the reports and leaves in ``out``:
 
-* ``truth/events.jsonl``: every record sent, in send order, with its labels;
+* ``truth/events.jsonl``: every record sent, in delivery order, with its labels;
 * ``dynamodb/<table>.jsonl``: every item of the results table, as plain JSON;
 * ``lake/<key>``: a copy of the lake bucket's objects, same keys;
 * ``reports/<report>.csv``: each report's result.

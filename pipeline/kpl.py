@@ -15,15 +15,13 @@ crashing. The wire format is small enough to read and write by hand: no protobuf
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pipeline.records import RawRecord
 
 MAGIC = b"\xf3\x89\x9a\xc2"
 DIGEST_BYTES = 16
-#: A Kinesis record holds 1 MiB (partition key included).
-MAX_RECORD_BYTES = 1024 * 1024
 
 
 class KplFormatError(ValueError):
@@ -95,25 +93,40 @@ def _fields(buffer: bytes) -> Iterable[tuple[int, int | bytes]]:
 
 def aggregate(records: list[UserRecord]) -> bytes:
     """One aggregated record holding ``records`` (the caller keeps it under 1 MiB)."""
-    keys: dict[str, int] = {}
-    hash_keys: dict[str, int] = {}
-    body = bytearray()
-    for record in records:
-        inner = _varint(1 << 3) + _varint(keys.setdefault(record.partition_key, len(keys)))
-        if record.explicit_hash_key is not None:
-            index = hash_keys.setdefault(record.explicit_hash_key, len(hash_keys))
-            inner += _varint(2 << 3) + _varint(index)
-        inner += _field(3, record.data)
-        body += _field(3, inner)
-    header = b"".join(_field(1, k.encode()) for k in keys) + b"".join(
-        _field(2, k.encode()) for k in hash_keys
+    hash_keys = [r.explicit_hash_key for r in records]
+    return encode_aggregate(
+        [r.partition_key for r in records],
+        [r.data for r in records],
+        hash_keys if any(k is not None for k in hash_keys) else None,
     )
-    message = header + bytes(body)
+
+
+def encode_aggregate(
+    keys: Sequence[str], data: Sequence[bytes], hash_keys: Sequence[str | None] | None = None
+) -> bytes:
+    """:func:`aggregate` from columns: the user records' partition keys, payloads and explicit
+    hash keys (``None``: none has one)."""
+    key_index: dict[str, int] = {}
+    hash_index: dict[str, int] = {}
+    parts: list[bytes] = []
+    for row, (key, payload) in enumerate(zip(keys, data, strict=True)):
+        head = b"\x08" + _short_varint(key_index.setdefault(key, len(key_index)))
+        explicit = hash_keys[row] if hash_keys is not None else None
+        if explicit is not None:
+            head += b"\x10" + _short_varint(hash_index.setdefault(explicit, len(hash_index)))
+        length = _short_varint(len(payload))
+        inner = len(head) + 1 + len(length) + len(payload)
+        parts += (b"\x1a", _short_varint(inner), head, b"\x1a", length, payload)
+    table = [_field(1, k.encode()) for k in key_index] + [_field(2, k.encode()) for k in hash_index]
+    message = b"".join(table + parts)
     return MAGIC + message + hashlib.md5(message).digest()
 
 
-def aggregated_size(records: list[UserRecord]) -> int:
-    return len(aggregate(records))
+_VARINTS = [_varint(i) for i in range(1 << 14)]
+
+
+def _short_varint(value: int) -> bytes:
+    return _VARINTS[value] if value < 1 << 14 else _varint(value)
 
 
 def deaggregate(record: RawRecord) -> list[RawRecord]:

@@ -1,64 +1,64 @@
 """Chaos injection: what the producer does to the clean event stream, labelled in the truth.
 
 Each anomaly is labelled on the record that carries it, so the ground truth says what a correct
-consumer must do with it:
+consumer must do with it (the consumer's allowed lateness is ``lateness_ms``):
 
-* ``duplicate_of``: an exact copy of an earlier record, re-sent within
-  ``MAX_DUPLICATE_DELAY_MS`` of event time (a retry): dropped by dedupe;
-* ``out_of_order``: an event held back by up to ``max_disorder_ms`` (below the lateness): counted
-  normally;
-* ``late``: an event whose event time lies more than ``lateness`` plus 10 minutes behind the
-  events sent just before it under the same partition key: reported late, never counted;
+* ``duplicate_of``: an exact copy of an earlier record (same bytes, same partition key), re-sent
+  once the stream's event time is more than the lateness (and at most
+  ``MAX_DUPLICATE_DELAY_MS``) past the original (a retry): dropped by dedupe, whose horizon
+  (10 m by default) is far longer;
+* ``out_of_order``: an event held back by 1 ms to ``max_disorder_ms`` (below the lateness):
+  counted normally;
+* ``late``: an event re-timed ``lateness_ms + LATE_MARGIN_MS`` into the past and sent under its
+  own partition key, only when that key's previous record (clean, under its own key) is at most
+  ``LATE_RECENT_MS`` older: the shard has then seen an event newer than the late event's window
+  end plus the lateness, for any window up to 5 minutes: reported late, never counted;
 * ``malformed``: a record that is not a valid event (``invalid_json``, ``invalid_utf8``,
   ``missing_field``, ``mistyped_field``, ``absurd_value``, ``duplicate_key``, ``oversized``):
   dead-lettered;
 * ``hot_key``: sent under one hot partition key instead of its own (load skew): counted normally.
 
-Out-of-order and late hold for the order the producer sends records in; a put that is retried
-after a partial failure lands after the rest of its batch, which can reorder it further (the
-consumer then judges it by its actual arrival). Injection uses its own seeded generator: the same
-seed and rates give the same records.
+The labels hold for the order records are sent in; :mod:`producers.batching` keeps them true
+when puts are retried. Injection is vectorised per block and draws from its own seeded
+generator: the same seed and rates give the same records.
 """
 
 from __future__ import annotations
 
-import heapq
-import random
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
+import numpy as np
 
-#: A duplicate is re-sent within this much event time of its original (a retry, seconds later);
-#: keep it below the consumer's dedupe horizon, or the copy is (correctly) reported late.
+from pipeline.events.schema import EventType
+from producers.block import NO_TIME, Block, Outgoing
+from producers.malformed import MALFORMED_KINDS, malformed
+
+__all__ = ["ChaosOptions", "Outgoing", "inject"]
+
+#: The longest event-time delay of a duplicate (a producer's retry, seconds later).
 MAX_DUPLICATE_DELAY_MS = 60_000
-#: Late events are this much older than the lateness requires: late for any window up to 10 m.
+#: How far behind its window's close a late event is made (plus the lateness).
 LATE_MARGIN_MS = 600_000
+#: A late event needs its key's previous record to be at most this much older.
+LATE_RECENT_MS = 300_000
 HOT_KEY = "hot-key-0"
-#: Oversized records: too big to be an event (the consumer's limit is 256 KiB), small enough
-#: for a Kinesis record (1 MiB).
-OVERSIZED_BYTES = 400_000
-MALFORMED_KINDS = (
-    "invalid_json",
-    "invalid_utf8",
-    "missing_field",
-    "mistyped_field",
-    "absurd_value",
-    "duplicate_key",
-    "oversized",
-)
-
-_encode = msgspec.json.Encoder().encode
+#: The consumer's allowed lateness and the longest hold-back, by source (pipeline/defaults.toml).
+DEFAULT_LATENESS_MS = {"iot": 30_000, "web": 2_000}
+DEFAULT_DISORDER_MS = {"iot": 10_000, "web": 1_000}
 
 
 @dataclass(frozen=True)
 class ChaosOptions:
+    """Rates in [0, 1]; durations in ms (``None``: the source's default, see :meth:`resolve`)."""
+
     duplicates: float = 0.0
     out_of_order: float = 0.0
-    max_disorder_ms: int = 10_000
+    max_disorder_ms: int | None = None
     late: float = 0.0
-    lateness_ms: int = 30_000
+    lateness_ms: int | None = None
     malformed: float = 0.0
     hot_keys: float = 0.0
 
@@ -69,119 +69,217 @@ class ChaosOptions:
                 raise ValueError(
                     f"--{name.replace('_', '-')} must be a rate between 0 and 1, got {rate}"
                 )
-        if self.max_disorder_ms < 0 or self.lateness_ms < 0:
+        if self.out_of_order + self.late + self.malformed > 1.0:
+            raise ValueError("--out-of-order, --late and --malformed must not add up to over 1")
+        if (self.max_disorder_ms or 0) < 0 or (self.lateness_ms or 0) < 0:
             raise ValueError("--max-disorder and --lateness must not be negative")
-        if self.out_of_order and self.max_disorder_ms >= self.lateness_ms:
+
+    def resolve(self, source: str) -> ChaosOptions:
+        """These options with the source's default durations filled in, checked."""
+        resolved = replace(
+            self,
+            max_disorder_ms=DEFAULT_DISORDER_MS[source]
+            if self.max_disorder_ms is None
+            else self.max_disorder_ms,
+            lateness_ms=DEFAULT_LATENESS_MS[source]
+            if self.lateness_ms is None
+            else self.lateness_ms,
+        )
+        if resolved.out_of_order and resolved.disorder_ms >= resolved.allowed_lateness_ms:
             raise ValueError(
-                f"--max-disorder ({self.max_disorder_ms} ms) must be below --lateness "
-                f"({self.lateness_ms} ms): out-of-order events must still be on time"
+                f"--max-disorder ({resolved.disorder_ms} ms) must be below --lateness "
+                f"({resolved.allowed_lateness_ms} ms): out-of-order events must still be on time"
             )
+        return resolved
+
+    @property
+    def disorder_ms(self) -> int:
+        return self.max_disorder_ms if self.max_disorder_ms is not None else 10_000
+
+    @property
+    def allowed_lateness_ms(self) -> int:
+        return self.lateness_ms if self.lateness_ms is not None else 30_000
+
+    @property
+    def active(self) -> bool:
+        return any((self.duplicates, self.out_of_order, self.late, self.malformed, self.hot_keys))
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """A record to send: partition key, payload bytes and the labels of what was injected."""
-
-    partition_key: str
-    data: bytes
-    labels: dict[str, Any] = field(default_factory=dict)
-    explicit_hash_key: str | None = None
-    #: the user records of a KPL aggregate (empty for an ordinary record)
-    members: tuple[Outgoing, ...] = ()
-
-
-@dataclass(frozen=True)
-class SourceEvent:
-    """One clean event of a simulated source."""
-
-    partition_key: str
-    event: dict[str, Any]
-    ts: int  # event time, epoch ms
-    id_field: str
-    time_field: str
-    time_scale_ms: int  # 1 for ms, 1000 for seconds
+def inject(
+    blocks: Iterable[Block], options: ChaosOptions, seed: int, etype: EventType
+) -> Iterator[Block]:
+    """Clean blocks in event-time order -> the blocks to send, chaos included and labelled."""
+    if not options.active:
+        yield from blocks
+        return
+    injector = _Injector(options, seed, etype)
+    for block in blocks:
+        yield injector.block(block)
+    yield injector.rest()
 
 
-def inject(events: Iterable[SourceEvent], options: ChaosOptions, seed: int) -> Iterator[Outgoing]:
-    """Clean events in event-time order -> the records to send, chaos included."""
-    rng = random.Random(seed ^ 0x5EED_C4A0)
-    pending: list[tuple[int, int, Outgoing]] = []  # (due event time, order, record)
-    order = 0
-    seen_keys: set[str] = set()
-    for source in events:
-        while pending and pending[0][0] <= source.ts:
-            yield heapq.heappop(pending)[2]
-        draw = rng.random()
-        record = _clean(source, rng, options)
-        if options.malformed and draw < options.malformed:
-            kind = rng.choice(MALFORMED_KINDS)
-            yield Outgoing(record.partition_key, malformed(source, kind), {"malformed": kind})
-            continue
-        draw -= options.malformed
-        if options.late and draw < options.late and source.partition_key in seen_keys:
-            yield _late(source, options)
-            continue
-        draw -= options.late
-        seen_keys.add(source.partition_key)
-        if options.out_of_order and draw < options.out_of_order:
-            order += 1
-            delay = rng.randint(1, max(1, options.max_disorder_ms))
-            held = Outgoing(
-                record.partition_key, record.data, {**record.labels, "out_of_order": True}
-            )
-            heapq.heappush(pending, (source.ts + delay, order, held))
-            continue
-        yield record
-        if options.duplicates and rng.random() < options.duplicates:
-            order += 1
-            copy = Outgoing(
-                record.partition_key,
-                record.data,
-                {**record.labels, "duplicate_of": source.event[source.id_field]},
-            )
-            heapq.heappush(
-                pending, (source.ts + rng.randint(1, MAX_DUPLICATE_DELAY_MS), order, copy)
-            )
-    while pending:
-        yield heapq.heappop(pending)[2]
+_decode = msgspec.json.decode
+_encode = msgspec.json.encode
 
 
-def _clean(source: SourceEvent, rng: random.Random, options: ChaosOptions) -> Outgoing:
-    if options.hot_keys and rng.random() < options.hot_keys:
-        return Outgoing(HOT_KEY, _encode(source.event), {"hot_key": True})
-    return Outgoing(source.partition_key, _encode(source.event))
+class _Queue:
+    """Records waiting to be sent, with their due times and insertion order."""
+
+    def __init__(self) -> None:
+        self.records = Block.empty()
+        self.due = np.zeros(0, np.int64)
+        self.order = np.zeros(0, np.int64)
+
+    def add(self, records: Block, due: np.ndarray, first_order: int) -> None:
+        self.records = Block.concat([self.records, records])
+        self.due = np.concatenate([self.due, due])
+        self.order = np.concatenate([self.order, first_order + np.arange(len(records))])
+
+    def pop(self, ready: np.ndarray) -> tuple[Block, np.ndarray]:
+        """The ready records (and their order); the others stay."""
+        taken, order = self.records.take(np.flatnonzero(ready)), self.order[ready]
+        keep = np.flatnonzero(~ready)
+        self.records, self.due, self.order = (
+            self.records.take(keep),
+            self.due[keep],
+            self.order[keep],
+        )
+        return taken, order
 
 
-def _late(source: SourceEvent, options: ChaosOptions) -> Outgoing:
-    """The event as if produced long ago: its time is far behind the stream's."""
-    event = dict(source.event)
-    old_ms = source.ts - options.lateness_ms - LATE_MARGIN_MS
-    event[source.time_field] = (
-        old_ms if source.time_scale_ms == 1 else old_ms / source.time_scale_ms
-    )
-    event[source.id_field] = f"{event[source.id_field]}-late"
-    return Outgoing(source.partition_key, _encode(event), {"late": True})
+class _Injector:
+    def __init__(self, options: ChaosOptions, seed: int, etype: EventType) -> None:
+        self.o = options
+        self.etype = etype
+        self.rng = np.random.default_rng([seed, 0x5EEDC4A0])
+        self.held = _Queue()  # out of order: sent before the first event at or past their due
+        self.copies = _Queue()  # duplicates: sent after the first event at or past their due
+        self.orders = 0
+        self.last_own = np.full(0, NO_TIME, np.int64)  # by key code: latest in-place own record
 
+    def block(self, block: Block) -> Block:
+        n, o, rng = len(block), self.o, self.rng
+        if block.codes is None:
+            raise ValueError("chaos needs the source's key codes")
+        draw = rng.random(n)
+        kinds = rng.integers(0, len(MALFORMED_KINDS), n)
+        hot = rng.random(n) < o.hot_keys
+        copy = rng.random(n) < o.duplicates
+        disorder = rng.integers(1, o.disorder_ms + 1, n)
+        least = o.allowed_lateness_ms + 1
+        delay = rng.integers(least, max(least, MAX_DUPLICATE_DELAY_MS) + 1, n)
 
-def malformed(source: SourceEvent, kind: str) -> bytes:
-    """A record of the given malformed kind, built from a clean event."""
-    event = dict(source.event)
-    data = _encode(event)
-    if kind == "invalid_json":
-        return data[: max(1, len(data) // 2)]
-    if kind == "invalid_utf8":
-        return data[:-1] + b',"note":"\xc3\x28"}'
-    if kind == "missing_field":
-        event.pop(source.id_field)
-        return _encode(event)
-    if kind == "mistyped_field":
-        event[source.time_field] = str(event[source.time_field])
-        return _encode(event)
-    if kind == "absurd_value":
-        event[source.time_field] = 10**15 if source.time_scale_ms == 1 else 10**12
-        return _encode(event)
-    if kind == "duplicate_key":
-        return data[:-1] + b"," + _encode({source.id_field: "again"})[1:]
-    if kind == "oversized":
-        return data[:-1] + b',"padding":"' + b"x" * OVERSIZED_BYTES + b'"}'
-    raise ValueError(f"unknown malformed kind {kind!r}")
+        bad = draw < o.malformed
+        late = (draw >= o.malformed) & (draw < o.malformed + o.late)
+        held = (draw >= o.malformed + o.late) & (draw < o.malformed + o.late + o.out_of_order)
+        hot &= ~bad & ~late
+        own = ~bad & ~late & ~held & ~hot  # in place, valid, under its own key
+        late &= self._previous_own(block, own, late) >= block.ts - LATE_RECENT_MS
+        copy &= ~bad & ~late & ~held
+
+        data, keys, ts = list(block.data), list(block.keys), block.ts.copy()
+        labels: dict[int, dict[str, Any]] = {}
+        for row in np.flatnonzero(hot).tolist():
+            keys[row] = HOT_KEY
+            labels[row] = {"hot_key": True}
+        for row in np.flatnonzero(bad).tolist():
+            kind = MALFORMED_KINDS[kinds[row]]
+            data[row] = malformed(data[row], kind, self.etype)
+            ts[row] = NO_TIME
+            labels[row] = {"malformed": kind}
+        for row in np.flatnonzero(late).tolist():
+            data[row], ts[row] = self._late(data[row], int(ts[row]))
+            labels[row] = {"late": True}
+        for row in np.flatnonzero(held).tolist():
+            labels[row] = {**labels.get(row, {}), "out_of_order": True}
+        rows = Block(data, keys, ts, labels)
+        copies = rows.take(np.flatnonzero(copy))
+        id_field = self.etype.id_field
+        copies.labels = {
+            i: {**copies.labels.get(i, {}), "duplicate_of": _decode(d)[id_field]}
+            for i, d in enumerate(copies.data)
+        }
+        self.held.add(rows.take(np.flatnonzero(held)), block.ts[held] + disorder[held], self.orders)
+        self.orders += int(held.sum())
+        self.copies.add(copies, block.ts[copy] + delay[copy], self.orders)
+        self.orders += len(copies)
+        if own.any():
+            self._remember(block.codes[own], block.ts[own])
+        in_place = np.flatnonzero(~held)
+        until = int(block.ts[-1]) if n else NO_TIME
+        return self._release(rows.take(in_place), block.ts[in_place], block.ts[own | hot], until)
+
+    def rest(self) -> Block:
+        """What is still held back, at the end of the stream (copies never due are not sent)."""
+        return self._release(Block.empty(), np.zeros(0, np.int64), None, None)
+
+    def _release(
+        self, in_place: Block, due: np.ndarray, advancing: np.ndarray | None, until: int | None
+    ) -> Block:
+        """The in-place records merged with the held ones due by ``until`` (None: the end).
+
+        By time; at equal times, held-back records first, then in place, then copies. A copy
+        goes right after the first valid in-place record at or past its due time, so that the
+        stream has moved on from its original by more than the lateness.
+        """
+        if advancing is None or until is None:
+            held_ready = np.ones(len(self.held.due), bool)
+            copy_at = np.zeros(0, np.int64)
+            copy_ready = np.zeros(len(self.copies.due), bool)
+        else:
+            held_ready = self.held.due <= until
+            after = np.searchsorted(advancing, self.copies.due)
+            copy_ready = after < len(advancing)
+            copy_at = advancing[after[copy_ready]]
+        held_due = self.held.due[held_ready]
+        held, held_order = self.held.pop(held_ready)
+        copies, copy_order = self.copies.pop(copy_ready)
+        out = Block.concat([in_place, held, copies])
+        at = np.concatenate([due, held_due, copy_at])
+        priority = np.concatenate(
+            [np.ones(len(in_place)), np.zeros(len(held)), np.full(len(copies), 2)]
+        )
+        order = np.concatenate([np.arange(len(in_place)), held_order, copy_order])
+        return out.take(np.lexsort((order, priority, at)))
+
+    def _previous_own(self, block: Block, own: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """For each record: the event time of its key's latest earlier own record (NO_TIME if
+        none), computed for the candidates only (others get NO_TIME)."""
+        result = np.full(len(block), NO_TIME, np.int64)
+        wanted = np.flatnonzero(candidates)
+        if not len(wanted):
+            return result
+        codes = block.codes
+        assert codes is not None
+        self._grow(int(codes.max()) + 1)
+        known = np.flatnonzero(own)
+        rows = np.concatenate([known, wanted])
+        is_own = np.concatenate([np.ones(len(known), bool), np.zeros(len(wanted), bool)])
+        order = np.lexsort((rows, codes[rows]))
+        rows, is_own = rows[order], is_own[order]
+        source = np.maximum.accumulate(np.where(is_own, np.arange(len(rows)), -1))
+        found = (source >= 0) & (codes[rows[np.maximum(source, 0)]] == codes[rows])
+        previous = np.where(
+            found, block.ts[rows[np.maximum(source, 0)]], self.last_own[codes[rows]]
+        )
+        result[rows[~is_own]] = previous[~is_own]
+        return result
+
+    def _remember(self, codes: np.ndarray, ts: np.ndarray) -> None:
+        self._grow(int(codes.max()) + 1)
+        np.maximum.at(self.last_own, codes, ts)
+
+    def _grow(self, size: int) -> None:
+        if len(self.last_own) < size:
+            grown = np.full(size, NO_TIME, np.int64)
+            grown[: len(self.last_own)] = self.last_own
+            self.last_own = grown
+
+    def _late(self, data: bytes, ts: int) -> tuple[bytes, int]:
+        """The event as if produced long ago (a new id: it is not a duplicate)."""
+        etype = self.etype
+        event = _decode(data)
+        old_ms = ts - self.o.allowed_lateness_ms - LATE_MARGIN_MS
+        event[etype.time_field] = old_ms if etype.time_unit_ms == 1 else old_ms / etype.time_unit_ms
+        event[etype.id_field] = f"{event[etype.id_field]}-late"
+        return _encode(event), old_ms

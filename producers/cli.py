@@ -12,22 +12,15 @@ import click
 import msgspec
 
 from pipeline.cli_support import CliContext, domain_errors, pass_context
-from pipeline.errors import ConfigError
+from pipeline.runtime import tune_gc
 from pipeline.windows.spec import parse_duration
 from producers.chaos import ChaosOptions
-from producers.run import DEFAULT_START_MS, ProduceOptions, produce, write_file
+from producers.run import ProduceOptions, produce, write_file
 from producers.writer import WriterStats
 
-#: The consumer's default allowed lateness per source (pipeline/defaults.toml).
-DEFAULT_LATENESS = {"iot": "30s", "web": "2s"}
-DEFAULT_DISORDER = {"iot": "10s", "web": "1s"}
 
-
-def _duration_ms(text: str, option: str) -> int:
-    try:
-        return parse_duration(text, option)
-    except ConfigError as exc:
-        raise click.BadParameter(str(exc)) from None
+def _duration_ms(text: str | None, option: str) -> int | None:
+    return parse_duration(text, option) if text is not None else None
 
 
 def _start_ms(text: str) -> int:
@@ -36,7 +29,7 @@ def _start_ms(text: str) -> int:
     try:
         instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not an ISO-8601 instant or 'now'") from None
+        raise ValueError(f"--start: {text!r} is not an ISO-8601 instant or 'now'") from None
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
     return int(instant.timestamp() * 1000)
@@ -49,9 +42,14 @@ def chaos_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--duplicates",
             type=float,
             default=None,
-            help="Rate of records re-sent later as exact duplicates.",
+            help="Rate of records re-sent later as exact copies (dropped by dedupe).",
         ),
-        click.option("--out-of-order", type=float, default=0.0, help="Rate of events held back."),
+        click.option(
+            "--out-of-order",
+            type=float,
+            default=0.0,
+            help="Rate of events held back up to --max-disorder (still on time: counted).",
+        ),
         click.option(
             "--max-disorder",
             default=None,
@@ -61,7 +59,7 @@ def chaos_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--late",
             type=float,
             default=0.0,
-            help="Rate of events sent long after their time (older than --lateness).",
+            help="Rate of events re-timed far behind the stream (reported late, not counted).",
         ),
         click.option(
             "--lateness",
@@ -72,7 +70,7 @@ def chaos_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--malformed",
             type=float,
             default=0.0,
-            help="Rate of malformed records (invalid JSON/UTF-8, bad fields, oversized...).",
+            help="Rate of malformed records (bad JSON, UTF-8, fields, sizes): dead letters.",
         ),
         click.option(
             "--hot-keys",
@@ -125,15 +123,17 @@ def build_chaos(
     malformed: float,
     hot_keys: float,
 ) -> ChaosOptions:
+    """The chaos options of a command line (durations default to the source's, see
+    :meth:`ChaosOptions.resolve`)."""
     return ChaosOptions(
         duplicates=default_duplicates if duplicates is None else duplicates,
         out_of_order=out_of_order,
-        max_disorder_ms=_duration_ms(max_disorder or DEFAULT_DISORDER[source], "--max-disorder"),
+        max_disorder_ms=_duration_ms(max_disorder, "--max-disorder"),
         late=late,
-        lateness_ms=_duration_ms(lateness or DEFAULT_LATENESS[source], "--lateness"),
+        lateness_ms=_duration_ms(lateness, "--lateness"),
         malformed=malformed,
         hot_keys=hot_keys,
-    )
+    ).resolve(source)
 
 
 @click.group()
@@ -171,7 +171,11 @@ def _produce_command(source: str) -> click.Command:
         is_flag=True,
         help="Explicit hash keys: partition keys spread evenly over shards.",
     )
-    @click.option("--force", is_flag=True, help="Allow a --rate above what the stream can take.")
+    @click.option(
+        "--force",
+        is_flag=True,
+        help="Allow a --rate above the shards' limits: no per-shard budgets (expect throttling).",
+    )
     @click.option(
         "--truth", type=click.Path(dir_okay=False), help="Write the ground truth (JSON lines) here."
     )
@@ -212,14 +216,14 @@ def _produce_command(source: str) -> click.Command:
         as_json: bool,
     ) -> None:
         if duration is not None:
-            minutes = _duration_ms(duration, "--duration") / 60_000
+            minutes = (_duration_ms(duration, "--duration") or 0) / 60_000
         options = ProduceOptions(
             source=source,
             devices=devices,
             minutes=minutes,
             count=count,
             seed=seed,
-            start_ms=DEFAULT_START_MS if start == "2026-01-01T00:00:00Z" else _start_ms(start),
+            start_ms=_start_ms(start),
             speed=speed,
             rate=rate,
             aggregate=aggregate,
@@ -244,25 +248,41 @@ def _produce_command(source: str) -> click.Command:
             click.echo(f"wrote {written} records to {to_file}")
             return
         config = ctx.config()
+        tune_gc()  # a long run allocates millions of short-lived objects
         progress = _Progress(enabled=sys.stderr.isatty() and not as_json)
         stats = produce(
             options, ctx.clients(config).kinesis, config.names.stream, on_progress=progress
         )
         progress.done()
+        elapsed = max(1e-6, time.monotonic() - progress.started)
         if as_json:
-            click.echo(msgspec.json.encode(stats.__dict__).decode())
+            figures = {
+                **stats.__dict__,
+                "seconds": round(elapsed, 3),
+                "records_per_s": round(stats.user_records / elapsed, 1),
+                "bytes_per_s": round(stats.bytes / elapsed, 1),
+            }
+            click.echo(msgspec.json.encode(figures).decode())
         else:
             click.echo(
-                f"sent {stats.user_records} records in {stats.records} Kinesis records "
-                f"({stats.bytes} bytes, {stats.calls} PutRecords calls); "
-                f"{stats.retried_entries} entries retried; errors: {stats.error_codes or 'none'}"
+                f"sent {stats.user_records:,} records in {stats.records:,} Kinesis records "
+                f"({stats.bytes:,} bytes, {stats.calls:,} PutRecords calls) in {elapsed:.1f} s: "
+                f"{stats.user_records / elapsed:,.0f} records/s, "
+                f"{stats.bytes / elapsed / 1e6:.2f} MB/s; {stats.retried_entries:,} entries "
+                f"retried, {stats.throttled_s:.1f} s held back by the shards' budgets; "
+                f"errors: {stats.error_codes or 'none'}"
             )
 
     name = (
         "IoT telemetry of a simulated fleet" if source == "iot" else "a simulated web click stream"
     )
     flag = "devices" if source == "iot" else "users"
-    command.__doc__ = f"""Send {name}.
+    command.__doc__ = f"""Send {name} into the stream (or --to-file).
+
+    Records go as fast as the shards take them (1,000 records and 1 MiB per second each) unless
+    --rate or --speed slow them down. Chaos rates label every record they touch in --truth.
+    Every option can also be set in the environment: PIPELINE_PRODUCE_{source.upper()}_<OPTION>
+    (e.g. PIPELINE_PRODUCE_{source.upper()}_RATE=500).
 
     Example: pipeline produce {source} --{flag} 200 --minutes 30 --late 0.01 --truth truth.jsonl
     """
@@ -276,14 +296,17 @@ produce_group.add_command(_produce_command("web"))
 class _Progress:
     """A live line on a terminal: records/s, bytes/s, retries, failures. Quiet otherwise."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, every_s: float = 0.25) -> None:
         self.enabled = enabled
-        self.started = time.monotonic()
+        self.every_s = every_s
+        self.started = self.shown = time.monotonic()
 
     def __call__(self, stats: WriterStats) -> None:
-        if not self.enabled:
+        now = time.monotonic()
+        if not self.enabled or now - self.shown < self.every_s:
             return
-        elapsed = max(1e-6, time.monotonic() - self.started)
+        self.shown = now
+        elapsed = max(1e-6, now - self.started)
         click.echo(
             f"\r{stats.user_records:>10,} records {stats.user_records / elapsed:>9,.0f}/s "
             f"{stats.bytes / elapsed / 1e6:>6.2f} MB/s  retried {stats.retried_entries:,}  "

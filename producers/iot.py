@@ -5,9 +5,10 @@ interval with jitter, its readings drift as bounded random walks with a daily cy
 drain (and are replaced when flat), and devices occasionally go offline for a while. Event time
 comes from a simulated clock starting at ``start_ms``.
 
-Generation is vectorised over the fleet, one chunk of simulated time at a time (numpy), so a
-large fleet costs little Python per event. Everything derives from one seeded generator: the
-same seed and options give the same events, byte for byte.
+Generation is vectorised: one chunk of simulated time at a time, each device type as one numpy
+matrix (devices x reports), and the chunk's events encoded to JSON in bulk
+(:mod:`producers.encode`), so a large fleet costs little Python per event. Everything derives
+from one seeded generator: the same seed and options give the same records, byte for byte.
 """
 
 from __future__ import annotations
@@ -16,9 +17,17 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 
+from producers.block import Block
+from producers.encode import Choice, Decimal, Digits, Hex, JsonLayout
+
 DAY_MS = 86_400_000
+#: Event times are written with 13 digits: 2001-09-09 to 2286.
+MIN_START_MS, MAX_START_MS = 10**12, 10**13 - 10**11
+#: About this many events per chunk (bounds the matrices' memory for large fleets).
+CHUNK_EVENTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -51,9 +60,8 @@ PROFILES: dict[str, DeviceProfile] = {
 }
 
 
-@dataclass(frozen=True)
-class Event:
-    """One generated event: its fields in schema order."""
+class Event(msgspec.Struct, frozen=True):
+    """One event, decoded from its record (for callers that want objects, not bytes)."""
 
     event_id: str
     device_id: str
@@ -65,24 +73,18 @@ class Event:
     battery: float | None
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "event_id": self.event_id,
-            "device_id": self.device_id,
-            "device_type": self.device_type,
-            "site": self.site,
-            "ts": self.ts,
-            "temperature": self.temperature,
-            "humidity": self.humidity,
-            "battery": self.battery,
-        }
+        return msgspec.structs.asdict(self)
 
     @property
     def partition_key(self) -> str:
         return self.device_id
 
 
+_decode_event = msgspec.json.Decoder(Event).decode
+
+
 class IotFleet:
-    """The fleet's state; :meth:`events` yields events in event-time order."""
+    """The fleet's state; :meth:`blocks` yields its records in event-time order."""
 
     def __init__(
         self,
@@ -92,123 +94,174 @@ class IotFleet:
         sites: int | None = None,
         jitter: float = 0.1,
         offline_per_hour: float = 0.05,
-        chunk_s: float = 60.0,
     ) -> None:
         if devices <= 0:
             raise ValueError("devices must be positive")
+        if not MIN_START_MS <= start_ms < MAX_START_MS:
+            raise ValueError("the start must be between 2001-09-09 and 2286")
         self.rng = np.random.default_rng(seed)
         self.start_ms = start_ms
         self.jitter = jitter
         self.offline_per_hour = offline_per_hour
-        self.chunk_ms = int(chunk_s * 1000)
-        self._run_id = int(self.rng.integers(0, 2**63))
+        run_id = int(self.rng.integers(0, 2**63))
         self._counter = 0
         types = list(PROFILES)
         n_sites = sites or max(1, math.ceil(devices / 10))
         self.types = [types[i % len(types)] for i in range(devices)]
         self.device_ids = [f"{t}-{i:05d}" for i, t in enumerate(self.types)]
         self.sites = [f"site-{int(s):02d}" for s in self.rng.integers(0, n_sites, devices)]
-        profiles = [PROFILES[t] for t in self.types]
-        self.interval_ms = np.array([p.interval_s * 1000 for p in profiles])
-        self.next_ms = start_ms + self.rng.uniform(0, 1, devices) * self.interval_ms
-        self.temperature = _ReadingState([p.temperature for p in profiles], self.rng)
-        self.humidity = _ReadingState([p.humidity for p in profiles], self.rng)
-        drain = [p.battery_drain_per_hour for p in profiles]
-        self.has_battery = np.array([d is not None for d in drain])
-        self.drain_per_ms = np.array([(d or 0.0) / 3_600_000 for d in drain])
-        self.battery = np.where(self.has_battery, self.rng.uniform(40, 100, devices), np.nan)
+        self._keys = np.array(self.device_ids, dtype=object)
+        per_second = sum(1 / PROFILES[t].interval_s for t in self.types)
+        self.chunk_ms = int(min(60_000, max(1_000, 1_000 * CHUNK_EVENTS / per_second)))
+        self.groups = [
+            _TypeGroup(PROFILES[t], np.flatnonzero(np.array(self.types) == t), start_ms, self.rng)
+            for t in types
+            if t in self.types
+        ]
+        texts = tuple(
+            f'{d}","device_type":"{t}","site":"{s}"'.encode()
+            for d, t, s in zip(self.device_ids, self.types, self.sites, strict=True)
+        )
+        self.layout = JsonLayout(
+            [
+                b'{"event_id":"%016x-' % run_id,
+                Hex(12),
+                b'","device_id":"',
+                Choice(texts),
+                b',"ts":',
+                Digits(13),
+                b',"temperature":',
+                Decimal(-10_000, 20_000),
+                b',"humidity":',
+                Decimal(0, 10_000),
+                b',"battery":',
+                Decimal(0, 10_000),
+                b"}",
+            ]
+        )
 
-    def events(self, until_ms: int) -> Iterator[Event]:
-        """Every event with event time before ``until_ms``, in event-time order."""
+    def blocks(self, until_ms: int) -> Iterator[Block]:
+        """Every record with event time before ``until_ms``, in event-time order, by chunk."""
         t0 = self.start_ms
         while t0 < until_ms:
             t1 = min(t0 + self.chunk_ms, until_ms)
-            yield from self._chunk(t0, t1)
+            yield self._chunk(t0, t1)
             t0 = t1
 
-    def _chunk(self, t0: int, t1: int) -> Iterator[Event]:
-        rng = self.rng
-        n = len(self.device_ids)
-        width = math.ceil((t1 - t0) / (self.interval_ms.min() * (1 - self.jitter))) + 1
-        steps = self.interval_ms[:, None] * (1 + rng.uniform(-self.jitter, self.jitter, (n, width)))
-        times = self.next_ms[:, None] + np.concatenate(
-            [np.zeros((n, 1)), np.cumsum(steps, axis=1)[:, :-1]], axis=1
+    def events(self, until_ms: int) -> Iterator[Event]:
+        """The same events as objects (slow: for tests and small tools)."""
+        for block in self.blocks(until_ms):
+            yield from map(_decode_event, block.data)
+
+    def _chunk(self, t0: int, t1: int) -> Block:
+        parts = [
+            group.reports(t0, t1, self.rng, self.jitter, self.offline_per_hour)
+            for group in self.groups
+        ]
+        device, times, temperature, humidity, battery = (
+            np.concatenate(c) for c in zip(*parts, strict=True)
         )
+        ts = np.floor(times).astype(np.int64)
+        order = np.argsort((ts - t0) * len(self.device_ids) + device)
+        device, ts = device[order], ts[order]
+        ids = np.arange(self._counter + 1, self._counter + len(ts) + 1)
+        self._counter += len(ts)
+        humidity, battery = humidity[order], battery[order]
+        data = self.layout.encode(
+            [
+                ids,
+                device,
+                ts,
+                temperature[order],
+                (humidity, humidity == _ABSENT),
+                (battery, battery == _ABSENT),
+            ]
+        )
+        return Block(data, self._keys[device].tolist(), ts, codes=device)
+
+
+#: A reading a device type does not have (written as null).
+_ABSENT = -1
+
+
+class _TypeGroup:
+    """The devices of one type: reporting clock, readings and battery, as arrays."""
+
+    def __init__(
+        self, profile: DeviceProfile, devices: np.ndarray, start_ms: int, rng: np.random.Generator
+    ) -> None:
+        self.profile = profile
+        self.devices = devices
+        n = len(devices)
+        self.interval_ms = profile.interval_s * 1000
+        self.next_ms = start_ms + rng.uniform(0, 1, n) * self.interval_ms
+        self.temperature = _Walk(profile.temperature, n, rng)
+        self.humidity = _Walk(profile.humidity, n, rng) if profile.humidity else None
+        drain = profile.battery_drain_per_hour
+        self.drain_per_ms = drain / 3_600_000 if drain is not None else None
+        self.battery = rng.uniform(40, 100, n) if drain is not None else None
+
+    def reports(
+        self, t0: int, t1: int, rng: np.random.Generator, jitter: float, offline_per_hour: float
+    ) -> tuple[np.ndarray, ...]:
+        """(device, time, temperature, humidity, battery) of the reports in [t0, t1); readings
+        in hundredths, ``_ABSENT`` where the type lacks them."""
+        n = len(self.devices)
+        width = math.ceil((t1 - t0) / (self.interval_ms * (1 - jitter))) + 1
+        times = np.empty((n, width))
+        times[:, 0] = self.next_ms
+        steps = self.interval_ms * (1 + rng.uniform(-jitter, jitter, (n, width - 1)))
+        np.cumsum(steps, axis=1, out=times[:, 1:])
+        times[:, 1:] += self.next_ms[:, None]
         valid = times < t1
-        counts = valid.sum(axis=1)
-        # width leaves at least one column past t1 per device: the next report after the chunk
-        self.next_ms = times[np.arange(n), counts]
+        last = valid.sum(axis=1) - 1  # the width leaves a column past t1 for every device
+        self.next_ms = times[np.arange(n), last + 1]
         # devices going offline for a while during this chunk
-        chunk_hours = (t1 - t0) / 3_600_000
-        offline = rng.uniform(0, 1, n) < self.offline_per_hour * chunk_hours
+        offline = rng.uniform(0, 1, n) < offline_per_hour * (t1 - t0) / 3_600_000
         gap_start = rng.uniform(t0, t1, n)
         gap_end = gap_start + rng.exponential(300_000, n)
-        in_gap = offline[:, None] & (times >= gap_start[:, None]) & (times < gap_end[:, None])
-        temperature = self.temperature.walk(times, valid, rng)
-        humidity = self.humidity.walk(times, valid, rng)
-        battery = self._drain(times, valid)
-        emit = valid & ~in_gap
-        device, column = np.nonzero(emit)
-        ts = np.floor(times[device, column]).astype(np.int64)
-        order = np.lexsort((device, ts))
-        temp_values = np.round(temperature[device, column], 2)[order].tolist()
-        hum_values = np.round(humidity[device, column], 2)[order].tolist()
-        bat_values = np.round(battery[device, column], 2)[order].tolist()
-        for i, d, t in zip(
-            range(len(order)), device[order].tolist(), ts[order].tolist(), strict=True
-        ):
-            self._counter += 1
-            yield Event(
-                f"{self._run_id:016x}-{self._counter:012x}",
-                self.device_ids[d],
-                self.types[d],
-                self.sites[d],
-                t,
-                _none_if_nan(temp_values[i]),
-                _none_if_nan(hum_values[i]),
-                _none_if_nan(bat_values[i]),
+        emit = valid & ~(
+            offline[:, None] & (times >= gap_start[:, None]) & (times < gap_end[:, None])
+        )
+        row, column = np.nonzero(emit)
+        at = times[row, column]
+        temperature = self.temperature.walk(times, last, rng)[row, column]
+        amplitude = self.temperature.reading.daily_amplitude
+        daily = amplitude * np.sin(2 * np.pi * ((at % DAY_MS) / DAY_MS - 0.25))
+        absent = np.full(len(row), _ABSENT, np.int64)
+        humidity = absent
+        if self.humidity is not None:
+            humidity = _hundredths(self.humidity.walk(times, last, rng)[row, column])
+        battery = absent
+        if self.battery is not None and self.drain_per_ms is not None:
+            level = self.battery[:, None] - self.drain_per_ms * (times - times[:, :1])
+            level = np.where(level < 5.0, level + 95.0, level)  # a flat battery is replaced
+            self.battery = np.where(
+                last >= 0, level[np.arange(n), np.maximum(last, 0)], self.battery
             )
-
-    def _drain(self, times: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        elapsed = times - times[:, :1]
-        level = self.battery[:, None] - self.drain_per_ms[:, None] * elapsed
-        # a flat battery is replaced: the level wraps back to 100
-        level = np.where(level < 5.0, level + 95.0, level)
-        last = np.where(
-            valid.any(axis=1),
-            level[np.arange(len(level)), np.maximum(valid.sum(axis=1) - 1, 0)],
-            self.battery,
-        )
-        self.battery = np.where(self.has_battery, last, np.nan)
-        return np.where(self.has_battery[:, None], level, np.nan)
+            battery = _hundredths(np.clip(level[row, column], 0.0, 100.0))
+        return self.devices[row], at, _hundredths(temperature + daily), humidity, battery
 
 
-class _ReadingState:
-    """Current values of one reading across the fleet (NaN where a device lacks it)."""
+class _Walk:
+    """One reading across a group's devices: a bounded random walk."""
 
-    def __init__(self, readings: list[Reading | None], rng: np.random.Generator) -> None:
-        nan = float("nan")
-        self.present = np.array([r is not None for r in readings])
-        self.value = np.array([r.start if r else nan for r in readings]) + rng.normal(
-            0, 1, len(readings)
-        )
-        self.step = np.array([r.step if r else 0.0 for r in readings])
-        self.low = np.array([r.low if r else nan for r in readings])
-        self.high = np.array([r.high if r else nan for r in readings])
-        self.amplitude = np.array([r.daily_amplitude if r else 0.0 for r in readings])
+    def __init__(self, reading: Reading | None, n: int, rng: np.random.Generator) -> None:
+        if reading is None:
+            raise ValueError("every device type has a temperature")
+        self.reading = reading
+        self.value = reading.start + rng.normal(0, 1, n)
 
-    def walk(self, times: np.ndarray, valid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        steps = rng.normal(0, 1, times.shape) * self.step[:, None]
-        level = np.clip(
-            self.value[:, None] + np.cumsum(steps, axis=1), self.low[:, None], self.high[:, None]
-        )
-        last_index = np.maximum(valid.sum(axis=1) - 1, 0)
+    def walk(self, times: np.ndarray, last: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        r = self.reading
+        level = np.cumsum(rng.normal(0, r.step, times.shape), axis=1)
+        level += self.value[:, None]
+        np.clip(level, r.low, r.high, out=level)
         self.value = np.where(
-            valid.any(axis=1), level[np.arange(len(level)), last_index], self.value
+            last >= 0, level[np.arange(len(level)), np.maximum(last, 0)], self.value
         )
-        daily = self.amplitude[:, None] * np.sin(2 * np.pi * ((times % DAY_MS) / DAY_MS - 0.25))
-        return np.where(self.present[:, None], level + daily, np.nan)
+        return level
 
 
-def _none_if_nan(value: float) -> float | None:
-    return None if math.isnan(value) else value
+def _hundredths(values: np.ndarray) -> np.ndarray:
+    return np.rint(values * 100).astype(np.int64)

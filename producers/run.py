@@ -11,22 +11,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.aws.kinesis import KinesisStream
+from pipeline.aws.retry import Backoff
 from pipeline.core import END_OF_STREAM
 from pipeline.errors import PipelineError
+from pipeline.events.schema import event_type
 from producers.aggregation import Aggregator
-from producers.chaos import ChaosOptions, Outgoing, SourceEvent, inject
+from producers.batching import StreamClock
+from producers.block import Block, Outgoing
+from producers.chaos import ChaosOptions, inject
 from producers.iot import IotFleet
-from producers.shards import SHARD_RECORDS_PER_S, ShardBudgets, ShardMap
+from producers.shards import RATE_SHARE, SHARD_RECORDS_PER_S, ShardBudgets, ShardMap
 from producers.truth import TruthWriter
 from producers.web import WebUsers
-from producers.writer import KinesisWriter, WriterStats
+from producers.writer import MAX_ATTEMPTS, KinesisWriter, WriterStats
 
 SOURCES = ("iot", "web")
 DEFAULT_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed so that a seed fixes the bytes
+#: With ``speed``, records due within this much real time go together.
+_TICK_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ class ProduceOptions:
     chaos: ChaosOptions = field(default_factory=ChaosOptions)
     end_of_stream: bool = False
     truth: str | Path | None = None
-    force: bool = False
+    force: bool = False  # a --rate past the shards' limits: per-shard budgets off
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -59,68 +67,81 @@ class ProduceOptions:
             raise ValueError(f"--speed must not be negative, got {self.speed}")
         if self.rate is not None and self.rate <= 0:
             raise ValueError(f"--rate must be positive, got {self.rate}")
+        object.__setattr__(self, "chaos", self.chaos.resolve(self.source))
 
 
-def source_events(options: ProduceOptions) -> Iterator[SourceEvent]:
-    """The clean simulated events, in event-time order (deterministic for a seed)."""
+def source_blocks(options: ProduceOptions) -> Iterator[Block]:
+    """The clean simulated records, in event-time order (deterministic for a seed)."""
     until = options.start_ms + int(options.minutes * 60_000)
     if options.count is not None:
         until = 2**62  # bounded by the count instead
     if options.source == "iot":
-        fleet = IotFleet(options.devices, options.seed, options.start_ms)
-        events = (
-            SourceEvent(e.partition_key, e.as_dict(), e.ts, "event_id", "ts", 1)
-            for e in fleet.events(until)
-        )
+        blocks = IotFleet(options.devices, options.seed, options.start_ms).blocks(until)
     else:
-        users = WebUsers(options.devices, options.seed, options.start_ms)
-        events = (
-            SourceEvent(c.partition_key, c.as_dict(), c.ts, "event_id", "recordTime", 1000)
-            for c in users.events(until)
-        )
-    for n, event in enumerate(events, start=1):
-        yield event
-        if options.count is not None and n >= options.count:
+        blocks = WebUsers(options.devices, options.seed, options.start_ms).blocks(until)
+    left = options.count
+    for block in blocks:
+        if left is not None and len(block) >= left:
+            yield block.take(slice(0, left))
             return
+        yield block
+        if left is not None:
+            left -= len(block)
+
+
+def outgoing_blocks(options: ProduceOptions) -> Iterator[Block]:
+    """The exact records a run sends, in order, a block at a time (deterministic for a seed)."""
+    blocks = source_blocks(options)
+    if options.speed:
+        blocks = _paced(blocks, options)
+    return inject(blocks, options.chaos, options.seed, event_type(options.source))
 
 
 def outgoing(options: ProduceOptions) -> Iterator[Outgoing]:
-    """The exact records a run sends, in order (deterministic for a seed)."""
-    return inject(_paced(options), options.chaos, options.seed)
+    """The same records one by one."""
+    for block in outgoing_blocks(options):
+        yield from block
 
 
-def _paced(options: ProduceOptions) -> Iterator[SourceEvent]:
-    if not options.speed:
-        yield from source_events(options)
-        return
+def _paced(blocks: Iterator[Block], options: ProduceOptions) -> Iterator[Block]:
+    """Each block's records as their simulated time comes, ``speed`` times faster than real."""
     started = time.monotonic()
-    for event in source_events(options):
-        delay = started + (event.ts - options.start_ms) / 1000 / options.speed - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        yield event
+    for block in blocks:
+        sent = 0
+        while sent < len(block):
+            now = options.start_ms + (time.monotonic() - started) * options.speed * 1000
+            due = int(np.searchsorted(block.ts, now, "right"))
+            if due > sent:
+                yield block.take(slice(sent, due))
+                sent = due
+            else:
+                wait_s = (int(block.ts[sent]) - now) / options.speed / 1000
+                time.sleep(min(_TICK_S, max(wait_s, 0.0)))
 
 
 def write_file(options: ProduceOptions, path: str | Path) -> int:
     """``--to-file``: the records as NDJSON (one payload per line) instead of a stream."""
     count = 0
     with TruthWriter(options.truth) as truth, Path(path).open("wb") as out:
-        for record in outgoing(options):
-            out.write(record.data + b"\n")
-            truth.write(record)
-            count += 1
+        for block in outgoing_blocks(options):
+            if len(block):
+                out.write(b"\n".join(block.data) + b"\n")
+                truth.write_block(block)
+                count += len(block)
     return count
 
 
 def check_capacity(options: ProduceOptions, shard_map: ShardMap) -> None:
-    """Refuse a rate the stream cannot take (1,000 records/s per shard) unless forced."""
+    """Refuse a rate the stream cannot take within its limits unless forced."""
     if options.rate is None or options.force or options.aggregate:
         return
-    capacity = len(shard_map) * SHARD_RECORDS_PER_S
+    capacity = len(shard_map) * SHARD_RECORDS_PER_S * RATE_SHARE
     if options.rate > capacity:
         raise PipelineError(
-            f"--rate {options.rate:g} records/s exceeds the stream's {len(shard_map)} shard(s) "
-            f"x {SHARD_RECORDS_PER_S} records/s; add shards, use --aggregate, or --force"
+            f"--rate {options.rate:g} records/s exceeds what the stream's {len(shard_map)} "
+            f"shard(s) take within their limits ({capacity:,.0f} records/s: "
+            f"{RATE_SHARE:.0%} of {SHARD_RECORDS_PER_S:,} per shard, the rest kept as burst); "
+            "add shards, use --aggregate, or --force (then expect throttling and retries)"
         )
 
 
@@ -129,45 +150,54 @@ def produce(
     kinesis_client: object,
     stream: str,
     on_progress: Callable[[WriterStats], None] | None = None,
-    progress_every: int = 5_000,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> WriterStats:
-    """Send a whole run; raises DeliveryError if anything was not delivered."""
+    """Send a whole run; raises DeliveryError if anything was not delivered.
+
+    ``clock`` and ``sleep`` pace the shards' budgets and the retries' backoff (tests pass a
+    simulated clock)."""
     kinesis = KinesisStream(kinesis_client, stream)
     shard_map = ShardMap(kinesis.shards())  # also: the stream exists, before anything is sent
     check_capacity(options, shard_map)
-    budgets = ShardBudgets(shard_map, rate=options.rate)
+    budgets = ShardBudgets(
+        shard_map, rate=options.rate, per_shard=not options.force, sleep=sleep, clock=clock
+    )
     spread = _spreader(shard_map) if options.spread else None
     aggregator = Aggregator(shard_map) if options.aggregate else None
+    stream_clock = StreamClock()
     with TruthWriter(options.truth) as truth:
-
-        def delivered(records: list[Outgoing]) -> None:
-            for record in records:
-                for member in record.members or (record,):
-                    truth.write(member)
-
-        writer = KinesisWriter(kinesis_client, stream, on_delivered=delivered, budgets=budgets)
-        for n, produced in enumerate(outgoing(options), start=1):
-            record = produced
+        writer = KinesisWriter(
+            kinesis_client,
+            stream,
+            on_delivered=truth.write_block if options.truth else None,
+            backoff=Backoff(max_attempts=MAX_ATTEMPTS, sleep=sleep),
+            budgets=budgets,
+            lateness_ms=options.chaos.allowed_lateness_ms,
+            max_call_records=max(1, min(500, int(options.rate or 500))),
+            on_progress=on_progress,
+        )
+        for block in outgoing_blocks(options):
             if spread is not None:
-                record = replace(produced, explicit_hash_key=spread(produced.partition_key))
-            for ready in aggregator.add(record) if aggregator else (record,):
-                writer.put(ready)
-            if on_progress and n % progress_every == 0:
-                on_progress(writer.stats)
-        for ready in aggregator.drain() if aggregator else ():
-            writer.put(ready)
+                block.hash_keys = [spread(key) for key in block.keys]
+            ready = block
+            if aggregator is not None:
+                stream_clock.stamp(block)
+                done = [aggregator.add(block)]
+                if options.speed:  # paced: nothing waits for an aggregate to fill
+                    done.append(aggregator.drain())
+                ready = Block.concat(done)
+            writer.put_block(ready)
+            if options.speed:
+                writer.flush()
+        if aggregator is not None:
+            writer.put_block(aggregator.drain())
         writer.flush()
         if options.end_of_stream:
-            for shard_id, start_hash in KinesisStream(
-                kinesis_client, stream
-            ).open_shard_hash_ranges():
-                writer.put(
-                    Outgoing(shard_id, END_OF_STREAM, {"control": "end_of_stream"}, str(start_hash))
-                )
-        stats = writer.close()
-        if on_progress:
-            on_progress(stats)
-        return stats
+            for shard_id, start_hash in kinesis.open_shard_hash_ranges():
+                marker = {"control": "end_of_stream"}
+                writer.put(Outgoing(shard_id, END_OF_STREAM, marker, str(start_hash)))
+        return writer.close()
 
 
 def _spreader(shard_map: ShardMap) -> Callable[[str], str]:

@@ -1,9 +1,10 @@
-"""Ground truth: one JSON line per record sent, in send order.
+"""Ground truth: one JSON line per record delivered, in delivery order.
 
 ``{"n": 0, "partition_key": "...", "payload": "<exact payload text>", "labels": {...}}``; a
 payload that is not valid UTF-8 is written as ``payload_b64`` instead. Labels say what the
-producer injected (``duplicate_of``: the event id of the original, ...). Tests and the chaos
-harness compute the expected outputs from this file alone.
+producer injected (``duplicate_of``: the event id of the original, ...). The user records of a
+KPL aggregate are listed one by one. Tests and the chaos harness compute the expected outputs
+from this file alone.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from typing import IO, Any
 
 import msgspec
 
-from producers.chaos import Outgoing
+from producers.block import Block, Outgoing
 
 _encode = msgspec.json.Encoder().encode
 
 
 class TruthWriter:
-    """Appends truth lines to a file (or does nothing when no file is given)."""
+    """Appends truth lines to a file (or only counts them when no file is given)."""
 
     def __init__(self, path: str | Path | None) -> None:
         self._file: IO[bytes] | None = None
@@ -30,17 +31,29 @@ class TruthWriter:
         self.count = 0
 
     def write(self, record: Outgoing) -> None:
-        if self._file is None:
-            self.count += 1
+        self.write_block(Block.of([record]))
+
+    def write_block(self, block: Block) -> None:
+        if block.members is not None:
+            for members in block.members:
+                self.write_block(members)
             return
-        line: dict[str, Any] = {"n": self.count, "partition_key": record.partition_key}
-        try:
-            line["payload"] = record.data.decode("utf-8")
-        except UnicodeDecodeError:
-            line["payload_b64"] = base64.b64encode(record.data).decode("ascii")
-        line["labels"] = record.labels
-        self._file.write(_encode(line) + b"\n")
-        self.count += 1
+        if self._file is None:
+            self.count += len(block)
+            return
+        labels = block.labels
+        lines = []
+        for row, (key, data) in enumerate(zip(block.keys, block.data, strict=True)):
+            try:
+                payload = b'"payload":' + _encode(data.decode("utf-8"))
+            except UnicodeDecodeError:
+                payload = b'"payload_b64":"' + base64.b64encode(data) + b'"'
+            lines.append(
+                b'{"n":%d,"partition_key":%s,%s,"labels":%s}\n'
+                % (self.count + row, _encode(key), payload, _encode(labels.get(row, {})))
+            )
+        self._file.write(b"".join(lines))
+        self.count += len(block)
 
     def close(self) -> None:
         if self._file is not None:

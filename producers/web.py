@@ -4,26 +4,39 @@ This reproduces the input of the seed's per-second "unique users by OS and quadr
 (shared/seeds/003): each anonymous user (a Cognito-style identity, ``us-east-1:<uuid>``) keeps one
 OS, opens sessions now and then, and while a session lasts reports about once a second which
 page and screen quadrant they are on and what they did. Event time is ``recordTime`` in epoch
-seconds with millisecond precision, as the seed's JavaScript SDK sends it.
+seconds with millisecond precision, as the seed's JavaScript SDK sends it. The records have the
+shape of :class:`pipeline.events.schema.WebClick`.
+
+Generation is vectorised per chunk of simulated time (numpy) and encoded in bulk, like the IoT
+fleet; the same seed gives the same records, byte for byte.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
+import msgspec
 import numpy as np
+
+from producers.block import Block
+from producers.encode import Choice, Digits, Hex, JsonLayout
+from producers.iot import CHUNK_EVENTS, MAX_START_MS, MIN_START_MS
 
 OPERATING_SYSTEMS = ("Android", "iOS", "Windows Phone", "other")
 OS_SHARES = (0.45, 0.40, 0.05, 0.10)
 QUADRANTS = ("A", "B", "C", "D")
 PAGES = ("/", "/products", "/products/item", "/cart", "/checkout", "/help")
 EVENT_TYPES = ("page_view", "click", "scroll")
+#: Clicks of a session are 0.8 to 1.2 s apart.
+CLICK_GAP_MS = (800.0, 1200.0)
+QUADRANT_CHANGE, PAGE_CHANGE = 0.1, 0.2
 
 
-@dataclass(frozen=True)
-class Click:
+class Click(msgspec.Struct, frozen=True):
+    """One click, decoded from its record (for callers that want objects, not bytes)."""
+
     event_id: str
     recordTime: float
     cognitoId: str
@@ -42,20 +55,14 @@ class Click:
         return self.cognitoId
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "event_id": self.event_id,
-            "recordTime": self.recordTime,
-            "cognitoId": self.cognitoId,
-            "os": self.os,
-            "quadrant": self.quadrant,
-            "page": self.page,
-            "event_type": self.event_type,
-            "session_id": self.session_id,
-        }
+        return msgspec.structs.asdict(self)
+
+
+_decode_click = msgspec.json.Decoder(Click).decode
 
 
 class WebUsers:
-    """The users' state; :meth:`events` yields clicks in event-time order."""
+    """The users' state; :meth:`blocks` yields their clicks in event-time order."""
 
     def __init__(
         self,
@@ -64,83 +71,158 @@ class WebUsers:
         start_ms: int,
         session_minutes: float = 5.0,
         idle_minutes: float = 10.0,
-        chunk_s: float = 10.0,
     ) -> None:
         if users <= 0:
             raise ValueError("users must be positive")
-        self.rng = np.random.default_rng(seed)
+        if not MIN_START_MS <= start_ms < MAX_START_MS:
+            raise ValueError("the start must be between 2001-09-09 and 2286")
+        rng = self.rng = np.random.default_rng(seed)
         self.start_ms = start_ms
-        self.chunk_ms = int(chunk_s * 1000)
         self.session_ms = session_minutes * 60_000
         self.idle_ms = idle_minutes * 60_000
-        self._run_id = int(self.rng.integers(0, 2**63))
+        run_id = int(rng.integers(0, 2**63))
         self._counter = 0
-        self._sessions = 0
         self.ids = [
-            f"us-east-1:{uuid.UUID(int=int(self.rng.integers(0, 2**63)) << 64 | i)}"
+            f"us-east-1:{uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | i)}"
             for i in range(users)
         ]
-        self.os = self.rng.choice(len(OPERATING_SYSTEMS), size=users, p=OS_SHARES)
-        # about a third of the users are in a session at the start
-        in_session = self.rng.random(users) < self.session_ms / (self.session_ms + self.idle_ms)
+        self._keys = np.array(self.ids, dtype=object)
+        self.os = rng.choice(len(OPERATING_SYSTEMS), size=users, p=OS_SHARES)
+        # users in a session at the start, in proportion to the time spent in sessions
+        self.in_session = rng.random(users) < self.session_ms / (self.session_ms + self.idle_ms)
         self.session_end = np.where(
-            in_session, start_ms + self.rng.exponential(self.session_ms, users), start_ms
+            self.in_session, start_ms + rng.exponential(self.session_ms, users), 0.0
         )
-        self.next_start = np.where(
-            in_session, np.inf, start_ms + self.rng.exponential(self.idle_ms, users)
+        # in a session: the next click; idle: the start of the next session
+        self.next_ms = np.where(
+            self.in_session,
+            start_ms + rng.uniform(0, CLICK_GAP_MS[1], users),
+            start_ms + rng.exponential(self.idle_ms, users),
         )
-        self.session_id = [self._new_session() if s else "" for s in in_session]
-        self.next_ms = start_ms + self.rng.uniform(0, 1000, users)
-        self.quadrant = self.rng.integers(0, 4, users)
-        self.page = self.rng.integers(0, len(PAGES), users)
+        self.session = np.where(self.in_session, np.cumsum(self.in_session), 0)
+        self._sessions = int(self.in_session.sum())
+        self.quadrant = rng.integers(0, len(QUADRANTS), users)
+        self.page = rng.integers(0, len(PAGES), users)
+        clicks_per_s = users * self.session_ms / (self.session_ms + self.idle_ms) / 1.0
+        self.chunk_ms = int(min(10_000, max(1_000, 1_000 * CHUNK_EVENTS / clicks_per_s)))
+        user_texts = tuple(
+            f'{user}","os":"{OPERATING_SYSTEMS[int(os)]}"'.encode()
+            for user, os in zip(self.ids, self.os, strict=True)
+        )
+        self._actions = len(PAGES) * len(EVENT_TYPES)
+        action_texts = tuple(
+            f'{q}","page":"{p}","event_type":"{e}"'.encode()
+            for q in QUADRANTS
+            for p in PAGES
+            for e in EVENT_TYPES
+        )
+        self.layout = JsonLayout(
+            [
+                b'{"event_id":"%016x-' % run_id,
+                Hex(12),
+                b'","recordTime":',
+                Digits(10),
+                b".",
+                Digits(3),
+                b',"cognitoId":"',
+                Choice(user_texts),
+                b',"quadrant":"',
+                Choice(action_texts),
+                b',"session_id":"s-%016x-' % run_id,
+                Hex(8),
+                b'"}',
+            ]
+        )
 
-    def _new_session(self) -> str:
-        self._sessions += 1
-        return f"s-{self._run_id:016x}-{self._sessions:08x}"
-
-    def events(self, until_ms: int) -> Iterator[Click]:
+    def blocks(self, until_ms: int) -> Iterator[Block]:
+        """Every click with event time before ``until_ms``, in event-time order, by chunk."""
         t0 = self.start_ms
         while t0 < until_ms:
             t1 = min(t0 + self.chunk_ms, until_ms)
-            yield from self._chunk(t0, t1)
+            yield self._chunk(t0, t1)
             t0 = t1
 
-    def _chunk(self, t0: int, t1: int) -> Iterator[Click]:
+    def events(self, until_ms: int) -> Iterator[Click]:
+        """The same clicks as objects (slow: for tests and small tools)."""
+        for block in self.blocks(until_ms):
+            yield from map(_decode_click, block.data)
+
+    def _chunk(self, t0: int, t1: int) -> Block:
+        times, users, sessions = self._clicks(t0, t1)
+        ts = np.rint(times).astype(np.int64)
+        quadrant, page = self._wander(users, ts - t0)
         rng = self.rng
-        pending: list[tuple[float, int]] = []
-        for user in range(len(self.ids)):
-            time = self.next_ms[user]
-            while time < t1:
-                if time >= self.session_end[user]:  # session over: idle until the next one
-                    if self.next_start[user] == np.inf:
-                        self.next_start[user] = self.session_end[user] + rng.exponential(
-                            self.idle_ms
-                        )
-                    if time < self.next_start[user]:
-                        time = self.next_start[user]
-                        continue
-                    self.session_end[user] = self.next_start[user] + rng.exponential(
-                        self.session_ms
-                    )
-                    self.next_start[user] = np.inf
-                    self.session_id[user] = self._new_session()
-                pending.append((time, user))
-                time += rng.uniform(800, 1200)
-            self.next_ms[user] = time
-        pending.sort()
-        for time, user in pending:
-            if rng.random() < 0.1:
-                self.quadrant[user] = rng.integers(0, 4)
-            if rng.random() < 0.2:
-                self.page[user] = rng.integers(0, len(PAGES))
-            self._counter += 1
-            yield Click(
-                f"{self._run_id:016x}-{self._counter:012x}",
-                round(time) / 1000,
-                self.ids[user],
-                OPERATING_SYSTEMS[int(self.os[user])],
-                QUADRANTS[int(self.quadrant[user])],
-                PAGES[int(self.page[user])],
-                EVENT_TYPES[int(rng.integers(0, len(EVENT_TYPES)))],
-                self.session_id[user],
-            )
+        action = quadrant * self._actions + page * len(EVENT_TYPES)
+        action += rng.integers(0, len(EVENT_TYPES), len(ts))
+        order = np.argsort((ts - t0) * len(self.ids) + users)
+        users, ts = users[order], ts[order]
+        ids = np.arange(self._counter + 1, self._counter + len(ts) + 1)
+        self._counter += len(ts)
+        seconds, millis = np.divmod(ts, 1000)
+        data = self.layout.encode([ids, seconds, millis, users, action[order], sessions[order]])
+        return Block(data, self._keys[users].tolist(), ts, codes=users)
+
+    def _clicks(self, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(time, user, session number) of every click in [t0, t1), in no particular order."""
+        rng = self.rng
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        width = math.ceil((t1 - t0) / CLICK_GAP_MS[0]) + 2
+        while True:
+            active = np.flatnonzero(self.in_session & (self.next_ms < t1))
+            if len(active):
+                times = np.empty((len(active), width))
+                times[:, 0] = self.next_ms[active]
+                steps = rng.uniform(*CLICK_GAP_MS, (len(active), width - 1))
+                np.cumsum(steps, axis=1, out=times[:, 1:])
+                times[:, 1:] += times[:, :1]
+                end = self.session_end[active]
+                valid = times < np.minimum(end, t1)[:, None]
+                row, column = np.nonzero(valid)
+                found.append((times[row, column], active[row], self.session[active][row]))
+                following = times[np.arange(len(active)), valid.sum(axis=1)]
+                self.next_ms[active] = following
+                ended = active[following >= end]  # idle until the next session
+                self.in_session[ended] = False
+                self.next_ms[ended] = self.session_end[ended] + rng.exponential(
+                    self.idle_ms, len(ended)
+                )
+            starting = np.flatnonzero(~self.in_session & (self.next_ms < t1))
+            if len(starting):
+                self.in_session[starting] = True
+                self.session_end[starting] = self.next_ms[starting] + rng.exponential(
+                    self.session_ms, len(starting)
+                )
+                self.session[starting] = self._sessions + 1 + np.arange(len(starting))
+                self._sessions += len(starting)
+            elif not len(active):
+                break
+        if not found:
+            empty = np.zeros(0, np.int64)
+            return np.zeros(0), empty, empty
+        times, users, sessions = (np.concatenate(part) for part in zip(*found, strict=True))
+        return times, users, sessions
+
+    def _wander(self, users: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's quadrant and page at each of their clicks: now and then they move."""
+        rng = self.rng
+        order = np.argsort(users * (self.chunk_ms + 1) + offsets, kind="stable")
+        by_user = users[order]
+        first = np.ones(len(by_user), bool)
+        first[1:] = by_user[1:] != by_user[:-1]
+        last = np.ones(len(by_user), bool)
+        last[:-1] = first[1:]
+        result = []
+        for state, change, choices in (
+            (self.quadrant, QUADRANT_CHANGE, len(QUADRANTS)),
+            (self.page, PAGE_CHANGE, len(PAGES)),
+        ):
+            moved = rng.random(len(by_user)) < change
+            value = np.where(moved, rng.integers(0, choices, len(by_user)), state[by_user])
+            # forward fill within each user: the latest move, else the state before the chunk
+            source = np.maximum.accumulate(np.where(moved | first, np.arange(len(by_user)), 0))
+            value = value[source]
+            state[by_user[last]] = value[last]
+            sorted_back = np.empty_like(value)
+            sorted_back[order] = value
+            result.append(sorted_back)
+        return result[0], result[1]

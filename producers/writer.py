@@ -1,133 +1,175 @@
-"""Kinesis PutRecords batching within the service limits, retrying only failed entries.
+"""Kinesis PutRecords within the service limits, retrying only the entries that failed.
 
-A call carries at most 500 records and 5 MiB; a record (data plus partition key) at most 1 MiB.
-Per-entry failures (``FailedRecordCount``: throttling, internal errors) are retried with capped
-exponential backoff and full jitter, failed entries first and in their original order, a bounded
-number of times. What still fails is never dropped silently: :meth:`close` raises
-:class:`DeliveryError` with the counts of what was and was not delivered.
+Records arrive in blocks (or one at a time) and leave in calls planned by
+:mod:`producers.batching` (500 records, 5 MiB, per-shard budgets, and the order rules that keep
+the ground truth's labels true under retries). Per-entry failures (``FailedRecordCount``:
+throttling, internal errors) are retried with capped exponential backoff and full jitter, the
+failed entries only and in their original order, a bounded number of times; a failed call
+(throttled, 5xx, a timeout) is retried whole. What still fails is never dropped silently:
+:meth:`KinesisWriter.close` raises :class:`DeliveryError` saying what was and was not delivered.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws.retry import Backoff
 from pipeline.errors import DeliveryError, ResourceMissingError
-from producers.chaos import Outgoing
+from producers.batching import CallLimits, StreamClock, plan_calls
+from producers.block import Block, Outgoing
 from producers.shards import ShardBudgets
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_RECORDS = 500
-MAX_BATCH_BYTES = 5 * 1024 * 1024
 MAX_RECORD_BYTES = 1024 * 1024
+#: Attempts per record before it counts as undelivered (backoff capped at 5 s: about a minute).
+MAX_ATTEMPTS = 16
+#: Records buffered before calls are planned (a call needs up to 500 of them).
+_PLAN_AT = 2_000
 
 
 @dataclass
 class WriterStats:
-    records: int = 0
-    user_records: int = 0
-    bytes: int = 0
+    records: int = 0  # Kinesis records delivered
+    user_records: int = 0  # records inside them (more than ``records`` when aggregated)
+    bytes: int = 0  # as Kinesis counts them: data and partition keys
     calls: int = 0
     retried_entries: int = 0
     failed: int = 0
+    throttled_s: float = 0.0  # time spent waiting for the shards' budgets
     error_codes: dict[str, int] = field(default_factory=dict)
 
 
 class KinesisWriter:
-    """Buffers records into PutRecords calls; ``flush`` sends what is buffered."""
+    """Buffers records into PutRecords calls; ``flush`` sends everything buffered."""
 
     def __init__(
         self,
         client: Any,
         stream: str,
         backoff: Backoff | None = None,
-        on_delivered: Callable[[list[Outgoing]], None] | None = None,
+        on_delivered: Callable[[Block], None] | None = None,
         max_record_bytes: int = MAX_RECORD_BYTES,
         budgets: ShardBudgets | None = None,
-        linger_s: float = 0.1,
-        clock: Callable[[], float] = time.monotonic,
+        lateness_ms: int | None = None,
+        max_call_records: int = 500,
+        on_progress: Callable[[WriterStats], None] | None = None,
     ) -> None:
         self.client = client
         self.stream = stream
-        self.backoff = backoff or Backoff(max_attempts=10)
+        self.backoff = backoff or Backoff(max_attempts=MAX_ATTEMPTS)
         self.on_delivered = on_delivered
+        self.on_progress = on_progress
         self.max_record_bytes = max_record_bytes
         self.budgets = budgets
-        self.linger_s = linger_s
-        self.clock = clock
+        self.limits = CallLimits(
+            lateness_ms=lateness_ms,
+            shard_records=budgets.shard_records if budgets else None,
+            shard_bytes=budgets.shard_bytes if budgets else None,
+            records=max_call_records,
+        )
         self.stats = WriterStats()
-        self._batch: list[Outgoing] = []
-        self._batch_bytes = 0
-        self._batch_started = 0.0
-        self._undelivered: list[Outgoing] = []
+        self._clock = StreamClock()
+        self._pending: list[Block] = []
+        self._pending_rows = 0
+        self._singles: list[Outgoing] = []
+        self._undelivered = 0
 
     def put(self, record: Outgoing) -> None:
-        size = len(record.data) + len(record.partition_key.encode("utf-8"))
-        if size > self.max_record_bytes:
-            raise DeliveryError(
-                f"a record of {size} bytes exceeds the {self.max_record_bytes}-byte limit",
-                self.stats.records,
-                1,
-            )
-        if self._batch and (
-            len(self._batch) == MAX_BATCH_RECORDS
-            or self._batch_bytes + size > MAX_BATCH_BYTES
-            or self.clock() - self._batch_started >= self.linger_s
-        ):
-            self.flush()
-        if self.budgets is not None:
-            self.budgets.take(
-                record.partition_key, record.explicit_hash_key, size, len(record.members) or 1
-            )
-        if not self._batch:
-            self._batch_started = self.clock()
-        self._batch.append(record)
-        self._batch_bytes += size
+        """One record (no event time: only the size limits apply to it)."""
+        self._singles.append(record)
+        if len(self._singles) >= _PLAN_AT:
+            self._take_singles()
+
+    def put_block(self, block: Block) -> None:
+        """Records in send order; full calls are sent as they fill up."""
+        self._take_singles()
+        self._clock.stamp(block)
+        self._pending.append(block)
+        self._pending_rows += len(block)
+        if self._pending_rows >= _PLAN_AT:
+            self._send_pending(final=False)
 
     def flush(self) -> None:
-        if not self._batch:
-            return
-        batch, self._batch, self._batch_bytes = self._batch, [], 0
-        self._send(batch)
+        """Send everything buffered (whole calls, each retried before the next)."""
+        self._take_singles()
+        self._send_pending(final=True)
 
     def close(self) -> WriterStats:
         """Flush, then raise :class:`DeliveryError` if anything could not be delivered."""
         self.flush()
         if self._undelivered:
             raise DeliveryError(
-                f"{len(self._undelivered)} records were not delivered to {self.stream} after "
+                f"{self._undelivered} records were not delivered to {self.stream} after "
                 f"{self.backoff.max_attempts} attempts (delivered: {self.stats.records}); "
                 f"errors: {self.stats.error_codes}",
                 self.stats.records,
-                len(self._undelivered),
+                self._undelivered,
             )
         return self.stats
 
-    def _send(self, batch: list[Outgoing]) -> None:
-        pending = batch
+    def _take_singles(self) -> None:
+        if self._singles:
+            block, self._singles = Block.of(self._singles), []
+            self.put_block(block)
+
+    def _send_pending(self, final: bool) -> None:
+        if not self._pending:
+            return
+        block = Block.concat(self._pending)
+        sizes = self._sizes(block)
+        budgets = self.budgets
+        shards = (
+            budgets.shard_map.indices(block.keys, block.hash_keys)
+            if budgets is not None and budgets.shard_records is not None
+            else None
+        )
+        ends = plan_calls(block, sizes, shards, self.limits, final)
+        *calls, rest = block.split(ends)
+        for call, start, end in zip(calls, [0, *ends], ends, strict=False):
+            if budgets is not None:
+                call_shards = shards[start:end] if shards is not None else None
+                budgets.take(call_shards, sizes[start:end], call.user_records)
+                self.stats.throttled_s = budgets.waited_s
+            self._send(call, sizes[start:end])
+            if self.on_progress is not None:
+                self.on_progress(self.stats)
+        self._pending = [rest] if len(rest) else []
+        self._pending_rows = len(rest)
+
+    def _sizes(self, block: Block) -> np.ndarray:
+        """Bytes of each record as Kinesis counts them (data plus partition key)."""
+        sizes = block.sizes()
+        if len(sizes) and sizes.max() > self.max_record_bytes:
+            raise DeliveryError(
+                f"a record of {int(sizes.max())} bytes exceeds the {self.max_record_bytes}-byte "
+                f"limit (delivered so far: {self.stats.records})",
+                self.stats.records,
+                int((sizes > self.max_record_bytes).sum()),
+            )
+        return sizes
+
+    def _send(self, call: Block, sizes: np.ndarray) -> None:
+        pending = call
         for attempt in range(1, self.backoff.max_attempts + 1):
-            entries = []
-            for record in pending:
-                entry: dict[str, Any] = {"Data": record.data, "PartitionKey": record.partition_key}
-                if record.explicit_hash_key is not None:
-                    entry["ExplicitHashKey"] = record.explicit_hash_key
-                entries.append(entry)
             try:
-                response = self.client.put_records(StreamName=self.stream, Records=entries)
+                response = self.client.put_records(
+                    StreamName=self.stream, Records=_entries(pending)
+                )
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
                 if code == "ResourceNotFoundException":
-                    self._undelivered.extend(pending)
+                    self._undelivered += len(pending)
                     raise ResourceMissingError(
-                        f"stream {self.stream!r} does not exist (delivered {self.stats.records}, "
-                        f"undelivered {len(pending)} of this batch)"
+                        f"stream {self.stream!r} does not exist (any more): delivered "
+                        f"{self.stats.records}, undelivered {self._undelivered} (the call in "
+                        "flight and earlier failures); nothing after them was sent"
                     ) from exc
                 self._count_error(code)
                 self.backoff.pause(attempt)
@@ -137,30 +179,47 @@ class KinesisWriter:
                 self.backoff.pause(attempt)
                 continue
             self.stats.calls += 1
-            failed = []
-            delivered = []
-            for record, result in zip(pending, response["Records"], strict=True):
-                if "ErrorCode" in result:
-                    failed.append(record)
-                    self._count_error(result["ErrorCode"])
-                else:
-                    delivered.append(record)
-            self.stats.records += len(delivered)
-            self.stats.user_records += sum(len(r.members) or 1 for r in delivered)
-            self.stats.bytes += sum(len(r.data) for r in delivered)
-            if self.on_delivered and delivered:
-                self.on_delivered(delivered)
-            if not failed:
+            if not response.get("FailedRecordCount"):
+                self._delivered(pending, sizes)
                 return
+            failed = []
+            for row, result in enumerate(response["Records"]):
+                if "ErrorCode" in result:
+                    failed.append(row)
+                    self._count_error(result["ErrorCode"])
+            failed_rows = np.array(failed, np.int64)
+            stored = np.setdiff1d(np.arange(len(pending)), failed_rows)
+            self._delivered(pending.take(stored), sizes[stored])
             self.stats.retried_entries += len(failed)
-            pending = failed
+            pending, sizes = pending.take(failed_rows), sizes[failed_rows]
             self.backoff.pause(attempt)
         log.error(
             "records undelivered after retries",
             extra={"count": len(pending), "stream": self.stream},
         )
         self.stats.failed += len(pending)
-        self._undelivered.extend(pending)
+        self._undelivered += len(pending)
+
+    def _delivered(self, records: Block, sizes: np.ndarray) -> None:
+        if not len(records):
+            return
+        self.stats.records += len(records)
+        self.stats.user_records += records.user_records
+        self.stats.bytes += int(sizes.sum())
+        if self.on_delivered is not None:
+            self.on_delivered(records)
 
     def _count_error(self, code: str) -> None:
         self.stats.error_codes[code] = self.stats.error_codes.get(code, 0) + 1
+
+
+def _entries(block: Block) -> list[dict[str, Any]]:
+    if block.hash_keys is None:
+        return [{"Data": d, "PartitionKey": k} for d, k in zip(block.data, block.keys, strict=True)]
+    entries = []
+    for data, key, explicit in zip(block.data, block.keys, block.hash_keys, strict=True):
+        entry: dict[str, Any] = {"Data": data, "PartitionKey": key}
+        if explicit is not None:
+            entry["ExplicitHashKey"] = explicit
+        entries.append(entry)
+    return entries

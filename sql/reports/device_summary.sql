@@ -14,7 +14,7 @@ WITH windows AS (
     site,
     count(*) AS windows,
     sum(events) AS events,
-    round(sum(temperature_avg * events) / sum(events), 2) AS temperature_avg,
+    CAST(round(CAST(CAST(sum(CAST(temperature_avg * events AS DECIMAL(38, 6))) AS double) / CAST(sum(events) AS double) AS DECIMAL(38, 6)), 2) AS double) AS temperature_avg,
     min(temperature_min) AS temperature_min,
     max(temperature_max) AS temperature_max,
     min(battery_min) AS battery_min,

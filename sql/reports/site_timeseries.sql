@@ -6,7 +6,7 @@ SELECT
   device_type,
   count(*) AS devices,
   sum(events) AS events,
-  round(sum(temperature_avg * events) / sum(events), 2) AS temperature_avg
+  CAST(round(CAST(CAST(sum(CAST(temperature_avg * events AS DECIMAL(38, 6))) AS double) / CAST(sum(events) AS double) AS DECIMAL(38, 6)), 2) AS double) AS temperature_avg
 FROM v_window_device_minute
 WHERE window_start_ms >= :since_ms AND window_start_ms < :until_ms
   AND (:site = '' OR site = :site)

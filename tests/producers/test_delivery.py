@@ -1,11 +1,15 @@
-"""Delivery on the emulator: every record exactly once as the truth says, under injected partial
-failures and throttling; KPL aggregation read back by ours and aws-kinesis-agg; bad input."""
+"""Delivery on the emulator: every record lands as the truth labels it, under injected partial
+failures and throttling; KPL aggregation read back by ours and aws-kinesis-agg; the CLI; bad
+input."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import time
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from aws_kinesis_agg.deaggregator import deaggregate_records
@@ -18,11 +22,16 @@ from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.emulator import set_faults
 from pipeline.errors import ResourceMissingError
+from pipeline.records import RawRecord
 from producers.chaos import ChaosOptions
-from producers.run import ProduceOptions, produce
+from producers.run import ProduceOptions, outgoing, produce
+from producers.shards import ShardMap
 from producers.truth import read_truth
+from tests.producers.outcomes import consumed, expected
 
 pytestmark = pytest.mark.emulator
+
+CHAOS = ChaosOptions(duplicates=0.04, out_of_order=0.05, late=0.03, malformed=0.03, hot_keys=0.02)
 
 
 @pytest.fixture
@@ -34,19 +43,23 @@ def stream(emulator, name):
     set_faults(emulator.endpoint_url, None)
 
 
-def read_back(clients, stream_name, raw=False):
+def read_back(clients: AwsClients, stream_name: str) -> dict[str, list[RawRecord]]:
+    """Every shard's records in order, as stored (aggregates not unpacked)."""
     kinesis = KinesisStream(clients.kinesis, stream_name)
-    out = []
+    out = {}
     for shard in kinesis.shards():
         iterator = clients.kinesis.get_shard_iterator(
             StreamName=stream_name, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
-        response = clients.kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-        out += response["Records"] if raw else kinesis.read(iterator, 10_000).records
+        records = clients.kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]
+        out[shard.shard_id] = [
+            RawRecord(r["Data"], r["PartitionKey"], r["SequenceNumber"]) for r in records
+        ]
     return out
 
 
-def test_partial_failures_and_throttling_deliver_every_record_exactly_once(
+@pytest.mark.slow
+def test_every_record_lands_as_labelled_despite_partial_failures_and_throttling(
     emulator, stream, name, tmp_path
 ):
     set_faults(
@@ -55,54 +68,60 @@ def test_partial_failures_and_throttling_deliver_every_record_exactly_once(
             "seed": 3,
             "rules": [
                 {"service": "kinesis", "operation": "PutRecords", "kind": "partial", "rate": 0.3},
-                {"service": "kinesis", "operation": "PutRecords", "kind": "throttle", "rate": 0.1},
+                {"service": "kinesis", "operation": "PutRecords", "kind": "throttle", "rate": 0.05},
             ],
         },
     )
     options = ProduceOptions(
-        devices=30,
-        minutes=10,
-        seed=9,
-        truth=tmp_path / "t.jsonl",
-        chaos=ChaosOptions(duplicates=0.05, malformed=0.02),
+        devices=20, minutes=8, seed=9, chaos=CHAOS, truth=tmp_path / "t.jsonl", end_of_stream=True
     )
-    stats = produce(options, stream.kinesis, name)
+    # backoff pauses a tenth as long (the budgets still follow the real clock)
+    stats = produce(options, stream.kinesis, name, sleep=lambda s: time.sleep(s / 10))
     faults = set_faults(emulator.endpoint_url, None)
-    assert (
-        faults["kinesis.PutRecords.partial"] > 100
-        and stats.retried_entries >= faults["kinesis.PutRecords.partial"]
-    )
+    assert faults["kinesis.PutRecords.partial"] > 10 and faults["kinesis.PutRecords.throttle"] > 0
+    assert stats.retried_entries > 50
     truth = read_truth(tmp_path / "t.jsonl")
-    assert Counter(r.data for r in read_back(stream, name)) == Counter(
-        line["data"] for line in truth
-    )
+    shard_map = ShardMap(KinesisStream(stream.kinesis, name).shards())
+    got = {shard: consumed("iot", shard, rs) for shard, rs in read_back(stream, name).items()}
+    assert got == expected(truth, shard_map)  # each record, in shard order, as labelled
+    assert sum(map(len, got.values())) == len(truth) == stats.user_records
 
 
 def test_aggregated_records_read_back_as_the_user_records_by_both_deaggregators(
     stream, name, tmp_path
 ):
     options = ProduceOptions(
-        devices=40, minutes=10, seed=2, aggregate=True, truth=tmp_path / "t.jsonl"
+        devices=40,
+        minutes=10,
+        seed=2,
+        aggregate=True,
+        chaos=replace(CHAOS, malformed=0.0),  # oversized records would take seconds of budget
+        truth=tmp_path / "t.jsonl",
     )
     stats = produce(options, stream.kinesis, name)
     truth = read_truth(tmp_path / "t.jsonl")
     assert stats.user_records == len(truth) and stats.records < len(truth) / 50
-    ours = read_back(stream, name)
-    assert Counter(r.data for r in ours) == Counter(line["data"] for line in truth)
-    assert max(r.sub_sequence_number for r in ours) > 50  # many user records per Kinesis record
-    raw = read_back(stream, name, raw=True)
+    ours = [r for records in read_back(stream, name).values() for r in records]
+    unpacked = []
+    for shard in KinesisStream(stream.kinesis, name).shards():
+        iterator = KinesisStream(stream.kinesis, name).iterator(
+            shard.shard_id, None, "TRIM_HORIZON"
+        )
+        unpacked += KinesisStream(stream.kinesis, name).read(iterator, 10_000).records
+    assert Counter(r.data for r in unpacked) == Counter(line["data"] for line in truth)
+    assert max(r.sub_sequence_number for r in unpacked) > 50  # many user records per record
     theirs = deaggregate_records(
         [
             {
                 "kinesis": {
-                    "data": base64.b64encode(r["Data"]).decode(),
-                    "partitionKey": r["PartitionKey"],
-                    "sequenceNumber": r["SequenceNumber"],
+                    "data": base64.b64encode(r.data).decode(),
+                    "partitionKey": r.partition_key,
+                    "sequenceNumber": r.sequence_number,
                     "approximateArrivalTimestamp": 0,
                     "kinesisSchemaVersion": "1.0",
                 }
             }
-            for r in raw
+            for r in ours
         ]
     )
     assert Counter(base64.b64decode(r["kinesis"]["data"]) for r in theirs) == Counter(
@@ -110,25 +129,54 @@ def test_aggregated_records_read_back_as_the_user_records_by_both_deaggregators(
     )
 
 
-def test_bad_arguments_fail_before_anything_is_sent(emulator, stream, name):
+ENV = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+
+
+def test_bad_arguments_fail_with_one_clear_message_before_anything_is_sent(emulator, stream, name):
     runner = CliRunner()
     base = ["--endpoint-url", emulator.endpoint_url, "produce", "iot"]
-    env = {"PIPELINE_NAMES_STREAM": name, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    env = {**ENV, "PIPELINE_NAMES_STREAM": name}
     cases = {
         ("--rate", "-5"): "--rate must be positive",
-        ("--rate", "50000"): "exceeds the stream's 2 shard(s)",
+        ("--rate", "1800"): "exceeds what the stream's 2 shard(s) take within their limits",
         ("--late", "1.5"): "--late must be a rate between 0 and 1",
+        ("--out-of-order", "0.1", "--max-disorder", "40s"): "must be below --lateness",
         ("--duration", "ten minutes"): "is not a duration",
+        ("--count", "0"): "--count must be positive",
     }
     for args, message in cases.items():
         result = runner.invoke(main, [*base, *args], env=env)
-        assert result.exit_code in (1, 2), result.output
-        assert message in result.output, result.output
+        assert result.exit_code == 1, result.output
+        assert result.output.count("Error") == 1 and message in result.output, result.output
     result = runner.invoke(
-        main, [*base, "--minutes", "1"], env={**env, "PIPELINE_NAMES_STREAM": "no-such-stream"}
+        main, [*base, "--minutes", "1"], env={**env, "PIPELINE_NAMES_STREAM": "nope"}
     )
-    assert result.exit_code == 1 and "does not exist" in result.output
-    assert read_back(stream, name) == []  # nothing was sent by any of them
+    assert result.exit_code == 1 and "Kinesis stream 'nope' does not exist" in result.output
+    assert read_back(stream, name) == {s: [] for s in read_back(stream, name)}  # nothing sent
+
+
+def test_the_cli_reads_its_options_from_the_environment_and_prints_json(emulator, stream, name):
+    env = {**ENV, "PIPELINE_NAMES_STREAM": name, "PIPELINE_PRODUCE_WEB_SEED": "3"}
+    args = ["--endpoint-url", emulator.endpoint_url, "produce", "web", "--count", "700", "--json"]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["user_records"] == figures["records"] == 700 and figures["records_per_s"] > 0
+    sent = Counter(r.data for r in outgoing(ProduceOptions(source="web", count=700, seed=3)))
+    stored = Counter(r.data for rs in read_back(stream, name).values() for r in rs)
+    assert stored == sent
+
+
+def test_to_file_needs_no_stream_and_is_byte_identical_for_a_seed(tmp_path):
+    runner = CliRunner()
+    digests = []
+    for run in ("a", "b"):
+        path = tmp_path / f"{run}.ndjson"
+        args = ["produce", "iot", "--count", "5000", "--seed", "8", "--malformed", "0.02"]
+        result = runner.invoke(main, [*args, "--to-file", str(path)], env=ENV)
+        assert result.exit_code == 0 and "wrote 5000 records" in result.output, result.output
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
 
 
 class VanishingStream:
@@ -150,10 +198,9 @@ class VanishingStream:
 
 
 def test_a_stream_that_disappears_mid_run_ends_with_what_was_and_was_not_delivered(stream, name):
-    with pytest.raises(
-        ResourceMissingError, match=r"delivered 1000, undelivered 500 of this batch"
-    ):
+    with pytest.raises(ResourceMissingError, match=r"delivered (\d+), undelivered (\d+)") as err:
         produce(
             ProduceOptions(devices=50, minutes=10, seed=1), VanishingStream(stream.kinesis, 2), name
         )
-    _ = json
+    delivered = int(str(err.value).split("delivered ")[1].split(",")[0])
+    assert delivered == sum(map(len, read_back(stream, name).values())) > 0

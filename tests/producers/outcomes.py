@@ -1,0 +1,66 @@
+"""What the consumer's core does with each record of a shard, and what the ground truth says it
+must do: the two are compared record by record, in shard order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.config import load_config
+from pipeline.core import ShardCore
+from pipeline.events.schema import event_type
+from pipeline.kpl import deaggregate
+from pipeline.records import RawRecord
+from pipeline.windows.spec import compile_jobs, parse_duration
+from producers.shards import ShardMap
+
+
+def consumed(source: str, shard: str, records: list[RawRecord]) -> list[tuple[bytes, str]]:
+    """(payload, outcome) of each user record in shard order, as :class:`ShardCore` decides:
+    counted, duplicate, late, dead, control."""
+    users = [user for record in records for user in deaggregate(record)]
+    config = load_config(env={})
+    horizon = parse_duration(config.consumer.dedupe_horizon, "consumer.dedupe_horizon")
+    jobs = compile_jobs(config.jobs_for(source))
+    core = ShardCore(event_type(source), jobs, shard, dedupe_horizon_ms=horizon)
+    outcome: dict[tuple[str, int], str] = {}
+    for start in range(0, len(users), 700):
+        done = core.process(users[start : start + 700])
+        outcome.update({(e.sequence_number, e.sub_sequence_number): "counted" for e in done.events})
+        outcome.update({(e.sequence_number, e.sub_sequence_number): "late" for e in done.late})
+        outcome.update(
+            {(d.sequence_number, d.sub_sequence_number): "dead" for d in done.dead_letters}
+        )
+    out = []
+    for user in users:
+        if user.data.startswith(b'{"_control"'):
+            out.append((user.data, "control"))
+        else:
+            out.append(
+                (
+                    user.data,
+                    outcome.get((user.sequence_number, user.sub_sequence_number), "duplicate"),
+                )
+            )
+    return out
+
+
+def expected(
+    truth: list[dict[str, Any]], shard_map: ShardMap
+) -> dict[str, list[tuple[bytes, str]]]:
+    """(payload, outcome) of each truth line by shard, in truth order, from the labels alone."""
+    by_shard: dict[str, list[tuple[bytes, str]]] = {s.shard_id: [] for s in shard_map.shards}
+    for line in truth:
+        labels = line["labels"]
+        if "control" in labels:
+            by_shard[line["partition_key"]].append((line["data"], "control"))
+            continue
+        if "malformed" in labels:
+            outcome = "dead"
+        elif labels.get("late"):
+            outcome = "late"
+        elif "duplicate_of" in labels:
+            outcome = "duplicate"
+        else:
+            outcome = "counted"
+        by_shard[shard_map.shard_of(line["partition_key"])].append((line["data"], outcome))
+    return by_shard
