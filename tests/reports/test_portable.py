@@ -12,6 +12,7 @@ import datetime as dt
 import re
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -160,3 +161,42 @@ def test_a_ranged_report_reads_only_the_partitions_that_can_hold_it(tmp_path):
         assert [r["records"] for r in result if r["output"] == "late_events"] == [2]
         with pytest.raises(PipelineError, match=r"garbage\.parquet"):
             lake.query(spec.sql, values)
+
+
+def _windows_lake(root, rows: list[dict]) -> None:
+    table = _tables("iot")["result:device_minute"]
+    folder = root / table.location.strip("/") / "dt=2026-01-01" / "hour=00"
+    folder.mkdir(parents=True)
+    columns = {f.name: [row.get(f.name) for row in rows] for f in table.schema}
+    pq.write_table(pa.table(columns, schema=table.schema), folder / "part.parquet")
+
+
+@pytest.mark.parametrize("name", ["site_timeseries", "device_summary"])
+def test_averages_do_not_depend_on_float_noise_or_row_order(name, tmp_path):
+    """Two engines (or two batch splits) can sum the same readings in another order: a window's
+    temperature_avg may then differ in its last bit, and DuckDB sums rows in any order. A mean
+    that is exactly 27.555 must round the same way whatever the noise and the row order."""
+    base = {"job": "device_minute", "device_type": "meter", "site": "site-01", "version": 1}
+    base["shards"] = "shardId-000000000000"
+    exact = [27.55, 27.56]  # one window each; weighted by 2 events: mean 27.555
+    lakes = []
+    for nudge, order in ((-np.inf, 1), (np.inf, -1)):
+        rows = [
+            base
+            | {
+                "result_id": f"r{i}",
+                "device_id": f"meter-{i}",
+                "window_start_ms": 1_767_225_600_000,
+                "window_end_ms": 1_767_225_660_000,
+                "events": 2,
+                "temperature_avg": float(np.nextafter(value, nudge)),
+            }
+            for i, value in enumerate(exact)
+        ][::order]
+        root = tmp_path / str(order)
+        _windows_lake(root, rows)
+        with LakeSession(_tables("iot"), fs.LocalFileSystem(), str(root)) as lake:
+            lakes.append(lake.query(reports()[name].sql, bind({})).to_pylist())
+    assert lakes[0] == lakes[1]
+    if name == "site_timeseries":
+        assert lakes[0][0]["temperature_avg"] == 27.56
