@@ -14,7 +14,8 @@ WITH windows AS (
     site,
     count(*) AS windows,
     sum(events) AS events,
-    CAST(round(CAST(CAST(sum(CAST(temperature_avg * events AS DECIMAL(38, 6))) AS double) / CAST(sum(events) AS double) AS DECIMAL(38, 6)), 2) AS double) AS temperature_avg,
+    -- summed as exact decimals: the same mean, rounded the same way, whatever the row order
+    CAST(round(CAST(CAST(sum(CAST(temperature_avg * events AS DECIMAL(38, 6))) AS double) / sum(events) AS DECIMAL(38, 6)), 2) AS double) AS temperature_avg,
     min(temperature_min) AS temperature_min,
     max(temperature_max) AS temperature_max,
     min(battery_min) AS battery_min,

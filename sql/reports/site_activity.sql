@@ -4,6 +4,7 @@ SELECT
   device_type,
   count(DISTINCT device_id) AS devices,
   count(*) AS events,
+  -- summed as exact decimals: the same mean, rounded the same way, whatever the row order
   CAST(round(CAST(avg(CAST(temperature AS DECIMAL(38, 6))) AS DECIMAL(38, 6)), 2) AS double) AS temperature_avg
 FROM v_events_iot
 WHERE ts >= :since_ms AND ts < :until_ms

@@ -6,7 +6,8 @@ SELECT
   device_type,
   count(*) AS devices,
   sum(events) AS events,
-  CAST(round(CAST(CAST(sum(CAST(temperature_avg * events AS DECIMAL(38, 6))) AS double) / CAST(sum(events) AS double) AS DECIMAL(38, 6)), 2) AS double) AS temperature_avg
+  -- summed as exact decimals: the same mean, rounded the same way, whatever the row order
+  CAST(round(CAST(CAST(sum(CAST(temperature_avg * events AS DECIMAL(38, 6))) AS double) / sum(events) AS DECIMAL(38, 6)), 2) AS double) AS temperature_avg
 FROM v_window_device_minute
 WHERE window_start_ms >= :since_ms AND window_start_ms < :until_ms
   AND (:site = '' OR site = :site)

@@ -176,27 +176,31 @@ def test_averages_do_not_depend_on_float_noise_or_row_order(name, tmp_path):
     """Two engines (or two batch splits) can sum the same readings in another order: a window's
     temperature_avg may then differ in its last bit, and DuckDB sums rows in any order. A mean
     that is exactly 27.555 must round the same way whatever the noise and the row order."""
-    base = {"job": "device_minute", "device_type": "meter", "site": "site-01", "version": 1}
-    base["shards"] = "shardId-000000000000"
-    exact = [27.55, 27.56]  # one window each; weighted by 2 events: mean 27.555
+    minute = 60_000
+    # (device, window, avg of 2 events): window 0 of both devices and both windows of
+    # meter-0 each have a mean of exactly 27.555, which rounds to 27.56
+    windows = [("meter-0", 0, 27.55), ("meter-1", 0, 27.56), ("meter-0", 1, 27.56)]
     lakes = []
     for nudge, order in ((-np.inf, 1), (np.inf, -1)):
         rows = [
-            base
-            | {
-                "result_id": f"r{i}",
-                "device_id": f"meter-{i}",
-                "window_start_ms": 1_767_225_600_000,
-                "window_end_ms": 1_767_225_660_000,
+            {
+                "result_id": f"{device}/{window}",
+                "job": "device_minute",
+                "window_start_ms": 1_767_225_600_000 + window * minute,
+                "window_end_ms": 1_767_225_600_000 + (window + 1) * minute,
+                "device_id": device,
+                "device_type": "meter",
+                "site": "site-01",
                 "events": 2,
                 "temperature_avg": float(np.nextafter(value, nudge)),
+                "shards": "shardId-000000000000",
+                "version": 1,
             }
-            for i, value in enumerate(exact)
+            for device, window, value in windows
         ][::order]
         root = tmp_path / str(order)
         _windows_lake(root, rows)
         with LakeSession(_tables("iot"), fs.LocalFileSystem(), str(root)) as lake:
             lakes.append(lake.query(reports()[name].sql, bind({})).to_pylist())
     assert lakes[0] == lakes[1]
-    if name == "site_timeseries":
-        assert lakes[0][0]["temperature_avg"] == 27.56
+    assert [row["temperature_avg"] for row in lakes[0]] == [27.56, 27.56]
