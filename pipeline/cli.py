@@ -157,7 +157,7 @@ def demo(
     from pipeline.emulator import EmbeddedEmulator
 
     chaos = build_chaos(
-        source, duplicates, 0.02, out_of_order, max_disorder, late, lateness, malformed, hot_keys
+        duplicates, 0.02, out_of_order, max_disorder, late, lateness, malformed, hot_keys
     )
     options = ProduceOptions(
         source=source, devices=devices, minutes=minutes, seed=seed, chaos=chaos

@@ -13,9 +13,8 @@ consumer must do with it (the consumer's allowed lateness is ``lateness_ms``):
   own partition key, only when that key's previous record (clean, under its own key) is at most
   ``LATE_RECENT_MS`` older: the shard has then seen an event newer than the late event's window
   end plus the lateness, for any window up to 5 minutes: reported late, never counted;
-* ``malformed``: a record that is not a valid event (``invalid_json``, ``invalid_utf8``,
-  ``missing_field``, ``mistyped_field``, ``absurd_value``, ``duplicate_key``, ``oversized``):
-  dead-lettered;
+* ``malformed``: a record that is not a valid event, of one of the kinds of
+  :mod:`producers.malformed`: dead-lettered;
 * ``hot_key``: sent under one hot partition key instead of its own (load skew): counted normally.
 
 The labels hold for the order records are sent in; :mod:`producers.batching` keeps them true
@@ -94,15 +93,21 @@ class ChaosOptions:
 
     @property
     def disorder_ms(self) -> int:
-        return self.max_disorder_ms if self.max_disorder_ms is not None else 10_000
+        return _resolved(self.max_disorder_ms, "--max-disorder")
 
     @property
     def allowed_lateness_ms(self) -> int:
-        return self.lateness_ms if self.lateness_ms is not None else 30_000
+        return _resolved(self.lateness_ms, "--lateness")
 
     @property
     def active(self) -> bool:
         return any((self.duplicates, self.out_of_order, self.late, self.malformed, self.hot_keys))
+
+
+def _resolved(duration_ms: int | None, option: str) -> int:
+    if duration_ms is None:
+        raise ValueError(f"{option} has no value yet: resolve() the options for a source")
+    return duration_ms
 
 
 def inject(

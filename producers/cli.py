@@ -113,7 +113,6 @@ def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build_chaos(
-    source: str,
     duplicates: float | None,
     default_duplicates: float,
     out_of_order: float,
@@ -123,8 +122,8 @@ def build_chaos(
     malformed: float,
     hot_keys: float,
 ) -> ChaosOptions:
-    """The chaos options of a command line (durations default to the source's, see
-    :meth:`ChaosOptions.resolve`)."""
+    """The chaos options of a command line (unset durations: the source's defaults, filled in
+    by :class:`producers.run.ProduceOptions`)."""
     return ChaosOptions(
         duplicates=default_duplicates if duplicates is None else duplicates,
         out_of_order=out_of_order,
@@ -133,7 +132,7 @@ def build_chaos(
         lateness_ms=_duration_ms(lateness, "--lateness"),
         malformed=malformed,
         hot_keys=hot_keys,
-    ).resolve(source)
+    )
 
 
 @click.group()
@@ -230,7 +229,6 @@ def _produce_command(source: str) -> click.Command:
             spread=spread,
             force=force,
             chaos=build_chaos(
-                source,
                 duplicates,
                 0.0,
                 out_of_order,

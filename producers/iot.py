@@ -5,16 +5,13 @@ interval with jitter, its readings drift as bounded random walks with a daily cy
 drain (and are replaced when flat), and devices occasionally go offline for a while. Event time
 comes from a simulated clock starting at ``start_ms``.
 
-Generation is vectorised: one chunk of simulated time at a time, each device type as one numpy
-matrix (devices x reports), and the chunk's events encoded to JSON in bulk
-(:mod:`producers.encode`), so a large fleet costs little Python per event. Everything derives
-from one seeded generator: the same seed and options give the same records, byte for byte.
+Generation is vectorised (:mod:`producers.simulation`): each device type is one numpy matrix
+(devices x reports) per chunk of simulated time, encoded to JSON in bulk (:mod:`producers.encode`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import msgspec
@@ -22,12 +19,9 @@ import numpy as np
 
 from producers.block import Block
 from producers.encode import Choice, Decimal, Digits, Hex, JsonLayout
+from producers.simulation import CHUNK_EVENTS, ChunkedSource
 
 DAY_MS = 86_400_000
-#: Event times are written with 13 digits: 2001-09-09 to 2286.
-MIN_START_MS, MAX_START_MS = 10**12, 10**13 - 10**11
-#: About this many events per chunk (bounds the matrices' memory for large fleets).
-CHUNK_EVENTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -44,7 +38,7 @@ class Reading:
 @dataclass(frozen=True)
 class DeviceProfile:
     interval_s: float
-    temperature: Reading | None
+    temperature: Reading
     humidity: Reading | None
     battery_drain_per_hour: float | None  # percent per hour; None: mains powered
 
@@ -80,10 +74,7 @@ class Event(msgspec.Struct, frozen=True):
         return self.device_id
 
 
-_decode_event = msgspec.json.Decoder(Event).decode
-
-
-class IotFleet:
+class IotFleet(ChunkedSource[Event]):
     """The fleet's state; :meth:`blocks` yields its records in event-time order."""
 
     def __init__(
@@ -97,14 +88,9 @@ class IotFleet:
     ) -> None:
         if devices <= 0:
             raise ValueError("devices must be positive")
-        if not MIN_START_MS <= start_ms < MAX_START_MS:
-            raise ValueError("the start must be between 2001-09-09 and 2286")
-        self.rng = np.random.default_rng(seed)
-        self.start_ms = start_ms
+        super().__init__(seed, start_ms, msgspec.json.Decoder(Event).decode)
         self.jitter = jitter
         self.offline_per_hour = offline_per_hour
-        run_id = int(self.rng.integers(0, 2**63))
-        self._counter = 0
         types = list(PROFILES)
         n_sites = sites or max(1, math.ceil(devices / 10))
         self.types = [types[i % len(types)] for i in range(devices)]
@@ -124,7 +110,7 @@ class IotFleet:
         )
         self.layout = JsonLayout(
             [
-                b'{"event_id":"%016x-' % run_id,
+                b'{"event_id":"%016x-' % self.run_id,
                 Hex(12),
                 b'","device_id":"',
                 Choice(texts),
@@ -140,19 +126,6 @@ class IotFleet:
             ]
         )
 
-    def blocks(self, until_ms: int) -> Iterator[Block]:
-        """Every record with event time before ``until_ms``, in event-time order, by chunk."""
-        t0 = self.start_ms
-        while t0 < until_ms:
-            t1 = min(t0 + self.chunk_ms, until_ms)
-            yield self._chunk(t0, t1)
-            t0 = t1
-
-    def events(self, until_ms: int) -> Iterator[Event]:
-        """The same events as objects (slow: for tests and small tools)."""
-        for block in self.blocks(until_ms):
-            yield from map(_decode_event, block.data)
-
     def _chunk(self, t0: int, t1: int) -> Block:
         parts = [
             group.reports(t0, t1, self.rng, self.jitter, self.offline_per_hour)
@@ -164,8 +137,7 @@ class IotFleet:
         ts = np.floor(times).astype(np.int64)
         order = np.argsort((ts - t0) * len(self.device_ids) + device)
         device, ts = device[order], ts[order]
-        ids = np.arange(self._counter + 1, self._counter + len(ts) + 1)
-        self._counter += len(ts)
+        ids = self._next_numbers(len(ts))
         humidity, battery = humidity[order], battery[order]
         data = self.layout.encode(
             [
@@ -246,9 +218,7 @@ class _TypeGroup:
 class _Walk:
     """One reading across a group's devices: a bounded random walk."""
 
-    def __init__(self, reading: Reading | None, n: int, rng: np.random.Generator) -> None:
-        if reading is None:
-            raise ValueError("every device type has a temperature")
+    def __init__(self, reading: Reading, n: int, rng: np.random.Generator) -> None:
         self.reading = reading
         self.value = reading.start + rng.normal(0, 1, n)
 

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import msgspec
 
-from producers.block import Block, Outgoing
+from producers.block import Block
 
 _encode = msgspec.json.Encoder().encode
 
@@ -29,9 +29,6 @@ class TruthWriter:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._file = Path(path).open("wb")  # noqa: SIM115 - closed by close()/__exit__
         self.count = 0
-
-    def write(self, record: Outgoing) -> None:
-        self.write_block(Block.of([record]))
 
     def write_block(self, block: Block) -> None:
         if block.members is not None:

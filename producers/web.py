@@ -7,22 +7,21 @@ page and screen quadrant they are on and what they did. Event time is ``recordTi
 seconds with millisecond precision, as the seed's JavaScript SDK sends it. The records have the
 shape of :class:`pipeline.events.schema.WebClick`.
 
-Generation is vectorised per chunk of simulated time (numpy) and encoded in bulk, like the IoT
-fleet; the same seed gives the same records, byte for byte.
+Generation is vectorised per chunk of simulated time and encoded in bulk, like the IoT fleet
+(:mod:`producers.simulation`).
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
 
 import msgspec
 import numpy as np
 
 from producers.block import Block
 from producers.encode import Choice, Digits, Hex, JsonLayout
-from producers.iot import CHUNK_EVENTS, MAX_START_MS, MIN_START_MS
+from producers.simulation import CHUNK_EVENTS, ChunkedSource
 
 OPERATING_SYSTEMS = ("Android", "iOS", "Windows Phone", "other")
 OS_SHARES = (0.45, 0.40, 0.05, 0.10)
@@ -58,10 +57,7 @@ class Click(msgspec.Struct, frozen=True):
         return msgspec.structs.asdict(self)
 
 
-_decode_click = msgspec.json.Decoder(Click).decode
-
-
-class WebUsers:
+class WebUsers(ChunkedSource[Click]):
     """The users' state; :meth:`blocks` yields their clicks in event-time order."""
 
     def __init__(
@@ -74,14 +70,10 @@ class WebUsers:
     ) -> None:
         if users <= 0:
             raise ValueError("users must be positive")
-        if not MIN_START_MS <= start_ms < MAX_START_MS:
-            raise ValueError("the start must be between 2001-09-09 and 2286")
-        rng = self.rng = np.random.default_rng(seed)
-        self.start_ms = start_ms
+        super().__init__(seed, start_ms, msgspec.json.Decoder(Click).decode)
+        rng = self.rng
         self.session_ms = session_minutes * 60_000
         self.idle_ms = idle_minutes * 60_000
-        run_id = int(rng.integers(0, 2**63))
-        self._counter = 0
         self.ids = [
             f"us-east-1:{uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | i)}"
             for i in range(users)
@@ -118,7 +110,7 @@ class WebUsers:
         )
         self.layout = JsonLayout(
             [
-                b'{"event_id":"%016x-' % run_id,
+                b'{"event_id":"%016x-' % self.run_id,
                 Hex(12),
                 b'","recordTime":',
                 Digits(10),
@@ -128,24 +120,11 @@ class WebUsers:
                 Choice(user_texts),
                 b',"quadrant":"',
                 Choice(action_texts),
-                b',"session_id":"s-%016x-' % run_id,
+                b',"session_id":"s-%016x-' % self.run_id,
                 Hex(8),
                 b'"}',
             ]
         )
-
-    def blocks(self, until_ms: int) -> Iterator[Block]:
-        """Every click with event time before ``until_ms``, in event-time order, by chunk."""
-        t0 = self.start_ms
-        while t0 < until_ms:
-            t1 = min(t0 + self.chunk_ms, until_ms)
-            yield self._chunk(t0, t1)
-            t0 = t1
-
-    def events(self, until_ms: int) -> Iterator[Click]:
-        """The same clicks as objects (slow: for tests and small tools)."""
-        for block in self.blocks(until_ms):
-            yield from map(_decode_click, block.data)
 
     def _chunk(self, t0: int, t1: int) -> Block:
         times, users, sessions = self._clicks(t0, t1)
@@ -156,8 +135,7 @@ class WebUsers:
         action += rng.integers(0, len(EVENT_TYPES), len(ts))
         order = np.argsort((ts - t0) * len(self.ids) + users)
         users, ts = users[order], ts[order]
-        ids = np.arange(self._counter + 1, self._counter + len(ts) + 1)
-        self._counter += len(ts)
+        ids = self._next_numbers(len(ts))
         seconds, millis = np.divmod(ts, 1000)
         data = self.layout.encode([ids, seconds, millis, users, action[order], sessions[order]])
         return Block(data, self._keys[users].tolist(), ts, codes=users)

@@ -44,6 +44,15 @@ def consumed(source: str, shard: str, records: list[RawRecord]) -> list[tuple[by
     return out
 
 
+def outcome_of(labels: dict[str, Any]) -> str:
+    """What a correct consumer does with a record labelled so (control records aside)."""
+    if "malformed" in labels:
+        return "dead"
+    if labels.get("late"):
+        return "late"
+    return "duplicate" if "duplicate_of" in labels else "counted"
+
+
 def expected(
     truth: list[dict[str, Any]], shard_map: ShardMap
 ) -> dict[str, list[tuple[bytes, str]]]:
@@ -54,13 +63,7 @@ def expected(
         if "control" in labels:
             by_shard[line["partition_key"]].append((line["data"], "control"))
             continue
-        if "malformed" in labels:
-            outcome = "dead"
-        elif labels.get("late"):
-            outcome = "late"
-        elif "duplicate_of" in labels:
-            outcome = "duplicate"
-        else:
-            outcome = "counted"
-        by_shard[shard_map.shard_of(line["partition_key"])].append((line["data"], outcome))
+        by_shard[shard_map.shard_of(line["partition_key"])].append(
+            (line["data"], outcome_of(labels))
+        )
     return by_shard

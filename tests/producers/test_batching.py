@@ -20,14 +20,7 @@ from producers.writer import KinesisWriter
 from tests.producers.fakes import FakeKinesis
 from tests.producers.outcomes import consumed, expected
 
-CHAOS = {
-    "iot": ChaosOptions(
-        duplicates=0.04, out_of_order=0.05, late=0.02, malformed=0.03, hot_keys=0.02
-    ),
-    "web": ChaosOptions(
-        duplicates=0.04, out_of_order=0.05, late=0.02, malformed=0.03, hot_keys=0.02
-    ),
-}
+CHAOS = ChaosOptions(duplicates=0.04, out_of_order=0.05, late=0.02, malformed=0.03, hot_keys=0.02)
 
 
 def stream_of(fake: FakeKinesis) -> dict[str, list[RawRecord]]:
@@ -51,7 +44,7 @@ def test_every_record_lands_as_its_label_says_under_partial_failures_and_throttl
         devices=60,
         minutes=12,
         seed=4,
-        chaos=CHAOS[source],
+        chaos=CHAOS,
         aggregate=aggregate,
         end_of_stream=True,
         truth=tmp_path / "truth.jsonl",

@@ -23,7 +23,7 @@ from producers.chaos import (
 from producers.malformed import MALFORMED_KINDS
 from producers.run import ProduceOptions, outgoing, outgoing_blocks, write_file
 from producers.truth import read_truth
-from tests.producers.outcomes import consumed
+from tests.producers.outcomes import consumed, outcome_of
 
 CHAOS = ChaosOptions(duplicates=0.03, out_of_order=0.05, late=0.02, malformed=0.03, hot_keys=0.02)
 
@@ -69,7 +69,7 @@ def test_on_one_shard_the_consumer_does_exactly_what_each_label_says(source):
         outgoing(ProduceOptions(source=source, devices=40, minutes=15, seed=5, chaos=CHAOS))
     )
     got = consumed(source, "s", [_raw(r, i) for i, r in enumerate(records)])
-    assert [outcome for _, outcome in got] == [_expected(r.labels) for r in records]
+    assert [outcome for _, outcome in got] == [outcome_of(r.labels) for r in records]
 
 
 def test_each_label_keeps_its_promise():
@@ -135,11 +135,3 @@ def test_bad_chaos_options_are_refused_with_a_clear_message(options, message):
 
 def _raw(record: Outgoing, i: int) -> RawRecord:
     return RawRecord(record.data, record.partition_key, str(i + 1))
-
-
-def _expected(labels: dict) -> str:
-    if "malformed" in labels:
-        return "dead"
-    if labels.get("late"):
-        return "late"
-    return "duplicate" if "duplicate_of" in labels else "counted"
