@@ -5,7 +5,8 @@ dedupe by event_id, over seeded IoT NDJSON (2% duplicates, 5% out of order withi
 engine runs on one core over the same records in batches of 10,000 (what one GetRecords call
 returns at most); all must produce the same windows before any is timed.
 
-    python -m bench.bench_core [--events 1000000] [--runs 3] [--json out.json]
+    python -m bench.bench_core [--events 1000000] [--runs 3] [--json out.json] [--profile]
+        [--default-gc]
 
 Engines: ours (pipeline.core.ShardCore); DuckDB with threads=1 doing the same job on the same
 lines (read_json + dedupe + GROUP BY time bucket); a plain per-record json.loads + dict + set loop
@@ -28,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from bench.reference_input import reference_lines
+from bench.stages import print_stages, stage_times
 from pipeline.config import load_config
 from pipeline.core import ShardCore
 from pipeline.events.schema import event_type
@@ -36,6 +38,19 @@ from pipeline.runtime import tune_gc
 from pipeline.windows.spec import compile_jobs
 
 BATCH = 10_000
+#: The core's stages, by the functions that implement them (``--profile``).
+CORE_STAGES = {
+    "decode + validate (Decoder.decode)": [("pipeline/events/decode.py", "decode")],
+    "dedupe (Deduper.first_seen, forget_before)": [
+        ("pipeline/dedupe.py", "first_seen"),
+        ("pipeline/dedupe.py", "forget_before"),
+    ],
+    "fold into windows (WindowOperator.add)": [("pipeline/windows/operator.py", "add")],
+    "emit results (WindowOperator.close*)": [
+        ("pipeline/windows/operator.py", "close"),
+        ("pipeline/windows/operator.py", "close_all"),
+    ],
+}
 LATENESS_MS = 30_000
 SIZE_MS = 60_000
 
@@ -168,12 +183,19 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", dest="json_out")
+    parser.add_argument("--profile", action="store_true", help="also: where the core's time goes")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="CPython's GC thresholds, not the consumers'"
+    )
     args = parser.parse_args()
-    tune_gc()
+    if not args.default_gc:
+        tune_gc()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one pinned core
     lines = reference_lines(args.events)
     records = [RawRecord(line, "pk", str(i + 1)) for i, line in enumerate(lines)]
+    if args.profile:  # first: the peers' leftovers would weigh on the collector (and skew it)
+        profiled = stage_times(lambda: ours(records), len(records), CORE_STAGES)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.ndjson"
         path.write_bytes(b"\n".join(lines) + b"\n")
@@ -206,6 +228,8 @@ def main() -> None:
         rate = len(records) / seconds
         table[name] = {"events_per_s": rate, "seconds": seconds, "ratio": ours_rate / rate}
         print(f"{name:28} {rate:12,.0f} {seconds:9.3f} {ours_rate / rate:14.2f}")
+    if args.profile:
+        print_stages("ours", profiled)
     if args.json_out:
         Path(args.json_out).write_text(
             json.dumps({"records": len(records), "engines": table}, indent=2)

@@ -10,6 +10,7 @@
    shard carries within its 1 MiB/s (measured on a one-shard stream, budgets on).
 
     python -m bench.bench_producer [--events 1000000] [--runs 3] [--quick] [--json out.json]
+        [--profile]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from bench.stages import print_stages, stage_times
 from pipeline.aws.clients import AwsClients
 from pipeline.config import load_config
 from pipeline.emulator import EmbeddedEmulator
@@ -34,6 +36,17 @@ from producers.run import ProduceOptions, outgoing_blocks, produce, source_block
 from producers.shards import SHARD_BYTES_PER_S
 from producers.writer import KinesisWriter
 
+#: Generation's stages, by the functions that implement them (``--profile``).
+GENERATION_STAGES = {
+    "simulate + encode (IotFleet._chunk)": [("producers/iot.py", "_chunk")],
+    "  of which JSON encoding (JsonLayout.encode)": [("producers/encode.py", "encode")],
+    "plan + build calls (KinesisWriter.put_block, close)": [
+        ("producers/writer.py", "put_block"),
+        ("producers/writer.py", "close"),
+    ],
+    "  of which record sizes (Block.sizes)": [("producers/block.py", "sizes")],
+    "  of which PutRecords entries (_entries)": [("producers/writer.py", "_entries")],
+}
 EMULATOR_SHARDS = 64  # enough that the per-shard budgets (AWS's limits) do not bind
 CHAOS = ChaosOptions(duplicates=0.02, out_of_order=0.05, late=0.01, malformed=0.01, hot_keys=0.01)
 
@@ -131,12 +144,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small inputs, one run (CI)")
     parser.add_argument("--json", dest="json_out")
+    parser.add_argument("--profile", action="store_true", help="also: where generation goes")
     args = parser.parse_args()
     events, runs = (50_000, 1) if args.quick else (args.events, args.runs)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     tune_gc()  # as the producer's CLI does (and the consumers): for both sides of every ratio
     iot, web = options_for(events), options_for(events, "web")
+    if args.profile:  # first, as bench_core does
+        profiled = stage_times(lambda: generation(iot), events, GENERATION_STAGES)
     figures: dict[str, Any] = {
         "iot_per_s": median_of(runs, lambda: generation(iot)),
         "iot_json_dumps_per_s": median_of(runs, lambda: json_dumps_loop(iot)),
@@ -200,6 +216,8 @@ def main() -> None:
     for name, value, baseline, note in rows:
         base = f"{baseline:12,.0f} {value / baseline:7.2f}" if baseline else f"{'':12} {'':7}"
         print(f"{name:48} {value:12,.0f} {base}  {note}")
+    if args.profile:
+        print_stages("generate+encode+batch iot", profiled)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(figures, indent=2))
 
