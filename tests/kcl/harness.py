@@ -174,7 +174,7 @@ def send_run(
     clients = AwsClients(config.aws)
     stream = KinesisStream(clients.kinesis, config.names.stream)
     with TruthWriter(truth) as truth_file:
-        writer = KinesisWriter(clients.kinesis, stream.stream, on_delivered=_truth(truth_file))
+        writer = KinesisWriter(clients.kinesis, stream.stream, on_delivered=truth_file.write_block)
         sent = 0
         for sent, record in enumerate(outgoing(options), start=1):
             writer.put(record)
@@ -188,14 +188,6 @@ def send_run(
             writer.put(Outgoing(shard_id, END_OF_STREAM, marker, str(start_hash)))
         writer.close()
     return sent
-
-
-def _truth(truth_file: TruthWriter) -> Callable[[list[Outgoing]], None]:
-    def write(records: list[Outgoing]) -> None:
-        for record in records:
-            truth_file.write(record)
-
-    return write
 
 
 def split(config: Config, shard_id: str) -> None:
