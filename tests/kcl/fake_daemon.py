@@ -19,10 +19,17 @@ from consumers.kcl.status import STATUS_DIR_ENV, ShardStatus, StatusFile
 
 
 def main() -> int:
+    mode = os.environ["FAKE_DAEMON"]
+    if mode == "serve":
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if mode == "hang":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # written once the signals are set up: tests stop the daemon only after this
     properties = Path(sys.argv[sys.argv.index("--properties-file") + 1])
     record = {"argv": sys.argv[1:], "env": {k: v for k, v in os.environ.items()}}
-    (properties.parent / "fake-daemon.json").write_text(json.dumps(record))
-    mode = os.environ["FAKE_DAEMON"]
+    temporary = properties.parent / "fake-daemon.json.tmp"
+    temporary.write_text(json.dumps(record))
+    temporary.replace(properties.parent / "fake-daemon.json")
     if mode == "fail-processor":
         failed = ShardStatus(
             shard_id="shardId-000000000007",
@@ -35,10 +42,6 @@ def main() -> int:
         return 1
     if mode == "exit":
         return 1
-    if mode == "serve":
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if mode == "hang":
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         time.sleep(0.05)
 

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -28,19 +29,31 @@ def config(**kcl):
     return dataclasses.replace(base, kcl=dataclasses.replace(base.kcl, **kcl))
 
 
-def launch(monkeypatch, tmp_path, mode: str, stop: threading.Event | None = None, **kcl):
+def launch(monkeypatch, tmp_path, mode: str, stop_when_ready: bool = False, **kcl):
+    """Run the launcher around the fake daemon; with ``stop_when_ready``, request a stop as soon
+    as the fake daemon has set up its signal handling (it writes its record then)."""
     monkeypatch.setenv("FAKE_DAEMON", mode)
     monkeypatch.setenv("PIPELINE_STREAM_SHARDS", "9")  # the caller's: must not reach the children
     cfg = config(**kcl)
     daemon = KclDaemon(cfg, AwsClients(cfg.aws), work_dir=tmp_path / "work", worker_id="w-1")
-    result = daemon.run(stop=stop or threading.Event(), poll_interval_s=0.05)
-    return result, json.loads((tmp_path / "work" / "fake-daemon.json").read_text())
+    seen = tmp_path / "work" / "fake-daemon.json"
+    seen.unlink(missing_ok=True)
+    stop = threading.Event()
+    if stop_when_ready:
+        threading.Thread(target=_set_once_written, args=(seen, stop), daemon=True).start()
+    result = daemon.run(stop=stop, poll_interval_s=0.05)
+    return result, json.loads(seen.read_text())
+
+
+def _set_once_written(path: Path, event: threading.Event, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling for the file, not waiting for an outcome
+    event.set()
 
 
 def test_a_stop_request_is_forwarded_as_sigterm_and_ends_cleanly(monkeypatch, tmp_path):
-    stop = threading.Event()
-    threading.Timer(0.5, stop.set).start()
-    result, seen = launch(monkeypatch, tmp_path, "serve", stop)
+    result, seen = launch(monkeypatch, tmp_path, "serve", stop_when_ready=True)
     assert (result.exit_code, result.reason) == (ExitCode.OK, "stopped")
     work = tmp_path / "work"
     assert seen["argv"][seen["argv"].index(MAIN_CLASS) :] == [
@@ -74,9 +87,7 @@ def test_a_daemon_that_exits_by_itself_or_ignores_sigterm_exits_4(monkeypatch, t
         "the MultiLangDaemon exited with status 1 (see its log)",
     )
     monkeypatch.setattr(daemon_module, "STOP_MARGIN_S", 0.5)
-    stop = threading.Event()
-    stop.set()
-    result, _ = launch(monkeypatch, tmp_path, "hang", stop)
+    result, _ = launch(monkeypatch, tmp_path, "hang", stop_when_ready=True)
     assert (result.exit_code, result.reason) == (
         ExitCode.DAEMON_FAILED,
         "the daemon did not stop within 1 s",
