@@ -1,11 +1,14 @@
 """Kinesis fidelity patches for moto 5.2.5's ``moto.kinesis`` models.
 
-The consumer's results depend on three things stock moto gets wrong:
+The consumer's results depend on four things stock moto gets wrong:
 
 * cost: every put and every GetRecords scanned the whole shard, so a test slowed down as it ran;
 * resharding: moto re-put a parent's records into its children, kept routing puts to the closed
   parent and never ended it, so a consumer could neither see SHARD_END nor keep the parent's order;
-* limits: PutRecord accepted records over 1 MiB (PutRecords already rejects them).
+* limits: PutRecord accepted records over 1 MiB (PutRecords already rejects them);
+* ListShards ignored its ``ShardFilter``: a KCL worker that finds its lease table empty lists
+  the shards ``AT_TRIM_HORIZON`` (or ``AT_LATEST``) and checks that they cover the hash range
+  once; given parents and children together after a reshard, it retried forever.
 
 Each replacement below is a small function installed over one moto method by :func:`install`.
 Sequence numbers stay moto's: consecutive integers per shard starting at 1, so a shard's records
@@ -14,7 +17,9 @@ dict (insertion ordered) can be indexed by sequence number instead of scanned.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from base64 import b64decode
 from typing import Any
 
@@ -24,10 +29,12 @@ from moto.kinesis.exceptions import InvalidArgumentError, ResourceNotFoundError
 from moto.kinesis.models import KinesisBackend, Record, Shard, Stream
 from moto.kinesis.responses import KinesisResponse
 from moto.kinesis.utils import (
+    PAGINATION_MODEL,
     compose_new_shard_iterator,
     compose_shard_iterator,
     decompose_shard_iterator,
 )
+from moto.utilities.paginator import paginate
 from moto.utilities.utils import md5_hash
 
 MAX_RECORD_BYTES = 1_048_576
@@ -120,12 +127,15 @@ def _split_shard(self: Stream, shard_to_split: str, new_starting_hash_key: str) 
         if not shard.is_open:
             raise InvalidArgumentError(_not_eligible(self, shard))
         number = _next_shard_number(self)
-        for index, (start, end) in enumerate(
-            ((shard.starting_hash, new_start - 1), (new_start, shard.ending_hash))
-        ):
-            child = Shard(number + index, start, end, parent=shard.shard_id)
+        children = [
+            Shard(number + index, start, end, parent=shard.shard_id)
+            for index, (start, end) in enumerate(
+                ((shard.starting_hash, new_start - 1), (new_start, shard.ending_hash))
+            )
+        ]
+        for child in children:
             self.shards[child.shard_id] = child
-        shard.is_open = False
+        _reshard([shard], children)
         self.shard_count = _open_shard_count(self)
 
 
@@ -152,8 +162,81 @@ def _merge_shards(self: Stream, shard_to_merge: str, adjacent_shard_to_merge: st
             adjacent_parent=second.shard_id,
         )
         self.shards[child.shard_id] = child
-        first.is_open = second.is_open = False
+        _reshard([first, second], [child])
         self.shard_count = _open_shard_count(self)
+
+
+def _reshard(parents: list[Shard], children: list[Shard]) -> None:
+    """Close ``parents`` and open ``children`` now (ListShards' timestamp filters read when)."""
+    now = time.time()
+    for parent in parents:
+        parent.is_open = False
+        parent.closed_at = now
+    for child in children:
+        child.opened_at = now
+
+
+#: ShardFilter types (ListShards) and which shards each keeps. The emulator never trims records,
+#: so the trim horizon is the stream's creation: the shards open then are those without parents.
+_SHARD_FILTERS = {
+    "AT_TRIM_HORIZON": lambda shard, _: shard.parent is None and shard.adjacent_parent is None,
+    "FROM_TRIM_HORIZON": lambda shard, _: True,
+    "AT_LATEST": lambda shard, _: shard.is_open,
+    "AT_TIMESTAMP": lambda shard, at: _opened_at(shard) <= at <= _closed_at(shard),
+    "FROM_TIMESTAMP": lambda shard, at: at <= _closed_at(shard),
+}
+
+
+def _opened_at(shard: Shard) -> float:
+    return getattr(shard, "opened_at", -math.inf)  # made with the stream: open since always
+
+
+def _closed_at(shard: Shard) -> float:
+    return math.inf if shard.is_open else getattr(shard, "closed_at", -math.inf)
+
+
+def _filtered(stream: Stream, shard_filter: dict[str, Any]) -> list[Shard]:
+    """The shards a ListShards ``ShardFilter`` selects (AWS's documented semantics)."""
+    kind = shard_filter.get("Type")
+    shards = sorted(stream.shards.values(), key=lambda shard: shard.shard_id)
+    if kind == "AFTER_SHARD_ID":
+        if "ShardId" not in shard_filter:
+            raise InvalidArgumentError("ShardFilter AFTER_SHARD_ID needs a ShardId")
+        return [shard for shard in shards if shard.shard_id > shard_filter["ShardId"]]
+    if kind not in _SHARD_FILTERS:
+        raise InvalidArgumentError(f"ShardFilter Type {kind!r} is not a ShardFilterType")
+    at = None
+    if kind.endswith("_TIMESTAMP"):
+        if "Timestamp" not in shard_filter:
+            raise InvalidArgumentError(f"ShardFilter {kind} needs a Timestamp")
+        at = float(shard_filter["Timestamp"])
+    keep = _SHARD_FILTERS[kind]
+    return [shard for shard in shards if keep(shard, at)]
+
+
+@paginate(pagination_model={"_list_shards": PAGINATION_MODEL["list_shards"]})
+def _list_shards(
+    self: KinesisBackend,
+    stream_arn: str | None,
+    stream_name: str | None,
+    shard_filter: dict[str, Any] | None = None,
+) -> list[Shard]:
+    stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    with _lock:
+        if shard_filter is None:
+            return sorted(stream.shards.values(), key=lambda shard: shard.shard_id)
+        return _filtered(stream, shard_filter)
+
+
+def _list_shards_response(self: KinesisResponse) -> ActionResult:
+    shards, token = self.kinesis_backend.list_shards(
+        stream_arn=self._get_param("StreamARN"),
+        stream_name=self._get_param("StreamName"),
+        shard_filter=self._get_param("ShardFilter"),
+        limit=self._get_param("MaxResults", 10000),
+        next_token=self._get_param("NextToken"),
+    )
+    return ActionResult({"Shards": [shard.to_json() for shard in shards], "NextToken": token})
 
 
 def _not_eligible(stream: Stream, shard: Shard) -> str:
@@ -279,3 +362,5 @@ def install() -> None:
     KinesisBackend.get_shard_iterator = _get_shard_iterator
     KinesisBackend.get_records = _backend_get_records
     KinesisResponse.get_records = _get_records_response
+    KinesisBackend.list_shards = _list_shards
+    KinesisResponse.list_shards = _list_shards_response

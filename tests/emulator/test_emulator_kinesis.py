@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -290,3 +291,42 @@ def test_record_size_limits(client: Callable[[str], Any], name: str) -> None:
         kinesis.put_records(StreamName=name, Records=records)
     assert raised.value.response["Error"]["Code"] == "InvalidArgumentException"
     assert moto_shard(name).get_max_sequence_number() == 1  # nothing of the rejected calls
+
+
+def test_list_shards_honours_every_shard_filter(client: Callable[[str], Any], name: str) -> None:
+    """A KCL worker with an empty lease table lists AT_TRIM_HORIZON and checks that the shards
+    cover the hash range exactly once: after a split and a merge it must get the roots only."""
+    kinesis = client("kinesis")
+    kinesis.create_stream(StreamName=name, ShardCount=2)  # 0: [0, HALF), 1: [HALF, MAX]
+
+    def listed(**shard_filter: Any) -> list[str]:
+        shards = kinesis.list_shards(StreamName=name, ShardFilter=shard_filter)["Shards"]
+        return [shard["ShardId"] for shard in shards]
+
+    created = kinesis.list_shards(StreamName=name)["Shards"]
+    kinesis.split_shard(
+        StreamName=name, ShardToSplit="shardId-000000000001", NewStartingHashKey=str(HALF + 2**120)
+    )  # 2: [HALF, HALF + 2**120), 3: [HALF + 2**120, MAX]
+    between = shards_by_id(kinesis, name)
+    split_done = time.time()
+    kinesis.merge_shards(
+        StreamName=name,
+        ShardToMerge="shardId-000000000000",
+        AdjacentShardToMerge="shardId-000000000002",
+    )  # 4: [0, HALF + 2**120)
+    every = [f"shardId-00000000000{n}" for n in range(5)]
+
+    assert listed(Type="AT_TRIM_HORIZON") == [s["ShardId"] for s in created] == every[:2]
+    assert listed(Type="FROM_TRIM_HORIZON") == every
+    assert listed(Type="AT_LATEST") == ["shardId-000000000003", "shardId-000000000004"]
+    assert listed(Type="AFTER_SHARD_ID", ShardId="shardId-000000000002") == every[3:]
+    assert listed(Type="AT_TIMESTAMP", Timestamp=split_done) == [every[0], every[2], every[3]]
+    assert listed(Type="FROM_TIMESTAMP", Timestamp=split_done) == [every[0], *every[2:]]
+    assert sorted(between) == every[:4]
+    latest = {"StreamName": name, "ShardFilter": {"Type": "AT_LATEST"}}
+    page = kinesis.list_shards(**latest, MaxResults=1)
+    assert [s["ShardId"] for s in page["Shards"]] == ["shardId-000000000003"]
+    rest = kinesis.list_shards(**latest, NextToken=page["NextToken"])
+    assert [s["ShardId"] for s in rest["Shards"]] == ["shardId-000000000004"]
+    with pytest.raises(ClientError, match="needs a Timestamp"):
+        kinesis.list_shards(StreamName=name, ShardFilter={"Type": "AT_TIMESTAMP"})

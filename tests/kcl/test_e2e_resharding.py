@@ -113,3 +113,29 @@ def test_the_local_engine_gives_the_same_results_on_the_same_stream(run, emulato
                 assert local[key][column] == pytest.approx(value, rel=1e-12), (key, column)
             elif column != "version":  # how many merges it took
                 assert local[key][column] == value, (key, column)
+
+
+def test_a_worker_without_leases_starts_on_an_already_resharded_stream(emulator_url, tmp_path):
+    """No pre-seeding: the KCL's own first shard sync lists the shards AT_TRIM_HORIZON and
+    checks that they cover the hash range once (the emulator used to return every shard, and
+    the worker retried forever), then follows the lineage to the open shards."""
+    config = scenario_config(emulator_url, "fresh-reshard")
+    Provisioner(config, AwsClients(config.aws)).run()
+    truth = tmp_path / "truth.jsonl"
+    steps = {100: lambda: split(config, PARENT), 200: lambda: merge(config, HIGH_CHILD, OTHER)}
+    small = dataclasses.replace(OPTIONS, devices=12, minutes=4)
+    assert send_run(config, small, truth, steps=steps, pause_s=0) > 200
+    worker = Worker(config, tmp_path, "worker-a", "--until-end-of-stream")
+    try:
+        summary = worker.finish(180)
+    finally:
+        worker.stop()
+    assert sorted(lease.shard_id for lease in leases(config)) == [
+        PARENT,
+        OTHER,
+        LOW_CHILD,
+        HIGH_CHILD,
+        MERGED,
+    ]
+    assert_results_equal_oracle(results(config), device_minute_oracle(truth))
+    assert " 0 late," in summary
