@@ -50,28 +50,35 @@ class Deduper:
         """
         n = len(ids)
         keep = np.ones(n, dtype=bool)
-        buckets = (times_ms // self.bucket_ms).tolist()
+        buckets = times_ms // self.bucket_ms
         counts = Counter(ids)
         suspects = self._bucket_of.keys() & counts.keys()
         if len(counts) < n:
             suspects |= {event_id for event_id, count in counts.items() if count > 1}
         decided: dict[str, int] = {}
+        bulk = keep
         if suspects:
-            limits = ((newest_before - self.horizon_ms) // self.bucket_ms).tolist()
-            for i, event_id in enumerate(ids):
-                if event_id not in suspects:
-                    continue
-                seen = decided.get(event_id, self._bucket_of.get(event_id))
-                if seen is not None and seen >= limits[i]:
+            rows = np.flatnonzero(np.fromiter(map(suspects.__contains__, ids), bool, count=n))
+            bulk = keep.copy()  # the first-seen records not remembered one by one below
+            bulk[rows] = False
+            limits = (newest_before[rows] - self.horizon_ms) // self.bucket_ms
+            remembered = self._bucket_of.get
+            for i, limit, bucket in zip(
+                rows.tolist(), limits.tolist(), buckets[rows].tolist(), strict=True
+            ):
+                event_id = ids[i]
+                seen = decided.get(event_id, remembered(event_id))
+                if seen is not None and seen >= limit:
                     keep[i] = False
                 else:
-                    decided[event_id] = buckets[i]
-        self._remember(ids, buckets, keep, decided)
+                    decided[event_id] = bucket
+        self._remember(ids, buckets, bulk, decided)
         return keep
 
     def _remember(
-        self, ids: Sequence[str], buckets: list[int], keep: np.ndarray, decided: dict[str, int]
+        self, ids: Sequence[str], buckets: np.ndarray, bulk: np.ndarray, decided: dict[str, int]
     ) -> None:
+        """Remember the ids ``decided`` one by one, then those of the ``bulk`` records."""
         bucket_of, lists = self._bucket_of, self._buckets
         for event_id, bucket in decided.items():
             stale = bucket_of.get(event_id)
@@ -79,11 +86,8 @@ class Deduper:
                 lists[stale].remove(event_id)
             bucket_of[event_id] = bucket
             lists.setdefault(bucket, []).append(event_id)
-        if decided:
-            keep = keep & np.fromiter((i not in decided for i in ids), dtype=bool, count=len(ids))
-        bucket_array = np.asarray(buckets, dtype=np.int64)
-        for bucket in np.unique(bucket_array[keep]).tolist():
-            members = list(compress(ids, (keep & (bucket_array == bucket)).tolist()))
+        for bucket in np.unique(buckets[bulk]).tolist():
+            members = list(compress(ids, (bulk & (buckets == bucket)).tolist()))
             bucket_of.update(dict.fromkeys(members, bucket))
             lists.setdefault(bucket, []).extend(members)
 
