@@ -25,12 +25,31 @@ pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 OPTIONS = ProduceOptions(devices=20, minutes=8, seed=23, chaos=ChaosOptions(duplicates=0.05))
 
 
-def producer(config, truth, pause_s: float) -> threading.Thread:
-    thread = threading.Thread(
-        target=send_run, args=(config, OPTIONS, truth), kwargs={"every": 20, "pause_s": pause_s}
-    )
-    thread.start()
-    return thread
+HOLD_AT = 300  # records in the stream when the producer waits for the kill (of ~1,100)
+
+
+class Producer:
+    """``send_run`` in a thread that holds after ``HOLD_AT`` records until :meth:`resume`, so
+    that a kill is mid-run by construction, however fast or slow the workers start."""
+
+    def __init__(self, config, truth, pause_s: float) -> None:
+        self._resumed = threading.Event()
+        self.sent = 0
+        steps = {HOLD_AT: lambda: self._resumed.wait(300)}
+
+        def run() -> None:
+            self.sent = send_run(config, OPTIONS, truth, steps, every=20, pause_s=pause_s)
+
+        self.thread = threading.Thread(target=run)
+        self.thread.start()
+
+    def resume(self) -> None:
+        self._resumed.set()
+
+    def join(self) -> None:
+        self.resume()
+        self.thread.join()
+        assert self.sent > HOLD_AT, "the producer never held: nothing was mid-run"
 
 
 def owners(config) -> dict[str | None, list[str]]:
@@ -46,20 +65,19 @@ def test_kill_9_mid_run_and_restart_gives_the_oracle(emulator_url, tmp_path):
     truth = tmp_path / "truth.jsonl"
     first = Worker(config, tmp_path, "worker-a", "--seed-leases", "--until-end-of-stream")
     second = None
+    sending = Producer(config, truth, pause_s=0.15)
     try:
-        wait_until(lambda: set(owners(config)) == {"worker-a"}, 60, "worker-a to hold the leases")
-        sending = producer(config, truth, pause_s=0.15)
         checkpointed = wait_until(
             lambda: [lease for lease in leases(config) if lease.checkpoint.isdigit()],
             60,
             "worker-a's first checkpoint",
         )
         first.kill9()
-        assert sending.is_alive(), "the producer was done: the kill was not mid-run"
         second = Worker(config, tmp_path, "worker-b", "--until-end-of-stream")
         sending.join()
         summary = second.finish(180)
     finally:
+        sending.resume()
         for worker in (first, second):
             if worker is not None:
                 worker.stop()
@@ -77,8 +95,8 @@ def test_two_workers_share_four_shards_and_one_takes_over_when_the_other_dies(
     truth = tmp_path / "truth.jsonl"
     a = Worker(config, tmp_path, "worker-a", "--seed-leases", "--until-end-of-stream")
     b = Worker(config, tmp_path, "worker-b", "--seed-leases", "--until-end-of-stream")
+    sending = Producer(config, truth, pause_s=0.25)
     try:
-        sending = producer(config, truth, pause_s=0.25)
         shared = wait_until(
             lambda: (held := owners(config)).keys() == {"worker-a", "worker-b"} and held,
             60,
@@ -91,7 +109,7 @@ def test_two_workers_share_four_shards_and_one_takes_over_when_the_other_dies(
             "worker-b to process records",
         )
         b.kill9()
-        assert sending.is_alive(), "the producer was done: the takeover was not mid-run"
+        sending.resume()  # the rest of the run goes to the survivor
         wait_until(
             lambda: owners(config) == {"worker-a": [f"shardId-00000000000{i}" for i in range(4)]},
             60,
@@ -100,6 +118,7 @@ def test_two_workers_share_four_shards_and_one_takes_over_when_the_other_dies(
         sending.join()
         a.finish(180)
     finally:
+        sending.resume()
         a.stop()
         b.stop()
     assert_results_equal_oracle(results(config), device_minute_oracle(truth))
