@@ -1,8 +1,9 @@
 """Reports over a large lake: time per report on the emulator's S3, against DuckDB reading the
 same Parquet from local disk; bytes read with and without partition pruning.
 
-The lake is written directly in the layout Firehose gives it (no consumer run: 10M events
-through the pipeline would measure the pipeline): seeded IoT events over ``--hours`` of event
+For each lake size of ``--events`` (1M and 10M by default), the lake is written directly in the
+layout Firehose gives it (no consumer run: 10M events through the pipeline would measure the
+pipeline): seeded IoT events over ``--hours`` of event
 time, arriving a minute later, ``--objects`` small Parquet objects per arrival hour for
 ``events_iot`` and for ``window_device_minute`` (the 1-minute windows of the same events). The
 same objects go to the embedded emulator's S3 and to a local folder. Per report, medians of
@@ -17,7 +18,8 @@ Bytes read are counted at the filesystem (what a reader fetches from S3), for ea
 the whole lake and with ``--since`` the last two hours of event time (the views pruned to the
 partitions that can hold them).
 
-    python -m bench.bench_reports [--events 10000000] [--hours 12] [--runs 3] [--json out.json]
+    python -m bench.bench_reports [--events 1000000 10000000] [--hours 12] [--runs 3]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -227,7 +229,9 @@ def median_seconds(run: Any, runs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument(
+        "--events", type=int, nargs="+", default=[1_000_000, 10_000_000], help="lake sizes"
+    )
     parser.add_argument("--hours", type=int, default=12)
     parser.add_argument("--devices", type=int, default=20_000)
     parser.add_argument("--objects", type=int, default=20, help="objects per arrival hour")
@@ -236,22 +240,29 @@ def main() -> None:
     parser.add_argument("--json", dest="json_out")
     args = parser.parse_args()
     if args.quick:
-        args.events, args.devices, args.runs = 200_000, 2_000, 1
+        args.events, args.devices, args.runs = [200_000], 2_000, 1
+    results = [lake_size(args, count) for count in args.events]
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(results, indent=2))
+
+
+def lake_size(args: argparse.Namespace, count: int) -> dict[str, Any]:
+    """Write a lake of ``count`` events (both copies), then time and measure every report."""
     config = load_config(env={})
     tables = lake_tables(config)
     relations = relation_columns(tables)
-    results: dict[str, Any] = {"events": args.events, "hours": args.hours, "reports": {}}
+    results: dict[str, Any] = {"events": count, "hours": args.hours, "reports": {}}
     with tempfile.TemporaryDirectory() as local, EmbeddedEmulator() as emulator:
         clients = AwsClients(config.with_endpoint(emulator.endpoint_url).aws)
         clients.s3.create_bucket(Bucket=config.names.bucket)
         s3 = clients.arrow_s3_filesystem()
         started = time.perf_counter()
-        data = events(args.events, args.hours, args.devices)
+        data = events(count, args.hours, args.devices)
         objects = write_lake(
             tables, data, [(s3, config.names.bucket), (fs.LocalFileSystem(), local)], args.objects
         )
         print(
-            f"lake: {args.events:,} events, {objects} objects per copy "
+            f"\nlake: {count:,} events, {objects} objects per copy "
             f"({time.perf_counter() - started:.0f} s to write both copies)"
         )
         since = bind({"since_ms": T0 + (args.hours - 2) * HOUR})
@@ -292,8 +303,7 @@ def main() -> None:
                 f"{row['local, DuckDB native']:>15.2f} {ratio:>12.1f} "
                 f"{row['bytes, all'] / 1e6:>13.1f} {row['bytes, last 2 h'] / 1e6:>13.1f}"
             )
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(results, indent=2))
+    return results
 
 
 if __name__ == "__main__":
