@@ -3,11 +3,10 @@ same Parquet from local disk; bytes read with and without partition pruning.
 
 For each lake size of ``--events`` (1M and 10M by default), the lake is written directly in the
 layout Firehose gives it (no consumer run: 10M events through the pipeline would measure the
-pipeline): seeded IoT events over ``--hours`` of event
-time, arriving a minute later, ``--objects`` small Parquet objects per arrival hour for
-``events_iot`` and for ``window_device_minute`` (the 1-minute windows of the same events). The
-same objects go to the embedded emulator's S3 and to a local folder. Per report, medians of
-``--runs``:
+pipeline): seeded IoT events over ``--hours`` of event time, arriving a minute later,
+``--objects`` small Parquet objects per arrival hour for ``events_iot`` and for
+``window_device_minute`` (the 1-minute windows of the same events). The same objects go to the
+embedded emulator's S3 and to a local folder. Per report, medians of ``--runs``:
 
 * ``emulator S3``: :class:`~pipeline.reports.duck.LakeSession` over the emulator (pyarrow S3);
 * ``local, LakeSession``: the same code over the local folder;

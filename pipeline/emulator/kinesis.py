@@ -195,10 +195,9 @@ def _closed_at(shard: Shard) -> float:
     return math.inf if shard.is_open else getattr(shard, "closed_at", -math.inf)
 
 
-def _filtered(stream: Stream, shard_filter: dict[str, Any]) -> list[Shard]:
+def _filtered(shards: list[Shard], shard_filter: dict[str, Any]) -> list[Shard]:
     """The shards a ListShards ``ShardFilter`` selects (AWS's documented semantics)."""
     kind = shard_filter.get("Type")
-    shards = sorted(stream.shards.values(), key=lambda shard: shard.shard_id)
     if kind == "AFTER_SHARD_ID":
         if "ShardId" not in shard_filter:
             raise InvalidArgumentError("ShardFilter AFTER_SHARD_ID needs a ShardId")
@@ -223,9 +222,8 @@ def _list_shards(
 ) -> list[Shard]:
     stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
     with _lock:
-        if shard_filter is None:
-            return sorted(stream.shards.values(), key=lambda shard: shard.shard_id)
-        return _filtered(stream, shard_filter)
+        shards = sorted(stream.shards.values(), key=lambda shard: shard.shard_id)
+    return shards if shard_filter is None else _filtered(shards, shard_filter)
 
 
 def _list_shards_response(self: KinesisResponse) -> ActionResult:
@@ -233,7 +231,7 @@ def _list_shards_response(self: KinesisResponse) -> ActionResult:
         stream_arn=self._get_param("StreamARN"),
         stream_name=self._get_param("StreamName"),
         shard_filter=self._get_param("ShardFilter"),
-        limit=self._get_param("MaxResults", 10000),
+        limit=self._get_param("MaxResults"),  # none: the pagination model's default
         next_token=self._get_param("NextToken"),
     )
     return ActionResult({"Shards": [shard.to_json() for shard in shards], "NextToken": token})

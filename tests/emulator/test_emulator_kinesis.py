@@ -307,7 +307,6 @@ def test_list_shards_honours_every_shard_filter(client: Callable[[str], Any], na
     kinesis.split_shard(
         StreamName=name, ShardToSplit="shardId-000000000001", NewStartingHashKey=str(HALF + 2**120)
     )  # 2: [HALF, HALF + 2**120), 3: [HALF + 2**120, MAX]
-    between = shards_by_id(kinesis, name)
     split_done = time.time()
     kinesis.merge_shards(
         StreamName=name,
@@ -322,7 +321,6 @@ def test_list_shards_honours_every_shard_filter(client: Callable[[str], Any], na
     assert listed(Type="AFTER_SHARD_ID", ShardId="shardId-000000000002") == every[3:]
     assert listed(Type="AT_TIMESTAMP", Timestamp=split_done) == [every[0], every[2], every[3]]
     assert listed(Type="FROM_TIMESTAMP", Timestamp=split_done) == [every[0], *every[2:]]
-    assert sorted(between) == every[:4]
     latest = {"StreamName": name, "ShardFilter": {"Type": "AT_LATEST"}}
     page = kinesis.list_shards(**latest, MaxResults=1)
     assert [s["ShardId"] for s in page["Shards"]] == ["shardId-000000000003"]

@@ -27,9 +27,7 @@ def main() -> int:
     # written once the signals are set up: tests stop the daemon only after this
     properties = Path(sys.argv[sys.argv.index("--properties-file") + 1])
     record = {"argv": sys.argv[1:], "env": {k: v for k, v in os.environ.items()}}
-    temporary = properties.parent / "fake-daemon.json.tmp"
-    temporary.write_text(json.dumps(record))
-    temporary.replace(properties.parent / "fake-daemon.json")
+    (properties.parent / "fake-daemon.json").write_text(json.dumps(record))
     if mode == "fail-processor":
         failed = ShardStatus(
             shard_id="shardId-000000000007",

@@ -6,7 +6,6 @@ import dataclasses
 import json
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from consumers.kcl.properties import MAIN_CLASS
 from pipeline.aws.clients import AwsClients
 from pipeline.cli import main
 from pipeline.config import load_config
+from tests.kcl.harness import wait_until
 
 FAKE = str(Path(__file__).with_name("fake_daemon.py"))
 
@@ -39,17 +39,17 @@ def launch(monkeypatch, tmp_path, mode: str, stop_when_ready: bool = False, **kc
     seen = tmp_path / "work" / "fake-daemon.json"
     seen.unlink(missing_ok=True)
     stop = threading.Event()
+
+    def stop_once_ready() -> None:
+        try:
+            wait_until(seen.exists, 60, "the fake daemon to start", every_s=0.01)
+        finally:
+            stop.set()
+
     if stop_when_ready:
-        threading.Thread(target=_set_once_written, args=(seen, stop), daemon=True).start()
+        threading.Thread(target=stop_once_ready, daemon=True).start()
     result = daemon.run(stop=stop, poll_interval_s=0.05)
     return result, json.loads(seen.read_text())
-
-
-def _set_once_written(path: Path, event: threading.Event, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)  # polling for the file, not waiting for an outcome
-    event.set()
 
 
 def test_a_stop_request_is_forwarded_as_sigterm_and_ends_cleanly(monkeypatch, tmp_path):
