@@ -31,24 +31,24 @@ import duckdb
 from bench.reference_input import reference_lines
 from bench.stages import print_stages, stage_times
 from pipeline.config import load_config
-from pipeline.core import ShardCore
-from pipeline.events.schema import event_type
-from pipeline.records import RawRecord
+from pipeline.core.events.schema import event_type
+from pipeline.core.records import RawRecord
+from pipeline.core.shard import ShardCore
+from pipeline.core.windows.spec import compile_jobs
 from pipeline.runtime import tune_gc
-from pipeline.windows.spec import compile_jobs
 
 BATCH = 10_000
 #: The core's stages, by the functions that implement them (``--profile``).
 CORE_STAGES = {
-    "decode + validate (Decoder.decode)": [("pipeline/events/decode.py", "decode")],
+    "decode + validate (Decoder.decode)": [("pipeline/core/events/decode.py", "decode")],
     "dedupe (Deduper.first_seen, forget_before)": [
-        ("pipeline/dedupe.py", "first_seen"),
-        ("pipeline/dedupe.py", "forget_before"),
+        ("pipeline/core/dedupe.py", "first_seen"),
+        ("pipeline/core/dedupe.py", "forget_before"),
     ],
-    "fold into windows (WindowOperator.add)": [("pipeline/windows/operator.py", "add")],
+    "fold into windows (WindowOperator.add)": [("pipeline/core/windows/operator.py", "add")],
     "emit results (WindowOperator.close*)": [
-        ("pipeline/windows/operator.py", "close"),
-        ("pipeline/windows/operator.py", "close_all"),
+        ("pipeline/core/windows/operator.py", "close"),
+        ("pipeline/core/windows/operator.py", "close_all"),
     ],
 }
 LATENESS_MS = 30_000

@@ -25,12 +25,12 @@ from bench.reference_input import reference_lines
 from consumers.kcl.adapter import KclRecordProcessor
 from consumers.lifecycle import InitializeInput, ProcessRecordsInput
 from consumers.processor import ShardProcessor
-from pipeline.core import ShardCore
-from pipeline.events.schema import event_type
-from pipeline.records import RawRecord
+from pipeline.core.events.schema import event_type
+from pipeline.core.records import RawRecord
+from pipeline.core.shard import ShardCore
+from pipeline.core.windows.spec import compile_jobs
 from pipeline.runtime import tune_gc
 from pipeline.testing import MemoryCheckpointer, MemoryStateStore
-from pipeline.windows.spec import compile_jobs
 
 BATCH = 10_000  # the KCL's default maxRecords
 SHARD = "shardId-000000000000"

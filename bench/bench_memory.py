@@ -19,13 +19,13 @@ import msgspec
 
 from bench.bench_core import ReferenceJob
 from bench.reference_input import reference_lines
-from pipeline.core import ShardCore
-from pipeline.dedupe import Deduper
-from pipeline.events.schema import event_type
-from pipeline.records import RawRecord
+from pipeline.core.dedupe import Deduper
+from pipeline.core.events.schema import event_type
+from pipeline.core.records import RawRecord
+from pipeline.core.shard import ShardCore
+from pipeline.core.windows.operator import WindowOperator
+from pipeline.core.windows.spec import compile_jobs
 from pipeline.runtime import tune_gc
-from pipeline.windows.operator import WindowOperator
-from pipeline.windows.spec import compile_jobs
 
 
 def main() -> None:

@@ -10,13 +10,13 @@ from consumers.processor import ShardProcessor
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import CheckpointTable
 from pipeline.aws.kinesis import KinesisStream
+from pipeline.aws.sinks import AwsOutputSink
 from pipeline.aws.state import SnapshotStore
 from pipeline.config import Config
-from pipeline.core import ShardCore
-from pipeline.events.schema import event_type
+from pipeline.core.events.schema import event_type
+from pipeline.core.shard import ShardCore
+from pipeline.core.windows.spec import compile_jobs, parse_duration
 from pipeline.runtime import tune_gc
-from pipeline.sinks.aws import AwsOutputSink
-from pipeline.windows.spec import compile_jobs, parse_duration
 
 
 def processor_factory(config: Config, clients: AwsClients) -> Callable[[], ShardProcessor]:

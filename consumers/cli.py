@@ -10,7 +10,7 @@ import click
 from consumers.app import local_engine
 from consumers.kcl.status import ShardStatus
 from pipeline.cli_support import CliContext, domain_errors, pass_context
-from pipeline.results import Counters
+from pipeline.core.results import Counters
 
 _KCL_ONLY = ("metrics_port", "work_dir", "worker_id", "seed_leases")
 

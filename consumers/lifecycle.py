@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from pipeline.records import RawRecord
+from pipeline.core.records import RawRecord
 
 #: What the KCL passes to ``initialize`` for a shard never checkpointed, and after a shard ended.
 UNCHECKPOINTED = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")

@@ -29,8 +29,8 @@ from consumers.lifecycle import (
 from consumers.processor import ShardProcessor
 from pipeline.aws.dynamodb import CheckpointTable
 from pipeline.aws.kinesis import KinesisStream, ShardInfo
-from pipeline.records import Checkpoint
-from pipeline.results import Counters
+from pipeline.core.records import Checkpoint
+from pipeline.core.results import Counters
 
 log = logging.getLogger(__name__)
 

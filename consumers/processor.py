@@ -35,11 +35,11 @@ from consumers.lifecycle import (
     ShutdownRequestedInput,
 )
 from pipeline.aws.retry import Backoff
-from pipeline.core import ShardCore
-from pipeline.errors import StateError
-from pipeline.records import Checkpoint
-from pipeline.results import Counters
-from pipeline.sinks import OutputSink, StateStore
+from pipeline.core.errors import StateError
+from pipeline.core.records import Checkpoint
+from pipeline.core.results import Counters
+from pipeline.core.shard import ShardCore
+from pipeline.core.sinks import OutputSink, StateStore
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import click
 
 from pipeline.aws.clients import AwsClients
 from pipeline.config import Config, load_config
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

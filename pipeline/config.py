@@ -5,8 +5,8 @@ Every key can be overridden by ``PIPELINE_<SECTION>_<KEY>`` (for example
 ``PIPELINE_CONFIG``. Credentials are never part of the configuration: boto3's standard chain
 provides them, so they cannot leak into a config dump or a log line.
 
-Window jobs are declared as ``[[jobs]]`` tables (see :mod:`pipeline.windows.spec`); the defaults
-ship in ``pipeline/defaults.toml``.
+Window jobs are declared as ``[[jobs]]`` tables (see :mod:`pipeline.core.windows.spec`); the
+defaults ship in ``pipeline/defaults.toml``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
 
 ENV_PREFIX = "PIPELINE_"
 
@@ -190,7 +190,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         data.update(declared)
     data = _merge(data, _env_overrides(env))
     config = _build(Config, data, "")
-    from pipeline.windows.spec import compile_jobs  # validates jobs against the event schemas
+    from pipeline.core.windows.spec import compile_jobs  # validates jobs against the event schemas
 
     jobs = compile_jobs(config.jobs, retention_ms=config.stream.retention_hours * 3_600_000)
     from pipeline.alerts.rules import compile_rules

@@ -31,7 +31,8 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.provision import Provisioner
 from pipeline.config import Config
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
+from pipeline.core.results import Counters
 from pipeline.lake.ddl import relation_columns
 from pipeline.lake.tables import lake_tables
 from pipeline.reports.catalog import available
@@ -39,7 +40,6 @@ from pipeline.reports.duck import LakeSession
 from pipeline.reports.output import format_table, write_csv
 from pipeline.reports.params import bind
 from pipeline.reports.runner import run_report
-from pipeline.results import Counters
 from producers.run import ProduceOptions, produce
 
 log = logging.getLogger(__name__)

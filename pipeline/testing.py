@@ -13,11 +13,11 @@ from typing import Any
 
 import msgspec
 
-from pipeline.errors import SinkError
-from pipeline.records import Checkpoint, RawRecord
-from pipeline.results import DeadLetter, LateEvent, Outcome, WindowResult, event_row
-from pipeline.windows.operator import finish, merge_states
-from pipeline.windows.spec import WindowJob
+from pipeline.core.errors import SinkError
+from pipeline.core.records import Checkpoint, RawRecord
+from pipeline.core.results import DeadLetter, LateEvent, Outcome, WindowResult, event_row
+from pipeline.core.windows.operator import finish, merge_states
+from pipeline.core.windows.spec import WindowJob
 
 _encode = msgspec.json.Encoder().encode
 

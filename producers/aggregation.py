@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.kpl import encode_aggregate
+from pipeline.core.kpl import encode_aggregate
 from producers.block import NO_TIME, Block
 from producers.shards import ShardMap, hash_key
 

@@ -31,7 +31,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from pipeline.events.schema import EventType
+from pipeline.core.events.schema import EventType
 from producers.block import NO_TIME, Block, Outgoing
 from producers.malformed import MALFORMED_KINDS, malformed
 

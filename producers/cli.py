@@ -12,8 +12,8 @@ import click
 import msgspec
 
 from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.core.windows.spec import parse_duration
 from pipeline.runtime import tune_gc
-from pipeline.windows.spec import parse_duration
 from producers.chaos import ChaosOptions
 from producers.run import ProduceOptions, produce, write_file
 from producers.writer import WriterStats

@@ -1,7 +1,7 @@
 """Malformed records: each kind is a way a real producer gets a record wrong.
 
 Every kind is built from a clean event so that it looks like its neighbours, and every one must
-become a dead letter at the consumer (:mod:`pipeline.events.decode` rejects it): the ground
+become a dead letter at the consumer (:mod:`pipeline.core.events.decode` rejects it): the ground
 truth labels it ``{"malformed": "<kind>"}``.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from pipeline.events.schema import EventType
+from pipeline.core.events.schema import EventType
 
 #: Oversized records: too big to be an event (the consumer's limit is 256 KiB), small enough
 #: for a Kinesis record (1 MiB), and no bigger than that (each costs a shard 0.3 s of its

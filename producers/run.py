@@ -18,9 +18,9 @@ import numpy as np
 
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.retry import Backoff
-from pipeline.core import END_OF_STREAM
-from pipeline.errors import PipelineError
-from pipeline.events.schema import event_type
+from pipeline.core.errors import PipelineError
+from pipeline.core.events.schema import event_type
+from pipeline.core.shard import END_OF_STREAM
 from producers.aggregation import Aggregator
 from producers.batching import StreamClock
 from producers.block import Block, Outgoing

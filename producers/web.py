@@ -5,7 +5,7 @@ This reproduces the input of the seed's per-second "unique users by OS and quadr
 OS, opens sessions now and then, and while a session lasts reports about once a second which
 page and screen quadrant they are on and what they did. Event time is ``recordTime`` in epoch
 seconds with millisecond precision, as the seed's JavaScript SDK sends it. The records have the
-shape of :class:`pipeline.events.schema.WebClick`.
+shape of :class:`pipeline.core.events.schema.WebClick`.
 
 Generation is vectorised per chunk of simulated time and encoded in bulk, like the IoT fleet
 (:mod:`producers.simulation`).

@@ -20,7 +20,7 @@ import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws.retry import Backoff
-from pipeline.errors import DeliveryError, ResourceMissingError
+from pipeline.core.errors import DeliveryError, ResourceMissingError
 from producers.batching import CallLimits, StreamClock, plan_calls
 from producers.block import Block, Outgoing
 from producers.shards import ShardBudgets

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import load_config
-from pipeline.windows.spec import compile_jobs
+from pipeline.core.windows.spec import compile_jobs
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
+import pkgutil
 import subprocess
 import sys
 from importlib import resources
+from pathlib import Path
 
 import click
 import pytest
@@ -26,20 +30,83 @@ def test_shipped_ddl_is_what_the_default_configuration_generates():
     assert shipped == generated, "regenerate with: pipeline ddl --out sql/ddl"
 
 
-def test_the_core_never_imports_aws_sdks():
-    core = [
-        "pipeline.core",
-        "pipeline.config",
-        "pipeline.records",
-        "pipeline.events",
-        "pipeline.dedupe",
-        "pipeline.windows",
-        "pipeline.results",
-        "pipeline.sinks",
-        "consumers.processor",
+#: What a module of the pure core must not import: AWS SDKs, the emulator, network, files, clocks.
+FORBIDDEN_IN_CORE = {
+    "boto3",
+    "botocore",
+    "moto",
+    "aiobotocore",
+    "s3fs",
+    "awswrangler",
+    "socket",
+    "ssl",
+    "http",
+    "urllib",
+    "requests",
+    "os",
+    "io",
+    "pathlib",
+    "shutil",
+    "tempfile",
+    "subprocess",
+    "time",
+    "datetime",
+    "threading",
+    "asyncio",
+    "importlib",
+    "pipeline.aws",
+    "pipeline.emulator",
+    "pipeline.config",
+    "consumers",
+    "producers",
+}
+
+
+def _core_modules() -> list[str]:
+    import pipeline.core
+
+    return ["pipeline.core"] + [
+        info.name for info in pkgutil.walk_packages(pipeline.core.__path__, "pipeline.core.")
     ]
-    code = "import sys\n" + "".join(f"import {m}\n" for m in core)
-    code += "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))"
+
+
+def _imports(module: str) -> set[str]:
+    source = importlib.util.find_spec(module).origin
+    tree = ast.parse(Path(source).read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "open":
+            found.add("open()")
+    return found
+
+
+def test_the_core_package_is_walked_whole():
+    modules = _core_modules()
+    assert {"pipeline.core.shard", "pipeline.core.dedupe", "pipeline.core.windows.operator"} <= set(
+        modules
+    )
+
+
+@pytest.mark.parametrize("module", _core_modules())
+def test_no_core_module_does_io_or_talks_to_aws(module):
+    bad = {
+        name
+        for name in _imports(module)
+        if name == "open()" or any(name == f or name.startswith(f + ".") for f in FORBIDDEN_IN_CORE)
+    }
+    assert not bad, f"{module} imports {sorted(bad)}: the core is pure (no AWS, no I/O, no clock)"
+
+
+def test_importing_the_core_loads_no_aws_sdk():
+    code = "import sys\n" + "".join(f"import {m}\n" for m in _core_modules())
+    code += "import consumers.processor\n"
+    code += (
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'moto')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

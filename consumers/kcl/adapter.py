@@ -37,7 +37,7 @@ from consumers.lifecycle import (
     ShutdownRequestedInput,
 )
 from consumers.processor import ShardProcessor
-from pipeline.records import RawRecord
+from pipeline.core.records import RawRecord
 
 log = logging.getLogger(__name__)
 

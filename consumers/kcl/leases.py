@@ -21,8 +21,8 @@ from botocore.exceptions import ClientError
 
 from consumers.lifecycle import SHARD_END
 from pipeline.aws.kinesis import KinesisStream, ShardInfo
-from pipeline.core import END_OF_STREAM
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
+from pipeline.core.shard import END_OF_STREAM
 
 log = logging.getLogger(__name__)
 

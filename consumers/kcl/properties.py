@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.config import Config
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
 
 MAIN_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
 RETRIEVAL_MODES = ("POLLING", "FANOUT")

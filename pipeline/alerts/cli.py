@@ -20,9 +20,9 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.cli_support import CliContext, domain_errors, pass_context
 from pipeline.config import Config
-from pipeline.events.schema import event_type
+from pipeline.core.events.schema import event_type
+from pipeline.core.windows.spec import compile_jobs
 from pipeline.reports.params import parse_time
-from pipeline.windows.spec import compile_jobs
 
 
 def active_rules(config: Config) -> tuple[AlertRule, ...]:

@@ -29,8 +29,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from pipeline.errors import ConfigError
-from pipeline.windows.spec import WindowJob
+from pipeline.core.errors import ConfigError
+from pipeline.core.windows.spec import WindowJob
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _NUMBER = r"-?\d+(?:\.\d+)?"

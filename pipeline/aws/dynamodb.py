@@ -23,11 +23,11 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws.retry import Backoff
-from pipeline.errors import SinkError
-from pipeline.records import Checkpoint
-from pipeline.results import WindowResult
-from pipeline.windows.operator import finish, merge_states
-from pipeline.windows.spec import WindowJob
+from pipeline.core.errors import SinkError
+from pipeline.core.records import Checkpoint
+from pipeline.core.results import WindowResult
+from pipeline.core.windows.operator import finish, merge_states
+from pipeline.core.windows.spec import WindowJob
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws.retry import Backoff
-from pipeline.errors import SinkError
+from pipeline.core.errors import SinkError
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """Kinesis Data Streams: shard discovery and polling reads for the local engine.
 
-Reads de-aggregate KPL aggregated records (:mod:`pipeline.kpl`), as the KCL does for its engine.
+Reads de-aggregate KPL aggregated records (:mod:`pipeline.core.kpl`), as the KCL does for its
+engine.
 
 (Writes live with the producers, which own batching and retries; the KCL engine reads through
 the KCL itself.)
@@ -14,9 +15,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.errors import ResourceMissingError
-from pipeline.kpl import MAGIC, deaggregate
-from pipeline.records import Checkpoint, RawRecord
+from pipeline.core.errors import ResourceMissingError
+from pipeline.core.kpl import MAGIC, deaggregate
+from pipeline.core.records import Checkpoint, RawRecord
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.aws.clients import AwsClients, is_loopback
 from pipeline.config import Config
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.core.errors import ConfigError, PipelineError
 from pipeline.lake.tables import PARTITION_KEYS, LakeTable, lake_tables
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.errors import SinkError
-from pipeline.records import Checkpoint
+from pipeline.core.errors import SinkError
+from pipeline.core.records import Checkpoint
 
 
 class SnapshotStore:

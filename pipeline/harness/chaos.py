@@ -28,11 +28,11 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.provision import Provisioner
 from pipeline.config import Config, load_config
+from pipeline.core.errors import PipelineError
+from pipeline.core.windows.spec import compile_jobs, parse_duration
 from pipeline.emulator import flush_firehose, set_faults
-from pipeline.errors import PipelineError
 from pipeline.harness.oracle import Oracle
 from pipeline.harness.verdict import Verdict, judge, read_stream
-from pipeline.windows.spec import compile_jobs, parse_duration
 
 #: Events per device per simulated minute of the default IoT fleet (thermostat, meter, tracker).
 EVENTS_PER_DEVICE_MINUTE = 7.3

@@ -21,10 +21,10 @@ from typing import Any
 
 import msgspec
 
-from pipeline.core import CONTROL_PREFIX, END_OF_STREAM, END_TIME, NO_TIME
-from pipeline.dedupe import Deduper
-from pipeline.records import RawRecord
-from pipeline.windows.spec import WindowJob
+from pipeline.core.dedupe import Deduper
+from pipeline.core.records import RawRecord
+from pipeline.core.shard import CONTROL_PREFIX, END_OF_STREAM, END_TIME, NO_TIME
+from pipeline.core.windows.spec import WindowJob
 
 OracleKey = tuple[str, int, tuple[Any, ...]]  # job, window start, group values
 

@@ -10,11 +10,11 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.config import Config
+from pipeline.core.records import RawRecord
+from pipeline.core.windows.spec import WindowJob
 from pipeline.harness.oracle import Expected
 from pipeline.lake.tables import lake_tables
-from pipeline.records import RawRecord
 from pipeline.reports.duck import LakeSession
-from pipeline.windows.spec import WindowJob
 
 
 @dataclass

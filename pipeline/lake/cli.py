@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from pipeline.cli_support import CliContext, domain_errors, pass_context
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.lake.compaction import Compactor
 from pipeline.lake.layout import s3_deleter
 from pipeline.lake.tables import lake_tables

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.lake.layout import Deleter, data_files, filesystem_deleter, table_base
 from pipeline.lake.tables import LakeTable
 

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pyarrow import fs
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.lake.tables import LakeTable
 
 

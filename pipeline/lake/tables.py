@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from pipeline.config import Config
-from pipeline.events.schema import event_type
-from pipeline.results import DEAD_LETTER_SCHEMA, EVENT_METADATA, LATE_SCHEMA
-from pipeline.windows.spec import compile_jobs, format_duration
+from pipeline.core.events.schema import event_type
+from pipeline.core.results import DEAD_LETTER_SCHEMA, EVENT_METADATA, LATE_SCHEMA
+from pipeline.core.windows.spec import compile_jobs, format_duration
 
 PARTITION_KEYS = ("dt", "hour")
 PREFIX_TEMPLATE = "{table}/dt=!{{timestamp:yyyy-MM-dd}}/hour=!{{timestamp:HH}}/"

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from pipeline.config import Config
-from pipeline.errors import ConfigError
-from pipeline.events.schema import event_type
-from pipeline.windows.spec import compile_jobs
+from pipeline.core.errors import ConfigError
+from pipeline.core.events.schema import event_type
+from pipeline.core.windows.spec import compile_jobs
 
 #: Events one record processor (one core) handles per second through the KCL: an assumption
 #: until the KCL engine is benchmarked (the core alone measured ~100k+/s; the MultiLangDaemon's

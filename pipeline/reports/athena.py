@@ -23,7 +23,7 @@ from sqlglot import exp
 
 from pipeline.aws.clients import AwsClients
 from pipeline.config import Config
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.reports.portable import to_athena
 
 log = logging.getLogger(__name__)

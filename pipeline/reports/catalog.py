@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.reports.portable import parse, relations_read
 
 

@@ -14,8 +14,8 @@ import pyarrow as pa
 
 from pipeline.cli_support import CliContext, domain_errors, pass_context
 from pipeline.config import Config
-from pipeline.errors import PipelineError
-from pipeline.events.schema import EVENT_TYPES
+from pipeline.core.errors import PipelineError
+from pipeline.core.events.schema import EVENT_TYPES
 from pipeline.lake.ddl import relation_columns, tables_read
 from pipeline.lake.layout import s3_deleter
 from pipeline.lake.tables import LakeTable, lake_tables

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from pyarrow import fs
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.lake.ddl import common_views, relation_columns, view_name, view_select
 from pipeline.lake.layout import data_files, table_base
 from pipeline.lake.tables import PARTITION_KEYS, LakeTable

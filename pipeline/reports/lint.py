@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.reports.params import PARAMETERS
 from pipeline.reports.portable import Relations, parse, typed
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.errors import PipelineError
-from pipeline.events.schema import MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS
+from pipeline.core.errors import PipelineError
+from pipeline.core.events.schema import MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS
 from pipeline.lake.ddl import SINCE_DT, SINCE_HOUR
 
 ARRIVAL_MARGIN_MS = 3_600_000

@@ -33,7 +33,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.lake.ddl import common_views, view_dependencies, view_name, view_select
 from pipeline.lake.tables import LakeTable
 

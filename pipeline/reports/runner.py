@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 from sqlglot import exp
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.lake.ddl import SINCE_DT, relation_columns
 from pipeline.lake.tables import LakeTable
 from pipeline.reports.catalog import Report

@@ -16,13 +16,13 @@ from pipeline.aws.provision import Provisioner
 from pipeline.aws.retry import Backoff
 from pipeline.aws.state import SnapshotStore
 from pipeline.config import load_config
-from pipeline.core import ShardCore
+from pipeline.core.events.schema import event_type
+from pipeline.core.records import Checkpoint
+from pipeline.core.shard import ShardCore
+from pipeline.core.windows.spec import compile_jobs
 from pipeline.emulator import flush_firehose
-from pipeline.events.schema import event_type
 from pipeline.lake.tables import lake_tables
-from pipeline.records import Checkpoint
 from pipeline.testing import iot_event, records
-from pipeline.windows.spec import compile_jobs
 from producers.chaos import Outgoing
 from producers.writer import KinesisWriter
 from tests.faults import FlakyDynamoDB, FlakyFirehose, FlakyKinesis
@@ -194,8 +194,8 @@ def test_checkpoint_table_round_trip(provisioned):
 
 def test_large_dead_letters_keep_their_raw_bytes_in_the_bucket(provisioned):
     config, clients = provisioned
-    from pipeline.results import DeadLetter, Outcome
-    from pipeline.sinks.aws import AwsOutputSink
+    from pipeline.aws.sinks import AwsOutputSink
+    from pipeline.core.results import DeadLetter, Outcome
 
     big = DeadLetter("oversized payload", "shard-7", "99", 0, "k", b"\x00\xff" * 100_000)
     small = DeadLetter("invalid JSON", "shard-7", "100", 0, "k", b"{")

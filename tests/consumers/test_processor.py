@@ -17,11 +17,11 @@ from consumers.lifecycle import (
 from consumers.processor import ShardProcessor
 from pipeline.aws.retry import Backoff
 from pipeline.config import load_config
-from pipeline.core import ShardCore
-from pipeline.errors import SinkError, StateError
-from pipeline.events.schema import event_type
+from pipeline.core.errors import SinkError, StateError
+from pipeline.core.events.schema import event_type
+from pipeline.core.shard import ShardCore
+from pipeline.core.windows.spec import compile_jobs
 from pipeline.testing import MemoryCheckpointer, MemorySink, MemoryStateStore, iot_event, records
-from pipeline.windows.spec import compile_jobs
 from tests.oracle import oracle
 
 T0 = 1_767_225_600_000

@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import load_config
-from pipeline.core import ShardCore
-from pipeline.errors import ConfigError
-from pipeline.events.schema import event_type
+from pipeline.core.errors import ConfigError
+from pipeline.core.events.schema import event_type
+from pipeline.core.shard import ShardCore
+from pipeline.core.windows.aggregates import HLL_REGISTERS, hll_estimate, hll_registers
+from pipeline.core.windows.operator import finish, merge_states
+from pipeline.core.windows.spec import compile_jobs
 from pipeline.testing import iot_event, records
-from pipeline.windows.aggregates import HLL_REGISTERS, hll_estimate, hll_registers
-from pipeline.windows.operator import finish, merge_states
-from pipeline.windows.spec import compile_jobs
 
 T0 = 1_767_225_600_000
 

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import load_config
-from pipeline.errors import ConfigError
-from pipeline.windows.spec import compile_jobs
+from pipeline.core.errors import ConfigError
+from pipeline.core.windows.spec import compile_jobs
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -8,10 +8,10 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.core import ShardCore
-from pipeline.events.schema import event_type
+from pipeline.core.events.schema import event_type
+from pipeline.core.shard import ShardCore
+from pipeline.core.windows.spec import compile_jobs
 from pipeline.testing import iot_event, records
-from pipeline.windows.spec import compile_jobs
 from tests.oracle import oracle
 
 T0 = 1_767_225_600_000

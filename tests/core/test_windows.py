@@ -1,11 +1,11 @@
 """Exact window results and late routing of the core on hand-computed inputs."""
 
 from pipeline.config import load_config
-from pipeline.core import END_OF_STREAM, ShardCore
-from pipeline.events.schema import event_type
-from pipeline.records import RawRecord
+from pipeline.core.events.schema import event_type
+from pipeline.core.records import RawRecord
+from pipeline.core.shard import END_OF_STREAM, ShardCore
+from pipeline.core.windows.spec import compile_jobs
 from pipeline.testing import iot_event, records
-from pipeline.windows.spec import compile_jobs
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a window boundary
 JOBS = compile_jobs(

@@ -40,7 +40,7 @@ COMPONENTS = {
         ("pipeline.aws.kinesis", "KinesisStream", ("open_shard_hash_ranges",), ("kinesis",)),
     ],
     "consumer": [
-        ("pipeline.sinks.aws", "AwsOutputSink", None, ("s3",)),
+        ("pipeline.aws.sinks", "AwsOutputSink", None, ("s3",)),
         ("pipeline.aws.firehose", "FirehoseWriter", None, ("firehose",)),
         ("pipeline.aws.dynamodb", "ResultsTable", ("write",), ("dynamodb",)),
         ("pipeline.aws.state", "SnapshotStore", None, ("s3",)),

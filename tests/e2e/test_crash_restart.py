@@ -24,12 +24,12 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.provision import Provisioner
 from pipeline.config import load_config
+from pipeline.core.windows.spec import compile_jobs, parse_duration
 from pipeline.emulator import flush_firehose
 from pipeline.harness.oracle import Oracle
 from pipeline.harness.verdict import judge, read_stream
 from pipeline.lake.tables import lake_tables
 from pipeline.reports.duck import LakeSession
-from pipeline.windows.spec import compile_jobs, parse_duration
 from producers.chaos import ChaosOptions
 from producers.run import ProduceOptions, produce
 from tests.oracle_sql import assert_results_equal_oracle, device_minute_oracle

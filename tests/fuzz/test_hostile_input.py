@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import load_config
-from pipeline.core import ShardCore
-from pipeline.events.schema import event_type
-from pipeline.records import RawRecord
+from pipeline.core.events.schema import event_type
+from pipeline.core.records import RawRecord
+from pipeline.core.shard import ShardCore
+from pipeline.core.windows.spec import compile_jobs
 from pipeline.testing import iot_event
-from pipeline.windows.spec import compile_jobs
 
 #: ``HYPOTHESIS_PROFILE=fuzz-long`` runs 20,000 examples instead of 150
 EXAMPLES = 20_000 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz-long" else 150

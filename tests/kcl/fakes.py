@@ -5,11 +5,11 @@ from __future__ import annotations
 from consumers.processor import NoParents, ParentLookup, ShardProcessor
 from pipeline.aws.retry import Backoff
 from pipeline.config import load_config
-from pipeline.core import ShardCore
-from pipeline.events.schema import event_type
-from pipeline.results import Outcome
+from pipeline.core.events.schema import event_type
+from pipeline.core.results import Outcome
+from pipeline.core.shard import ShardCore
+from pipeline.core.windows.spec import compile_jobs
 from pipeline.testing import MemorySink, MemoryStateStore
-from pipeline.windows.spec import compile_jobs
 
 JOBS = compile_jobs(load_config(env={}).jobs_for("iot"))
 

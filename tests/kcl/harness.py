@@ -26,7 +26,7 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.config import Config, NamesConfig, load_config
-from pipeline.core import END_OF_STREAM
+from pipeline.core.shard import END_OF_STREAM
 from producers.chaos import Outgoing
 from producers.run import ProduceOptions, outgoing
 from producers.truth import TruthWriter

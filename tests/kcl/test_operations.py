@@ -13,7 +13,7 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.provision import Provisioner
 from pipeline.cli import main
-from pipeline.core import END_OF_STREAM
+from pipeline.core.shard import END_OF_STREAM
 from tests.kcl.harness import scenario_config
 
 pytestmark = pytest.mark.emulator

@@ -18,8 +18,8 @@ from amazon_kclpy.kcl import KCLProcess
 from consumers.kcl.adapter import EXIT_PROCESSOR_FAILED, KclRecordProcessor
 from consumers.kcl.status import read_statuses
 from consumers.processor import ShardProcessor
-from pipeline.core import END_OF_STREAM
-from pipeline.results import Outcome
+from pipeline.core.results import Outcome
+from pipeline.core.shard import END_OF_STREAM
 from pipeline.testing import MemorySink, MemoryStateStore, iot_event
 from tests.kcl.fakes import memory_processor
 

@@ -13,7 +13,7 @@ from consumers.kcl.properties import (
     render_properties,
 )
 from pipeline.config import load_config
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
 
 
 def config(**kcl):

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.config import load_config
-from pipeline.core import ShardCore
-from pipeline.events.schema import event_type
-from pipeline.kpl import deaggregate
-from pipeline.records import RawRecord
-from pipeline.windows.spec import compile_jobs, parse_duration
+from pipeline.core.events.schema import event_type
+from pipeline.core.kpl import deaggregate
+from pipeline.core.records import RawRecord
+from pipeline.core.shard import ShardCore
+from pipeline.core.windows.spec import compile_jobs, parse_duration
 from producers.shards import ShardMap
 
 

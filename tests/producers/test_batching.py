@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.aws.kinesis import KinesisStream, ShardInfo
 from pipeline.aws.retry import Backoff
-from pipeline.errors import DeliveryError
-from pipeline.records import RawRecord
+from pipeline.core.errors import DeliveryError
+from pipeline.core.records import RawRecord
 from producers.batching import CallLimits, StreamClock, plan_calls
 from producers.block import NO_TIME, Block, Outgoing
 from producers.chaos import ChaosOptions

@@ -10,8 +10,8 @@ import msgspec
 import numpy as np
 import pytest
 
-from pipeline.events.decode import MAX_EVENT_BYTES
-from pipeline.records import RawRecord
+from pipeline.core.events.decode import MAX_EVENT_BYTES
+from pipeline.core.records import RawRecord
 from producers.block import NO_TIME, Outgoing
 from producers.chaos import (
     HOT_KEY,

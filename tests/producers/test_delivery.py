@@ -20,9 +20,9 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.cli import main
 from pipeline.config import load_config
+from pipeline.core.errors import ResourceMissingError
+from pipeline.core.records import RawRecord
 from pipeline.emulator import set_faults
-from pipeline.errors import ResourceMissingError
-from pipeline.records import RawRecord
 from producers.chaos import ChaosOptions
 from producers.run import ProduceOptions, outgoing, produce
 from producers.shards import ShardMap

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.aws.kinesis import ShardInfo
-from pipeline.kpl import MAGIC, UserRecord, aggregate, deaggregate
-from pipeline.records import RawRecord
+from pipeline.core.kpl import MAGIC, UserRecord, aggregate, deaggregate
+from pipeline.core.records import RawRecord
 from producers.aggregation import Aggregator
 from producers.batching import StreamClock
 from producers.block import Block

@@ -10,7 +10,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from pipeline.events.schema import IotTelemetry, WebClick
+from pipeline.core.events.schema import IotTelemetry, WebClick
 from producers.iot import PROFILES, IotFleet
 from producers.run import DEFAULT_START_MS, ProduceOptions, _paced, source_blocks
 from producers.web import WebUsers

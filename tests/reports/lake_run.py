@@ -17,13 +17,13 @@ import msgspec
 
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.provision import Provisioner
+from pipeline.aws.sinks import AwsOutputSink
 from pipeline.config import Config, load_config
-from pipeline.core import END_OF_STREAM, ShardCore
+from pipeline.core.events.schema import event_type
+from pipeline.core.records import RawRecord
+from pipeline.core.shard import END_OF_STREAM, ShardCore
+from pipeline.core.windows.spec import compile_jobs, parse_duration
 from pipeline.emulator import flush_firehose
-from pipeline.events.schema import event_type
-from pipeline.records import RawRecord
-from pipeline.sinks.aws import AwsOutputSink
-from pipeline.windows.spec import compile_jobs, parse_duration
 from producers.iot import IotFleet
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -108,7 +108,7 @@ def iot_records(devices: int, minutes: int, seed: int, duplicates: int = 15) -> 
 
 
 def web_records(seconds: int, seed: int) -> Sent:
-    """Seeded clicks (payloads of pipeline.events.schema.WebClick) over ``seconds``."""
+    """Seeded clicks (payloads of pipeline.core.events.schema.WebClick) over ``seconds``."""
     rng = random.Random(seed)
     users = [f"user-{i}" for i in range(40)]
     sent = Sent({shard: [] for shard in SHARDS})

@@ -18,8 +18,8 @@ from pipeline.alerts.evaluate import evaluate
 from pipeline.alerts.rules import compile_rules
 from pipeline.cli import main
 from pipeline.config import load_config
-from pipeline.errors import ConfigError
-from pipeline.windows.spec import compile_jobs
+from pipeline.core.errors import ConfigError
+from pipeline.core.windows.spec import compile_jobs
 from tests.reports import truth
 from tests.reports.lake_run import (
     GAP_DEVICE,

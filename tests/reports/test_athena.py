@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from pipeline.aws.clients import AwsClients
 from pipeline.cli import main
 from pipeline.config import load_config
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.lake.tables import lake_tables
 from pipeline.reports import athena
 from pipeline.reports.athena import AthenaSession

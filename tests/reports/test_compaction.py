@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from pipeline.aws.clients import AwsClients
 from pipeline.cli import main
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.lake.compaction import Compactor, Partition
 from pipeline.lake.layout import Deleter, data_files, s3_deleter
 from pipeline.lake.tables import LakeTable, lake_tables

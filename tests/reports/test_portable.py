@@ -20,7 +20,7 @@ import sqlglot
 from pyarrow import fs
 
 from pipeline.config import load_config
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.lake.ddl import relation_columns
 from pipeline.lake.tables import lake_tables
 from pipeline.reports.catalog import reports

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipeline.events.decode import EVENT_TIME
+from pipeline.core.events.decode import EVENT_TIME
 
 #: An Arrow hash aggregation: (column, function) for ``TableGroupBy.aggregate``.
 ArrowAggregation = tuple[str, str]

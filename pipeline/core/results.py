@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-from pipeline.records import RawRecord
+from pipeline.core.records import RawRecord
 
 
 class WindowResult(NamedTuple):

@@ -1,7 +1,7 @@
 """The pure per-shard computation: records -> events -> dedupe -> windows -> outputs.
 
 :class:`ShardCore` holds one shard's state (dedupe memory, open windows, newest event time) and
-turns each batch of raw records into an :class:`~pipeline.results.Outcome`. It does no I/O and
+turns each batch of raw records into an :class:`~pipeline.core.results.Outcome`. It does no I/O and
 reads no clock, so the same records always give the same outputs, whatever the batch split: the
 property that makes a replay from a checkpoint safe.
 
@@ -19,13 +19,13 @@ from collections.abc import Sequence
 import msgspec
 import numpy as np
 
-from pipeline.dedupe import Deduper
-from pipeline.events.decode import EVENT_TIME, MAX_EVENT_BYTES, RECORD_INDEX, Decoder
-from pipeline.events.schema import EventType
-from pipeline.records import RawRecord
-from pipeline.results import Counters, DeadLetter, LateEvent, Outcome
-from pipeline.windows.operator import WindowOperator, newest_before
-from pipeline.windows.spec import WindowJob
+from pipeline.core.dedupe import Deduper
+from pipeline.core.events.decode import EVENT_TIME, MAX_EVENT_BYTES, RECORD_INDEX, Decoder
+from pipeline.core.events.schema import EventType
+from pipeline.core.records import RawRecord
+from pipeline.core.results import Counters, DeadLetter, LateEvent, Outcome
+from pipeline.core.windows.operator import WindowOperator, newest_before
+from pipeline.core.windows.spec import WindowJob
 
 CONTROL_PREFIX = b'{"_control"'
 END_OF_STREAM = b'{"_control":"end_of_stream"}'

@@ -15,8 +15,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.errors import ConfigError
-from pipeline.events.schema import EventType
+from pipeline.core.errors import ConfigError
+from pipeline.core.events.schema import EventType
 
 _TERM = re.compile(
     r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=|!=|<=|>=|<|>|in)\s*(\(.*\)|'[^']*'|-?\d+(?:\.\d+)?)\s*$",

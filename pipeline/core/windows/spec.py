@@ -12,7 +12,7 @@ fields (possibly none) and its metrics, each ``function(field)`` or ``count()``:
     metrics = { events = "count()", temperature_avg = "avg(temperature)" }
 
 A metric may be filtered: ``android_users = "count_distinct(cognitoId) if os = 'Android'"``
-(see :mod:`pipeline.windows.conditions`). :func:`compile_jobs` turns the declarations into
+(see :mod:`pipeline.core.windows.conditions`). :func:`compile_jobs` turns the declarations into
 :class:`WindowJob` objects and rejects bad ones at start-up with an error naming the job and key.
 """
 
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from pipeline.errors import ConfigError
-from pipeline.events.schema import EventType, event_type
-from pipeline.windows.aggregates import FUNCTIONS, AggregateFunction
-from pipeline.windows.conditions import Condition, parse_condition
+from pipeline.core.errors import ConfigError
+from pipeline.core.events.schema import EventType, event_type
+from pipeline.core.windows.aggregates import FUNCTIONS, AggregateFunction
+from pipeline.core.windows.conditions import Condition, parse_condition
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}

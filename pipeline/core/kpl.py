@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pipeline.records import RawRecord
+from pipeline.core.records import RawRecord
 
 MAGIC = b"\xf3\x89\x9a\xc2"
 DIGEST_BYTES = 16

@@ -23,9 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.events.decode import EVENT_TIME
-from pipeline.results import WindowResult
-from pipeline.windows.spec import MetricSpec, WindowJob
+from pipeline.core.events.decode import EVENT_TIME
+from pipeline.core.results import WindowResult
+from pipeline.core.windows.spec import MetricSpec, WindowJob
 
 WINDOW_START = "window_start_ms"
 

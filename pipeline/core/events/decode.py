@@ -19,7 +19,7 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from pipeline.events.schema import EventType
+from pipeline.core.events.schema import EventType
 
 #: Payloads larger than this are not events (dead-lettered as oversized): an event's lake row
 #: must fit a Firehose record (1,000 KiB) with room to spare.

@@ -8,10 +8,10 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.firehose import FirehoseWriter
 from pipeline.config import Config
-from pipeline.errors import SinkError
+from pipeline.core.errors import SinkError
+from pipeline.core.results import INLINE_DEAD_LETTER_BYTES, DeadLetter, Outcome, event_row
+from pipeline.core.windows.spec import compile_jobs
 from pipeline.lake.tables import lake_tables
-from pipeline.results import INLINE_DEAD_LETTER_BYTES, DeadLetter, Outcome, event_row
-from pipeline.windows.spec import compile_jobs
 
 
 class AwsOutputSink:

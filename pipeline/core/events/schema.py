@@ -17,7 +17,7 @@ from typing import Annotated
 import msgspec
 import pyarrow as pa
 
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
 
 #: Event times outside [2000-01-01, 2100-01-01) are corrupt clocks, not data.
 MIN_EVENT_TIME_MS = 946_684_800_000

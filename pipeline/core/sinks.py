@@ -1,7 +1,7 @@
 """Sinks: where a batch's outcome goes before its checkpoint.
 
 The contract (as in quix-streams' ``flush()``): :meth:`OutputSink.write` returns only when every
-output of the batch is durable, or raises :class:`~pipeline.errors.SinkError`; the caller then
+output of the batch is durable, or raises :class:`~pipeline.core.errors.SinkError`; the caller then
 must not checkpoint, and a restart replays from the last checkpoint. A sink outage is never
 treated as bad input and never skipped.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pipeline.records import Checkpoint
-from pipeline.results import Outcome
+from pipeline.core.records import Checkpoint
+from pipeline.core.results import Outcome
 
 
 class OutputSink(Protocol):
