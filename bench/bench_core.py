@@ -30,8 +30,8 @@ import duckdb
 
 from bench.reference_input import reference_lines
 from bench.stages import print_stages, stage_times
-from pipeline.config import load_config
-from pipeline.core.events.schema import event_type
+from pipeline.config import load_config, shipped_types
+from pipeline.config import shipped_event_type as event_type
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import ShardCore
 from pipeline.core.windows.spec import compile_jobs
@@ -71,7 +71,9 @@ class ReferenceJob:
 
 
 def ours(records: list[RawRecord]) -> dict:
-    jobs = compile_jobs([ReferenceJob()], load_config(env={}).stream.retention_hours * 3_600_000)
+    jobs = compile_jobs(
+        [ReferenceJob()], shipped_types(), load_config(env={}).stream.retention_hours * 3_600_000
+    )
     core = ShardCore(event_type("iot"), jobs, "shardId-000000000000")
     results = []
     for start in range(0, len(records), BATCH):

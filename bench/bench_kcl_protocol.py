@@ -25,7 +25,8 @@ from bench.reference_input import reference_lines
 from consumers.kcl.adapter import KclRecordProcessor
 from consumers.lifecycle import InitializeInput, ProcessRecordsInput
 from consumers.processor import ShardProcessor
-from pipeline.core.events.schema import event_type
+from pipeline.config import shipped_event_type as event_type
+from pipeline.config import shipped_types
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import ShardCore
 from pipeline.core.windows.spec import compile_jobs
@@ -42,7 +43,7 @@ class NullSink:
 
 
 def processor() -> ShardProcessor:
-    jobs = compile_jobs([ReferenceJob()])
+    jobs = compile_jobs([ReferenceJob()], shipped_types())
     return ShardProcessor(
         lambda shard: ShardCore(event_type("iot"), jobs, shard), NullSink(), MemoryStateStore(), 1e9
     )

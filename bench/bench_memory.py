@@ -19,8 +19,9 @@ import msgspec
 
 from bench.bench_core import ReferenceJob
 from bench.reference_input import reference_lines
+from pipeline.config import shipped_event_type as event_type
+from pipeline.config import shipped_types
 from pipeline.core.dedupe import Deduper
-from pipeline.core.events.schema import event_type
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import ShardCore
 from pipeline.core.windows.operator import WindowOperator
@@ -38,7 +39,7 @@ def main() -> None:
     events = int(args.devices / 10 * 60 * args.minutes)
     lines = reference_lines(events, devices=args.devices)
     records = [RawRecord(line, "pk", str(i + 1)) for i, line in enumerate(lines)]
-    jobs = compile_jobs([ReferenceJob()])
+    jobs = compile_jobs([ReferenceJob()], shipped_types())
     core = ShardCore(event_type("iot"), jobs, "shardId-000000000000", dedupe_horizon_ms=600_000)
     for start in range(0, len(records), 10_000):
         core.process(records[start : start + 10_000])

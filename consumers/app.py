@@ -13,16 +13,15 @@ from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.sinks import AwsOutputSink
 from pipeline.aws.state import SnapshotStore
 from pipeline.config import Config
-from pipeline.core.events.schema import event_type
 from pipeline.core.shard import ShardCore
-from pipeline.core.windows.spec import compile_jobs, parse_duration
+from pipeline.core.windows.spec import parse_duration
 from pipeline.runtime import tune_gc
 
 
 def processor_factory(config: Config, clients: AwsClients) -> Callable[[], ShardProcessor]:
     """A factory of record processors sharing one sink and one state store."""
-    etype = event_type(config.stream.event_type)
-    jobs = compile_jobs(config.jobs_for(etype.name))
+    etype = config.stream_type
+    jobs = config.stream_jobs
     sink = AwsOutputSink(config, clients)
     state = SnapshotStore(clients.s3, config.names.state_bucket, config.consumer.application)
     horizon_ms = parse_duration(config.consumer.dedupe_horizon, "consumer.dedupe_horizon")

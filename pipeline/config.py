@@ -5,24 +5,30 @@ Every key can be overridden by ``PIPELINE_<SECTION>_<KEY>`` (for example
 ``PIPELINE_CONFIG``. Credentials are never part of the configuration: boto3's standard chain
 provides them, so they cannot leak into a config dump or a log line.
 
-Window jobs are declared as ``[[jobs]]`` tables (see :mod:`pipeline.core.windows.spec`); the
-defaults ship in ``pipeline/defaults.toml``.
+Event types are declared as ``[[event_types]]`` tables (see :mod:`pipeline.core.events.schema`);
+a file's declarations add to the shipped ``iot`` and ``web`` types (one of the same name replaces
+the shipped one). Window jobs are declared as ``[[jobs]]`` tables (see
+:mod:`pipeline.core.windows.spec`); the defaults ship in ``pipeline/defaults.toml``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tomllib
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.events.schema import EventType, compile_event_types
+from pipeline.core.windows.spec import WindowJob, compile_jobs
 
 ENV_PREFIX = "PIPELINE_"
 
@@ -152,6 +158,8 @@ class Config:
     consumer: ConsumerConfig = field(default_factory=ConsumerConfig)
     firehose: FirehoseConfig = field(default_factory=FirehoseConfig)
     kcl: KclConfig = field(default_factory=KclConfig)
+    #: ``[[event_types]]`` declarations as written (compiled and checked by :attr:`types`)
+    event_types: tuple[Mapping[str, Any], ...] = ()
     jobs: tuple[JobConfig, ...] = ()
     alerts: tuple[AlertConfig, ...] = ()
 
@@ -161,8 +169,36 @@ class Config:
             self, aws=dataclasses.replace(self.aws, endpoint_url=endpoint_url)
         )
 
-    def jobs_for(self, source: str) -> tuple[JobConfig, ...]:
-        return tuple(job for job in self.jobs if job.source == source)
+    @cached_property
+    def types(self) -> Mapping[str, EventType]:
+        """Every declared event type by name (compiled once)."""
+        return MappingProxyType(compile_event_types(self.event_types))
+
+    @property
+    def stream_type(self) -> EventType:
+        """The event type the stream carries (``stream.event_type``)."""
+        try:
+            return self.types[self.stream.event_type]
+        except KeyError:
+            known = ", ".join(sorted(self.types))
+            raise ConfigError(
+                f"stream.event_type: unknown event type {self.stream.event_type!r} "
+                f"(declared: {known})"
+            ) from None
+
+    @cached_property
+    def window_jobs(self) -> tuple[WindowJob, ...]:
+        """Every declared job, compiled against the declared event types."""
+        return compile_jobs(self.jobs, self.types, self.stream.retention_hours * 3_600_000)
+
+    def jobs_for(self, source: str) -> tuple[WindowJob, ...]:
+        """The declared jobs that read events of type ``source``."""
+        return tuple(job for job in self.window_jobs if job.etype.name == source)
+
+    @property
+    def stream_jobs(self) -> tuple[WindowJob, ...]:
+        """The jobs that read the stream's event type (the consumer runs these)."""
+        return self.jobs_for(self.stream_type.name)
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -181,6 +217,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raise ConfigError(f"config file not found: {file_path}")
         user = _read_toml_text(file_path.read_text(encoding="utf-8"), str(file_path))
         declared = {key: user.pop(key) for key in ("jobs", "alerts") if key in user}
+        data["event_types"] = _by_name(data.get("event_types", []), user.pop("event_types", []))
         data = _merge(data, user)
         # a file that declares jobs (or alerts) replaces the default ones entirely; default
         # alerts on default jobs it dropped go with them
@@ -190,13 +227,30 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         data.update(declared)
     data = _merge(data, _env_overrides(env))
     config = _build(Config, data, "")
-    from pipeline.core.windows.spec import compile_jobs  # validates jobs against the event schemas
-
-    jobs = compile_jobs(config.jobs, retention_ms=config.stream.retention_hours * 3_600_000)
+    config.stream_type  # noqa: B018 - validates the declarations and the stream's type
+    jobs = config.window_jobs  # validates the jobs against the declared types
     from pipeline.alerts.rules import compile_rules
 
     compile_rules(config.alerts, jobs)
     return config
+
+
+@functools.cache
+def shipped_types() -> Mapping[str, EventType]:
+    """The shipped event types (``iot``, ``web``) as ``pipeline/defaults.toml`` declares them."""
+    return load_config(env={}).types
+
+
+def shipped_event_type(name: str) -> EventType:
+    return shipped_types()[name]
+
+
+def _by_name(shipped: list[Any], declared: list[Any]) -> list[Any]:
+    """Declarations that replace the shipped ones of the same name, then the new ones."""
+    if not isinstance(declared, list):
+        raise ConfigError("event_types: declare each type as an [[event_types]] table")
+    names = {d.get("name") for d in declared if isinstance(d, dict)}
+    return [d for d in shipped if d.get("name") not in names] + declared
 
 
 def _read_toml_text(text: str, origin: str) -> dict[str, Any]:
@@ -218,7 +272,8 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     """``PIPELINE_SECTION_KEY=value`` -> ``{"section": {"key": "value"}}`` for known sections."""
-    sections = {f.name for f in dataclasses.fields(Config) if f.name not in ("jobs", "alerts")}
+    tables = ("event_types", "jobs", "alerts")
+    sections = {f.name for f in dataclasses.fields(Config) if f.name not in tables}
     out: dict[str, dict[str, str]] = {}
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == "PIPELINE_CONFIG":
@@ -261,7 +316,9 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if origin in (Mapping, dict):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: expected a table, got {value!r}")
-        return types.MappingProxyType({str(k): str(v) for k, v in value.items()})
+        if typing.get_args(hint)[1] is Any:  # checked by its own compiler (event types)
+            return MappingProxyType(dict(value))
+        return MappingProxyType({str(k): str(v) for k, v in value.items()})
     if hint is bool:
         if isinstance(value, str):
             if value.lower() in ("1", "true", "yes", "on"):

@@ -285,6 +285,6 @@ class _Injector:
         etype = self.etype
         event = _decode(data)
         old_ms = ts - self.o.allowed_lateness_ms - LATE_MARGIN_MS
-        event[etype.time_field] = old_ms if etype.time_unit_ms == 1 else old_ms / etype.time_unit_ms
+        event[etype.time_field] = etype.time_value(old_ms)
         event[etype.id_field] = f"{event[etype.id_field]}-late"
         return _encode(event), old_ms

@@ -20,6 +20,9 @@ OVERSIZED_BYTES = 300_000
 #: Longer than any name field may be (the schema's ``max_length`` is 128).
 OVERLONG_CHARS = 300
 
+#: An event time in the year 2200: a broken clock (the consumer accepts [2000, 2100)).
+ABSURD_TIME_MS = 7_258_118_400_000
+
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 
@@ -40,13 +43,14 @@ def _missing_field(data: bytes, etype: EventType) -> bytes:
 
 def _mistyped_field(data: bytes, etype: EventType) -> bytes:
     event = _decode(data)
-    event[etype.time_field] = str(event[etype.time_field])
+    time = event[etype.time_field]
+    event[etype.time_field] = len(time) if isinstance(time, str) else str(time)
     return _encode(event)
 
 
 def _absurd_value(data: bytes, etype: EventType) -> bytes:
-    event = _decode(data)  # an event time in the year 33658
-    event[etype.time_field] = 10**15 // etype.time_unit_ms
+    event = _decode(data)
+    event[etype.time_field] = etype.time_value(ABSURD_TIME_MS)
     return _encode(event)
 
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.retry import Backoff
+from pipeline.config import shipped_event_type
 from pipeline.core.errors import PipelineError
-from pipeline.core.events.schema import event_type
 from pipeline.core.shard import END_OF_STREAM
 from producers.aggregation import Aggregator
 from producers.batching import StreamClock
@@ -94,7 +94,7 @@ def outgoing_blocks(options: ProduceOptions) -> Iterator[Block]:
     blocks = source_blocks(options)
     if options.speed:
         blocks = _paced(blocks, options)
-    return inject(blocks, options.chaos, options.seed, event_type(options.source))
+    return inject(blocks, options.chaos, options.seed, shipped_event_type(options.source))
 
 
 def outgoing(options: ProduceOptions) -> Iterator[Outgoing]:

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import load_config
-from pipeline.core.windows.spec import compile_jobs
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -15,12 +14,12 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 @pytest.mark.parametrize("name", ["site-hourly.toml", "aws.toml"])
 def test_example_configuration_loads(name):
     config = load_config(EXAMPLES / name, env={})
-    assert compile_jobs(config.jobs)
+    assert config.window_jobs
 
 
 def test_the_site_hourly_example_adds_a_job_by_configuration_only():
     config = load_config(EXAMPLES / "site-hourly.toml", env={})
-    jobs = {job.name: job for job in compile_jobs(config.jobs)}
+    jobs = {job.name: job for job in config.window_jobs}
     assert set(jobs) == {"device_minute", "site_hourly"}
     assert [m.function.name for m in jobs["site_hourly"].metrics][:3] == [
         "count",

@@ -110,7 +110,7 @@ def config_toml(config: Config) -> str:
             lines += ["", f"[{section.name}]", *_table(getattr(config, section.name))]
     for name in arrays:
         for entry in getattr(config, name):
-            values = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)}
+            values = _plain(entry)
             tables = {k: v for k, v in values.items() if isinstance(v, Mapping)}
             plain = {k: v for k, v in values.items() if k not in tables}
             lines += ["", f"[[{name}]]", *_table(plain)]
@@ -119,10 +119,14 @@ def config_toml(config: Config) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _table(values: Any) -> list[str]:
+def _plain(values: Any) -> Mapping[str, Any]:
     if dataclasses.is_dataclass(values):
-        values = {f.name: getattr(values, f.name) for f in dataclasses.fields(values)}
-    return [f"{_key(key)} = {_value(value)}" for key, value in values.items()]
+        return {f.name: getattr(values, f.name) for f in dataclasses.fields(values)}
+    return values
+
+
+def _table(values: Any) -> list[str]:
+    return [f"{_key(key)} = {_value(value)}" for key, value in _plain(values).items()]
 
 
 def _key(key: str) -> str:
@@ -138,4 +142,6 @@ def _value(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)  # a valid TOML basic string
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_value(item) for item in value) + "]"
+    if isinstance(value, Mapping):  # an inline table (an event type's field declaration)
+        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {value!r} as TOML")

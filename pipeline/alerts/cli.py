@@ -20,17 +20,15 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.cli_support import CliContext, domain_errors, pass_context
 from pipeline.config import Config
-from pipeline.core.events.schema import event_type
-from pipeline.core.windows.spec import compile_jobs
 from pipeline.reports.params import parse_time
 
 
 def active_rules(config: Config) -> tuple[AlertRule, ...]:
     """The rules on jobs of the configured event type (the others have no results here)."""
-    jobs = compile_jobs(config.jobs)
-    etype = event_type(config.stream.event_type).name
-    mine = {job.name for job in jobs if job.etype.name == etype}
-    return tuple(rule for rule in compile_rules(config.alerts, jobs) if rule.job in mine)
+    mine = {job.name for job in config.stream_jobs}
+    return tuple(
+        rule for rule in compile_rules(config.alerts, config.window_jobs) if rule.job in mine
+    )
 
 
 def evaluate_results(
@@ -64,8 +62,7 @@ def rules_command(ctx: CliContext) -> None:
     """
     config = ctx.config()
     active = {rule.name for rule in active_rules(config)}
-    jobs = compile_jobs(config.jobs)
-    for rule in compile_rules(config.alerts, jobs):
+    for rule in compile_rules(config.alerts, config.window_jobs):
         note = "" if rule.name in active else "  (job of another event type)"
         click.echo(f"{rule.name:28} {rule.job:16} {rule.when}{note}")
 

@@ -10,7 +10,6 @@ from pipeline.aws.firehose import FirehoseWriter
 from pipeline.config import Config
 from pipeline.core.errors import SinkError
 from pipeline.core.results import INLINE_DEAD_LETTER_BYTES, DeadLetter, Outcome, event_row
-from pipeline.core.windows.spec import compile_jobs
 from pipeline.lake.tables import lake_tables
 
 
@@ -23,10 +22,11 @@ class AwsOutputSink:
         self._writers = {
             key: FirehoseWriter(firehose, t.delivery_stream) for key, t in tables.items()
         }
-        jobs = compile_jobs(config.jobs)
         self._s3 = clients.s3
         self._bucket = config.names.bucket
-        self._results = ResultsTable(clients.dynamodb, config.names.results_table, jobs)
+        self._results = ResultsTable(
+            clients.dynamodb, config.names.results_table, config.window_jobs
+        )
 
     def _dead_letter_row(self, dead: DeadLetter) -> dict:
         if len(dead.data) <= INLINE_DEAD_LETTER_BYTES:

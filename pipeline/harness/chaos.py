@@ -29,7 +29,7 @@ from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.provision import Provisioner
 from pipeline.config import Config, load_config
 from pipeline.core.errors import PipelineError
-from pipeline.core.windows.spec import compile_jobs, parse_duration
+from pipeline.core.windows.spec import parse_duration
 from pipeline.emulator import flush_firehose, set_faults
 from pipeline.harness.oracle import Oracle
 from pipeline.harness.verdict import Verdict, judge, read_stream
@@ -310,7 +310,7 @@ class ChaosRun:
         return done
 
     def _judge(self, config: Config, clients: AwsClients) -> tuple[Verdict, int, int]:
-        jobs = compile_jobs(config.jobs_for(config.stream.event_type))
+        jobs = config.stream_jobs
         horizon = parse_duration(config.consumer.dedupe_horizon, "consumer.dedupe_horizon")
         shards, parents = read_stream(clients, config.names.stream)
         expected = Oracle(jobs, horizon).run(shards, parents)

@@ -100,13 +100,17 @@ class Oracle:
                 continue
             try:
                 record.data.decode("utf-8")
-                event = msgspec.structs.asdict(self._decode(record.data))
+                decoded = msgspec.structs.asdict(self._decode(record.data))
+                times, bad_times = etype.event_times_ms([decoded[etype.time_field]])
+                if bad_times:
+                    raise msgspec.ValidationError(bad_times[0][1])
             except (UnicodeDecodeError, msgspec.DecodeError):
                 self.expected.dead_letters.add(
                     (shard, record.sequence_number, record.sub_sequence_number)
                 )
                 continue
-            ts = round(event[etype.time_field] * etype.time_unit_ms)
+            event = {k: None if v is msgspec.UNSET else v for k, v in decoded.items()}
+            ts = int(times[0])
             before = state.newest
             state.newest = max(state.newest, ts)
             event_id = event[etype.id_field]

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from pipeline.config import Config
-from pipeline.core.events.schema import event_type
 from pipeline.core.results import DEAD_LETTER_SCHEMA, EVENT_METADATA, LATE_SCHEMA
-from pipeline.core.windows.spec import compile_jobs, format_duration
+from pipeline.core.windows.spec import format_duration
 
 PARTITION_KEYS = ("dt", "hour")
 PREFIX_TEMPLATE = "{table}/dt=!{{timestamp:yyyy-MM-dd}}/hour=!{{timestamp:HH}}/"
@@ -85,7 +84,7 @@ class LakeTable:
 def lake_tables(config: Config) -> dict[str, LakeTable]:
     """Every lake table of this configuration, keyed ``events``, ``late``, ``dead_letters`` and
     ``result:<job>``."""
-    etype = event_type(config.stream.event_type)
+    etype = config.stream_type
     prefix = config.names.firehose_prefix
     events_name = f"events_{etype.name}"
     events_schema = etype.arrow_schema
@@ -99,7 +98,7 @@ def lake_tables(config: Config) -> dict[str, LakeTable]:
             f"{prefix}{events_name.replace('_', '-')}",
             f"Valid, deduplicated {etype.name} events",
             sort_by=(etype.time_field, etype.id_field),
-            event_time_sql=_event_time_sql(etype.time_field, etype.time_unit_ms),
+            event_time_sql=etype.event_time_sql(),
         ),
         "late": LakeTable(
             "late_events",
@@ -118,10 +117,7 @@ def lake_tables(config: Config) -> dict[str, LakeTable]:
             sort_by=("approximate_arrival_ms", "record_id"),
         ),
     }
-    retention_ms = config.stream.retention_hours * 3_600_000
-    for job in compile_jobs(config.jobs, retention_ms):
-        if job.etype.name != etype.name:
-            continue
+    for job in config.stream_jobs:
         name = f"window_{job.name}"
         tables[f"result:{job.name}"] = LakeTable(
             name,
@@ -133,10 +129,3 @@ def lake_tables(config: Config) -> dict[str, LakeTable]:
             sort_by=("window_start_ms", *job.group_by, "result_id"),
         )
     return tables
-
-
-def _event_time_sql(field: str, unit_ms: int) -> str:
-    """Epoch milliseconds of the time field, rounded as the decoder rounds (to the nearest ms)."""
-    if unit_ms == 1:
-        return field
-    return f"CAST(round({field} * {unit_ms}e0) AS bigint)"

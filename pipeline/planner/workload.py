@@ -12,8 +12,6 @@ from decimal import Decimal
 
 from pipeline.config import Config
 from pipeline.core.errors import ConfigError
-from pipeline.core.events.schema import event_type
-from pipeline.core.windows.spec import compile_jobs
 
 #: Events one record processor (one core) handles per second through the KCL: an assumption
 #: until the KCL engine is benchmarked (the core alone measured ~100k+/s; the MultiLangDaemon's
@@ -77,9 +75,8 @@ def job_loads(
 ) -> tuple[JobLoad, ...]:
     """The configuration's jobs on its stream's event type; a job's groups per window default to
     the upper bound ``ceil(events/s * window)`` (1 for a job without group_by)."""
-    etype = event_type(config.stream.event_type).name
-    retention_ms = config.stream.retention_hours * 3_600_000
-    jobs = [j for j in compile_jobs(config.jobs, retention_ms) if j.etype.name == etype]
+    etype = config.stream_type.name
+    jobs = config.stream_jobs
     unknown = sorted(set(groups) - {j.name for j in jobs})
     if unknown:
         raise ConfigError(f"--groups: no job {', '.join(unknown)} on {etype} events")

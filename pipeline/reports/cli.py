@@ -15,7 +15,6 @@ import pyarrow as pa
 from pipeline.cli_support import CliContext, domain_errors, pass_context
 from pipeline.config import Config
 from pipeline.core.errors import PipelineError
-from pipeline.core.events.schema import EVENT_TYPES
 from pipeline.lake.ddl import relation_columns, tables_read
 from pipeline.lake.layout import s3_deleter
 from pipeline.lake.tables import LakeTable, lake_tables
@@ -60,7 +59,7 @@ def _parameters(
 def _every_relation(config: Config) -> dict[str, dict[str, str]]:
     """The lake's relations for every event type (shipped reports cover them all)."""
     relations: dict[str, dict[str, str]] = {}
-    for name in EVENT_TYPES:
+    for name in config.types:
         stream = dataclasses.replace(config.stream, event_type=name)
         relations |= relation_columns(lake_tables(dataclasses.replace(config, stream=stream)))
     return relations

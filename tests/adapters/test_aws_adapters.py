@@ -16,10 +16,9 @@ from pipeline.aws.provision import Provisioner
 from pipeline.aws.retry import Backoff
 from pipeline.aws.state import SnapshotStore
 from pipeline.config import load_config
-from pipeline.core.events.schema import event_type
+from pipeline.config import shipped_event_type as event_type
 from pipeline.core.records import Checkpoint
 from pipeline.core.shard import ShardCore
-from pipeline.core.windows.spec import compile_jobs
 from pipeline.emulator import flush_firehose
 from pipeline.lake.tables import lake_tables
 from pipeline.testing import iot_event, records
@@ -133,7 +132,7 @@ def test_firehose_writer_retries_failed_puts_and_the_lake_holds_each_row_once(pr
 
 def test_results_table_merges_parts_of_shards_idempotently_under_throttling(provisioned):
     config, clients = provisioned
-    (job,) = compile_jobs(config.jobs_for("iot"))
+    (job,) = config.jobs_for("iot")
     flaky = FlakyDynamoDB(clients.dynamodb, throttle_rate=0.3, seed=1)
     table = ResultsTable(flaky, config.names.results_table, [job], backoff=NO_WAIT)
     core = {s: ShardCore(event_type("iot"), [job], s) for s in ("shard-a", "shard-b")}

@@ -17,15 +17,14 @@ from consumers.lifecycle import (
 from consumers.processor import ShardProcessor
 from pipeline.aws.retry import Backoff
 from pipeline.config import load_config
+from pipeline.config import shipped_event_type as event_type
 from pipeline.core.errors import SinkError, StateError
-from pipeline.core.events.schema import event_type
 from pipeline.core.shard import ShardCore
-from pipeline.core.windows.spec import compile_jobs
 from pipeline.testing import MemoryCheckpointer, MemorySink, MemoryStateStore, iot_event, records
 from tests.oracle import oracle
 
 T0 = 1_767_225_600_000
-JOBS = compile_jobs(load_config(env={}).jobs_for("iot"))
+JOBS = load_config(env={}).jobs_for("iot")
 SHARD = "shardId-000000000001"
 
 

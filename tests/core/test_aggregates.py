@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.config import load_config
+from pipeline.config import load_config, shipped_types
+from pipeline.config import shipped_event_type as event_type
 from pipeline.core.errors import ConfigError
-from pipeline.core.events.schema import event_type
 from pipeline.core.shard import ShardCore
 from pipeline.core.windows.aggregates import HLL_REGISTERS, hll_estimate, hll_registers
 from pipeline.core.windows.operator import finish, merge_states
@@ -48,7 +48,7 @@ class AllFunctions:
     }
 
 
-(JOB,) = compile_jobs([AllFunctions()])
+(JOB,) = compile_jobs([AllFunctions()], shipped_types())
 
 events_strategy = st.lists(
     st.tuples(
@@ -167,7 +167,7 @@ def test_hyperloglog_error_stays_within_its_bound_at_scale():
 
 
 def test_the_seeds_per_second_web_rollup_as_a_declared_job():
-    jobs = [j for j in compile_jobs(load_config(env={}).jobs) if j.name == "web_second"]
+    jobs = [j for j in load_config(env={}).window_jobs if j.name == "web_second"]
     core = ShardCore(event_type("web"), jobs, "s")
     second = 1_486_505_943
     clicks = [  # (user, os, quadrant): a user clicking twice in a second counts once
@@ -218,4 +218,4 @@ def test_bad_conditions_are_config_errors(metric, message):
         metrics = {"m": metric}
 
     with pytest.raises(ConfigError, match=message):
-        compile_jobs([Job()])
+        compile_jobs([Job()], shipped_types())

@@ -4,7 +4,6 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.core.errors import ConfigError
-from pipeline.core.windows.spec import compile_jobs
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -15,7 +14,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_declare_the_device_minute_job():
     config = load_config(env={})
-    (job,) = compile_jobs(config.jobs_for("iot"))
+    (job,) = config.jobs_for("iot")
     assert (job.name, job.size_ms, job.lateness_ms) == ("device_minute", 60_000, 30_000)
     assert job.group_by == ("device_id", "device_type", "site")
     assert [m.name for m in job.metrics][:2] == ["events", "temperature_avg"]
@@ -73,7 +72,7 @@ def test_bad_jobs_are_rejected_at_start_up_naming_job_and_field(tmp_path, fields
 
 def test_a_job_added_by_config_only(tmp_path):
     text = JOB.format(window="5m", lateness="1m", group="site", metric="max(battery)")
-    (job,) = compile_jobs(load_config(write(tmp_path, text), env={}).jobs)
+    (job,) = load_config(write(tmp_path, text), env={}).window_jobs
     assert (job.name, job.size_ms, job.group_by, job.metrics[0].field) == (
         "j",
         300_000,

@@ -1,7 +1,7 @@
 import msgspec
 
+from pipeline.config import shipped_event_type as event_type
 from pipeline.core.events.decode import EVENT_TIME, Decoder
-from pipeline.core.events.schema import event_type
 from pipeline.testing import iot_event
 
 decoder = Decoder(event_type("iot"))

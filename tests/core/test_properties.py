@@ -8,7 +8,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.core.events.schema import event_type
+from pipeline.config import shipped_event_type as event_type
+from pipeline.config import shipped_types
 from pipeline.core.shard import ShardCore
 from pipeline.core.windows.spec import compile_jobs
 from pipeline.testing import iot_event, records
@@ -33,7 +34,7 @@ class Job:
     }
 
 
-JOBS = compile_jobs([Job()])
+JOBS = compile_jobs([Job()], shipped_types())
 
 # half-degree temperatures: sums of a few of them are exact in binary floating point
 event_lists = st.lists(

@@ -1,16 +1,13 @@
 """Exact window results and late routing of the core on hand-computed inputs."""
 
 from pipeline.config import load_config
-from pipeline.core.events.schema import event_type
+from pipeline.config import shipped_event_type as event_type
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import END_OF_STREAM, ShardCore
-from pipeline.core.windows.spec import compile_jobs
 from pipeline.testing import iot_event, records
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a window boundary
-JOBS = compile_jobs(
-    load_config(env={}).jobs_for("iot")
-)  # device_minute: 1 m windows, 30 s lateness
+JOBS = load_config(env={}).jobs_for("iot")  # device_minute: 1 m windows, 30 s lateness
 
 
 def core() -> ShardCore:

@@ -24,7 +24,7 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.provision import Provisioner
 from pipeline.config import load_config
-from pipeline.core.windows.spec import compile_jobs, parse_duration
+from pipeline.core.windows.spec import parse_duration
 from pipeline.emulator import flush_firehose
 from pipeline.harness.oracle import Oracle
 from pipeline.harness.verdict import judge, read_stream
@@ -130,7 +130,7 @@ def test_sigkill_at_random_points_never_double_counts_or_loses(emulator, tmp_pat
     assert results == [{"n": len(items)}]
 
     # the independent record-at-a-time oracle over what the stream delivered agrees on everything
-    jobs = compile_jobs(config.jobs_for("iot"))
+    jobs = config.jobs_for("iot")
     horizon = parse_duration(config.consumer.dedupe_horizon, "horizon")
     expected = Oracle(jobs, horizon).run(*read_stream(clients, config.names.stream))
     verdict = judge(config, clients, jobs, expected)

@@ -18,17 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import load_config
-from pipeline.core.events.schema import event_type
+from pipeline.config import shipped_event_type as event_type
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import ShardCore
-from pipeline.core.windows.spec import compile_jobs
 from pipeline.testing import iot_event
 
 #: ``HYPOTHESIS_PROFILE=fuzz-long`` runs 20,000 examples instead of 150
 EXAMPLES = 20_000 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz-long" else 150
 
 T0 = 1_767_225_600_000
-JOBS = compile_jobs(load_config(env={}).jobs_for("iot"))
+JOBS = load_config(env={}).jobs_for("iot")
 KPL_MAGIC = b"\xf3\x89\x9a\xc2"
 VALID = msgspec.json.encode(iot_event(0, T0))
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.config import load_config
-from pipeline.core.events.schema import event_type
+from pipeline.config import shipped_event_type as event_type
 from pipeline.core.kpl import deaggregate
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import ShardCore
-from pipeline.core.windows.spec import compile_jobs, parse_duration
+from pipeline.core.windows.spec import parse_duration
 from producers.shards import ShardMap
 
 
@@ -20,7 +20,7 @@ def consumed(source: str, shard: str, records: list[RawRecord]) -> list[tuple[by
     users = [user for record in records for user in deaggregate(record)]
     config = load_config(env={})
     horizon = parse_duration(config.consumer.dedupe_horizon, "consumer.dedupe_horizon")
-    jobs = compile_jobs(config.jobs_for(source))
+    jobs = config.jobs_for(source)
     core = ShardCore(event_type(source), jobs, shard, dedupe_horizon_ms=horizon)
     outcome: dict[tuple[str, int], str] = {}
     for start in range(0, len(users), 700):

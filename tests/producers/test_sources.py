@@ -10,7 +10,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from pipeline.core.events.schema import IotTelemetry, WebClick
+from pipeline.config import shipped_event_type
 from producers.iot import PROFILES, IotFleet
 from producers.run import DEFAULT_START_MS, ProduceOptions, _paced, source_blocks
 from producers.web import WebUsers
@@ -22,7 +22,7 @@ def test_iot_events_are_valid_ordered_and_behave_like_their_devices():
     fleet = IotFleet(60, seed=3, start_ms=DEFAULT_START_MS, offline_per_hour=1.0)
     blocks = list(fleet.blocks(DEFAULT_START_MS + HOUR))
     data = [d for b in blocks for d in b.data]
-    events = [msgspec.json.decode(d, type=IotTelemetry) for d in data]
+    events = [msgspec.json.decode(d, type=shipped_event_type("iot").struct) for d in data]
     ts = np.array([e.ts for e in events])
     assert (
         (np.diff(ts) >= 0).all() and ts[0] >= DEFAULT_START_MS and ts[-1] < DEFAULT_START_MS + HOUR
@@ -57,8 +57,8 @@ def test_iot_events_are_valid_ordered_and_behave_like_their_devices():
 def test_web_clicks_are_valid_ordered_and_come_in_sessions():
     users = WebUsers(80, seed=5, start_ms=DEFAULT_START_MS)
     data = [d for b in users.blocks(DEFAULT_START_MS + HOUR) for d in b.data]
-    clicks = [msgspec.json.decode(d, type=WebClick) for d in data]
-    assert set(msgspec.json.decode(data[0])) == set(WebClick.__struct_fields__)
+    clicks = [msgspec.json.decode(d, type=shipped_event_type("web").struct) for d in data]
+    assert set(msgspec.json.decode(data[0])) == set(shipped_event_type("web").fields)
     ts = np.array([round(c.recordTime * 1000) for c in clicks])
     assert (np.diff(ts) >= 0).all()
     sessions = defaultdict(list)

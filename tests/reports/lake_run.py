@@ -19,10 +19,10 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.provision import Provisioner
 from pipeline.aws.sinks import AwsOutputSink
 from pipeline.config import Config, load_config
-from pipeline.core.events.schema import event_type
+from pipeline.config import shipped_event_type as event_type
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import END_OF_STREAM, ShardCore
-from pipeline.core.windows.spec import compile_jobs, parse_duration
+from pipeline.core.windows.spec import parse_duration
 from pipeline.emulator import flush_firehose
 from producers.iot import IotFleet
 
@@ -132,7 +132,7 @@ def write_to_lake(config: Config, clients: AwsClients, sent: Sent, batch: int = 
     windows (end of stream) and deliver Firehose's buffers."""
     Provisioner(config, clients).run()
     etype = event_type(config.stream.event_type)
-    jobs = compile_jobs(config.jobs_for(etype.name))
+    jobs = config.jobs_for(etype.name)
     sink = AwsOutputSink(config, clients)
     for shard, records in sent.records.items():
         horizon_ms = parse_duration(config.consumer.dedupe_horizon, "dedupe_horizon")

@@ -19,7 +19,6 @@ from pipeline.alerts.rules import compile_rules
 from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.core.errors import ConfigError
-from pipeline.core.windows.spec import compile_jobs
 from tests.reports import truth
 from tests.reports.lake_run import (
     GAP_DEVICE,
@@ -27,7 +26,7 @@ from tests.reports.lake_run import (
     START_MS,
 )
 
-JOBS = compile_jobs(load_config(env={}).jobs)
+JOBS = load_config(env={}).window_jobs
 MINUTE = 60_000
 RULES_TOML = """
 [[alerts]]

@@ -1,6 +1,14 @@
-"""Events: the typed form of a record's payload, and the batch decoder that validates them."""
+"""Events: declared types (schema) and batch decoding into columns (decode)."""
 
-from pipeline.core.events.decode import DecodedBatch, Reject, decode_batch
-from pipeline.core.events.schema import EVENT_TYPES, EventType, event_type
+from pipeline.core.events.decode import DecodedBatch, Decoder, Reject, decode_batch
+from pipeline.core.events.schema import EventType, FieldSpec, compile_event_types
 
-__all__ = ["EVENT_TYPES", "DecodedBatch", "EventType", "Reject", "decode_batch", "event_type"]
+__all__ = [
+    "DecodedBatch",
+    "Decoder",
+    "EventType",
+    "FieldSpec",
+    "Reject",
+    "compile_event_types",
+    "decode_batch",
+]

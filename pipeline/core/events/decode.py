@@ -29,6 +29,8 @@ EVENT_TIME = "event_time_ms"
 #: Column added to every decoded batch: the record's index in the batch it came from.
 RECORD_INDEX = "record_index"
 
+UNSET = msgspec.UNSET
+
 
 @dataclass(frozen=True)
 class Reject:
@@ -49,8 +51,8 @@ class DecodedBatch:
 class Decoder:
     """Decodes batches of one event type; build once, reuse for every batch.
 
-    Every record is validated against the whole schema; only the ``columns`` the caller needs
-    (default: all fields) are materialised as Arrow columns.
+    Every record is validated against the whole declaration; only the ``columns`` the caller
+    needs (default: every field a job may read) are materialised as Arrow columns.
     """
 
     def __init__(
@@ -62,36 +64,30 @@ class Decoder:
         self.etype = etype
         self.max_bytes = max_bytes
         self._decode = msgspec.json.Decoder(etype.struct).decode
-        wanted = set(columns) if columns is not None else set(etype.fields)
-        wanted.add(etype.time_field)
-        self._fields = [f for f in etype.arrow_schema if f.name in wanted]
-        self._time_index = [f.name for f in self._fields].index(etype.time_field)
-        info = msgspec.inspect.type_info(etype.struct)
-        self._required = [f.name for f in info.fields if f.required]
-        self._optional = [f.name for f in info.fields if not f.required]
+        wanted = set(etype.fields) if columns is None else set(columns)
+        self._fields = [
+            f for f in etype.arrow_schema if f.name in wanted and etype.usable_in_jobs(f.name)
+        ]
+        self._required = [f.name for f in etype.field_specs if f.required]
+        self._optional = [f.name for f in etype.field_specs if not f.required]
+        #: fields whose decoded value is the JSON string itself (their colons are the raw ones)
         self._string_fields = [f.name for f in etype.arrow_schema if f.type == pa.string()]
-        self._schema = pa.schema(self._fields)
-        self._schema = self._schema.append(pa.field(EVENT_TIME, pa.int64(), nullable=False))
-        self._schema = self._schema.append(pa.field(RECORD_INDEX, pa.int32(), nullable=False))
+        schema = pa.schema(self._fields)
+        schema = schema.append(pa.field(EVENT_TIME, pa.int64(), nullable=False))
+        self._schema = schema.append(pa.field(RECORD_INDEX, pa.int32(), nullable=False))
 
     def decode(self, payloads: Sequence[bytes]) -> DecodedBatch:
         decode = self._decode
-        joined = b"\n".join(payloads)
         if payloads and max(map(len, payloads)) > self.max_bytes:
-            structs, indices, rejects = self._decode_one_by_one(payloads)
-            joined = b"\n".join(payloads[i] for i in indices)
-            return self._finish(payloads, structs, indices, rejects, joined)
+            return self._finish(payloads, *self._decode_one_by_one(payloads))
         try:
             # the whole payload must be UTF-8, unknown fields included (msgspec skips those);
             # a newline between payloads keeps a sequence split across two of them invalid
-            joined.decode("utf-8")
+            b"\n".join(payloads).decode("utf-8")
             structs = [decode(p) for p in payloads]
-            indices = list(range(len(payloads)))
-            rejects: list[Reject] = []
         except (UnicodeDecodeError, msgspec.DecodeError, RecursionError):  # incl. ValidationError
-            structs, indices, rejects = self._decode_one_by_one(payloads)
-            joined = b"\n".join(payloads[i] for i in indices)
-        return self._finish(payloads, structs, indices, rejects, joined)
+            return self._finish(payloads, *self._decode_one_by_one(payloads))
+        return self._finish(payloads, structs, list(range(len(payloads))), [])
 
     def _finish(
         self,
@@ -99,51 +95,51 @@ class Decoder:
         structs: list[msgspec.Struct],
         indices: list[int],
         rejects: list[Reject],
-        joined: bytes,
     ) -> DecodedBatch:
         values = {name: list(map(attrgetter(name), structs)) for name in self.etype.fields}
-        duplicated = self._duplicate_keys(payloads, structs, indices, joined, values)
-        if duplicated:
-            rejects = sorted(rejects + duplicated, key=lambda r: r.index)
-            bad = {r.index for r in duplicated}
+        later = self._duplicate_keys(payloads, indices, values)
+        times, bad_times = self.etype.event_times_ms(values[self.etype.time_field])
+        bad_rows = {r.index for r in later}
+        later += [
+            Reject(indices[row], reason)
+            for row, reason in bad_times
+            if indices[row] not in bad_rows
+        ]
+        if later:
+            rejects = sorted(rejects + later, key=lambda r: r.index)
+            bad = {r.index for r in later}
             keep = [i not in bad for i in indices]
             indices = list(compress(indices, keep))
             values = {name: list(compress(column, keep)) for name, column in values.items()}
-        return DecodedBatch(self._columns(values, np.asarray(indices, dtype=np.int32)), rejects)
+            times = times[np.asarray(keep, dtype=bool)]
+        return DecodedBatch(self._columns(values, times, indices), rejects)
 
     def _duplicate_keys(
-        self,
-        payloads: Sequence[bytes],
-        structs: list[msgspec.Struct],
-        indices: list[int],
-        joined: bytes,
-        values: dict[str, list[Any]],
+        self, payloads: Sequence[bytes], indices: list[int], values: dict[str, list[Any]]
     ) -> list[Reject]:
         """Records with a key twice (at any depth): the last value would silently win.
 
-        Screened in bulk: every ``:`` of compact JSON is a key's (required fields, non-null
-        optional ones, explicit nulls) or inside a string value. When the batch's count says
-        otherwise (other layouts, nested unknown fields, a duplicate), records are parsed again
-        one by one with a duplicate-detecting parser.
+        Screened in bulk, soundly: in valid JSON without a backslash, every ``:`` is a key's or
+        inside a string. The struct tells how many declared fields each record holds (an absent
+        optional field is ``UNSET``, an explicit null ``None``) and the colons of their string
+        values; a record whose colon count is exactly that has no other key, so no key twice.
+        Records with a backslash (escapes), unknown fields or a count that differs are parsed
+        again one by one with a duplicate-detecting parser.
         """
-        if not structs:
+        if not indices:
             return []
-        expected = len(structs) * len(self._required) + joined.count(b":null")
-        for name in self._optional:
-            expected += len(structs) - values[name].count(None)
-        for name in self._string_fields:
-            expected += "".join(filter(None, values[name])).count(":")
-        if joined.count(b":") == expected:
+        present = [len(indices)] * len(self._required)
+        present += [len(indices) - values[name].count(UNSET) for name in self._optional]
+        expected = sum(present) + sum(
+            "".join(filter(None, values[name])).count(":") for name in self._string_fields
+        )
+        joined = b"".join(payloads[i] for i in indices)
+        if b"\\" not in joined and joined.count(b":") == expected:
             return []
         rejects = []
-        for struct, index in zip(structs, indices, strict=True):
+        for row, index in enumerate(indices):
             payload = payloads[index]
-            own = len(self._required) + payload.count(b":null")
-            for name in self._optional:
-                own += getattr(struct, name) is not None
-            for name in self._string_fields:
-                own += (getattr(struct, name) or "").count(":")
-            if payload.count(b":") == own:
+            if b"\\" not in payload and payload.count(b":") == self._keys_and_colons(values, row):
                 continue
             try:
                 key = _duplicated_key(payload)
@@ -155,6 +151,12 @@ class Decoder:
                     Reject(index, f"duplicate key {key!r}: the value would be ambiguous")
                 )
         return rejects
+
+    def _keys_and_colons(self, values: dict[str, list[Any]], row: int) -> int:
+        """The colons of one record with only its declared fields, each once."""
+        own = len(self._required)
+        own += sum(values[name][row] is not UNSET for name in self._optional)
+        return own + sum((values[name][row] or "").count(":") for name in self._string_fields)
 
     def _decode_one_by_one(
         self, payloads: Sequence[bytes]
@@ -185,16 +187,17 @@ class Decoder:
                 rejects.append(Reject(i, "invalid JSON: nested too deeply"))
         return structs, indices, rejects
 
-    def _columns(self, values: dict[str, list[Any]], indices: np.ndarray) -> pa.Table:
-        etype = self.etype
-        arrays = [pa.array(values[f.name], type=f.type) for f in self._fields]
-        time_column = arrays[self._time_index]
-        if etype.time_unit_ms == 1:
-            event_time = time_column
-        else:
-            seconds = time_column.to_numpy(zero_copy_only=False)
-            event_time = pa.array(np.rint(seconds * etype.time_unit_ms).astype(np.int64))
-        arrays += [event_time, pa.array(indices, type=pa.int32())]
+    def _columns(
+        self, values: dict[str, list[Any]], times: np.ndarray, indices: list[int]
+    ) -> pa.Table:
+        arrays = []
+        for f in self._fields:
+            column = values[f.name]
+            if not f.nullable or not column.count(UNSET):
+                arrays.append(pa.array(column, type=f.type))
+            else:  # absent optional fields are null, as explicit nulls
+                arrays.append(pa.array([None if v is UNSET else v for v in column], type=f.type))
+        arrays += [pa.array(times, type=pa.int64()), pa.array(indices, type=pa.int32())]
         return pa.Table.from_arrays(arrays, schema=self._schema)
 
 

@@ -67,6 +67,8 @@ def parse_condition(text: str, etype: EventType, where: str) -> Condition:
         field, op, literal = match.group(1), match.group(2).lower(), match.group(3)
         if field not in etype.fields:
             raise ConfigError(f"{where}: unknown field {field!r} in condition")
+        if not etype.usable_in_jobs(field):
+            raise ConfigError(f"{where}: {field!r} is an ISO-8601 time; filter by window instead")
         is_string = etype.arrow_schema.field(field).type == pa.string()
         if op == "in":
             inner = literal[1:-1]

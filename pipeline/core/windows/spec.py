@@ -19,13 +19,13 @@ A metric may be filtered: ``android_users = "count_distinct(cognitoId) if os = '
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from pipeline.core.errors import ConfigError
-from pipeline.core.events.schema import EventType, event_type
+from pipeline.core.events.schema import EventType
 from pipeline.core.windows.aggregates import FUNCTIONS, AggregateFunction
 from pipeline.core.windows.conditions import Condition, parse_condition
 
@@ -100,8 +100,11 @@ class WindowJob:
         return pa.schema(columns)
 
 
-def compile_jobs(jobs: Iterable[object], retention_ms: int | None = None) -> tuple[WindowJob, ...]:
-    """Validate job declarations (``JobConfig``); raise :class:`ConfigError` naming the problem."""
+def compile_jobs(
+    jobs: Iterable[object], types: Mapping[str, EventType], retention_ms: int | None = None
+) -> tuple[WindowJob, ...]:
+    """Validate job declarations (``JobConfig``) against the declared event ``types``; raise
+    :class:`ConfigError` naming the job and the key."""
     compiled: list[WindowJob] = []
     seen: set[str] = set()
     for job in jobs:
@@ -112,10 +115,12 @@ def compile_jobs(jobs: Iterable[object], retention_ms: int | None = None) -> tup
         if name in seen:
             raise ConfigError(f"{where}: declared twice")
         seen.add(name)
-        try:
-            etype = event_type(job.source)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}.source: {exc}") from None
+        etype = types.get(job.source)
+        if etype is None:
+            known = ", ".join(sorted(types))
+            raise ConfigError(
+                f"{where}.source: unknown event type {job.source!r} (declared: {known})"
+            )
         size_ms = parse_duration(job.window, f"{where}.window")
         if size_ms <= 0:
             raise ConfigError(f"{where}.window: must be a positive duration, got {job.window!r}")
@@ -125,10 +130,7 @@ def compile_jobs(jobs: Iterable[object], retention_ms: int | None = None) -> tup
                 f"{where}.lateness: {job.lateness} plus the window exceeds the stream's retention"
             )
         for field in job.group_by:
-            if field not in etype.fields:
-                raise ConfigError(
-                    f"{where}.group_by: unknown field {field!r} of {etype.name} events"
-                )
+            _check_field(etype, field, f"{where}.group_by")
         if not job.metrics:
             raise ConfigError(f"{where}.metrics: declare at least one metric")
         metrics = tuple(_metric(etype, where, out, text) for out, text in job.metrics.items())
@@ -156,8 +158,18 @@ def _metric(etype: EventType, where: str, out: str, text: str) -> MetricSpec:
         if function.takes_field and fname != "count":
             raise ConfigError(f"{where}: {fname}() needs a field")
         return MetricSpec(out, function, None, condition)
-    if field not in etype.fields:
-        raise ConfigError(f"{where}: unknown field {field!r} of {etype.name} events")
+    _check_field(etype, field, where)
     if function.numeric_only and field not in etype.numeric_fields():
         raise ConfigError(f"{where}: {fname}() needs a numeric field, {field!r} is not")
     return MetricSpec(out, function, field, condition)
+
+
+def _check_field(etype: EventType, field: str, where: str) -> None:
+    """A job may read any declared field but an ISO-8601 time (the window is the time)."""
+    if field not in etype.fields:
+        raise ConfigError(f"{where}: unknown field {field!r} of {etype.name} events")
+    if not etype.usable_in_jobs(field):
+        raise ConfigError(
+            f"{where}: {field!r} is the ISO-8601 time of {etype.name} events; windows already "
+            "group by event time"
+        )
