@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from pipeline.config import Config
 from pipeline.core.errors import ConfigError
+from pipeline.planner.sizes import estimated_event_bytes
 
 #: Events one record processor (one core) handles per second through the KCL: an assumption
 #: until the KCL engine is benchmarked (the core alone measured ~100k+/s; the MultiLangDaemon's
@@ -97,11 +98,12 @@ def job_loads(
 def workload_from_config(
     config: Config,
     events_per_second: Decimal,
-    event_bytes: int,
+    event_bytes: int | None,
     groups: Mapping[str, int] | None = None,
     **overrides: object,
 ) -> Workload:
-    """A workload with the configuration's jobs, retention, polling, checkpoint and buffers."""
+    """A workload with the configuration's jobs, retention, polling, checkpoint and buffers;
+    without ``event_bytes``, the size estimated from the stream's declared event type."""
     settings: dict[str, object] = {
         "retention_hours": config.stream.retention_hours,
         "poll_interval_ms": config.consumer.poll_interval_ms,
@@ -111,4 +113,6 @@ def workload_from_config(
     }
     settings.update({k: v for k, v in overrides.items() if v is not None})
     jobs = job_loads(config, events_per_second, groups or {})
+    if event_bytes is None:
+        event_bytes = estimated_event_bytes(config.stream_type)
     return Workload(events_per_second, event_bytes, jobs, **settings)  # type: ignore[arg-type]
