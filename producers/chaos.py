@@ -33,7 +33,7 @@ import numpy as np
 
 from pipeline.core.events.schema import EventType
 from producers.block import NO_TIME, Block, Outgoing
-from producers.malformed import MALFORMED_KINDS, malformed
+from producers.malformed import malformed, malformed_kinds
 
 __all__ = ["ChaosOptions", "Outgoing", "inject"]
 
@@ -156,6 +156,7 @@ class _Injector:
     def __init__(self, options: ChaosOptions, seed: int, etype: EventType) -> None:
         self.o = options
         self.etype = etype
+        self.kinds = malformed_kinds(etype)
         self.rng = np.random.default_rng([seed, 0x5EEDC4A0])
         self.held = _Queue()  # out of order: sent before the first event at or past their due
         self.copies = _Queue()  # duplicates: sent after the first event at or past their due
@@ -167,7 +168,7 @@ class _Injector:
         if block.codes is None:
             raise ValueError("chaos needs the source's key codes")
         draw = rng.random(n)
-        kinds = rng.integers(0, len(MALFORMED_KINDS), n)
+        kinds = rng.integers(0, len(self.kinds), n)
         hot = rng.random(n) < o.hot_keys
         copy = rng.random(n) < o.duplicates
         disorder = rng.integers(1, o.disorder_ms + 1, n)
@@ -188,7 +189,7 @@ class _Injector:
             keys[row] = HOT_KEY
             labels[row] = {"hot_key": True}
         for row in np.flatnonzero(bad).tolist():
-            kind = MALFORMED_KINDS[kinds[row]]
+            kind = self.kinds[kinds[row]]
             data[row] = malformed(data[row], kind, self.etype)
             ts[row] = NO_TIME
             labels[row] = {"malformed": kind}

@@ -56,8 +56,18 @@ def _absurd_value(data: bytes, etype: EventType) -> bytes:
 
 def _overlong_field(data: bytes, etype: EventType) -> bytes:
     event = _decode(data)
-    event[etype.partition_key_field] = "x" * OVERLONG_CHARS
+    event[_bounded_string(etype)] = "x" * OVERLONG_CHARS
     return _encode(event)
+
+
+def _bounded_string(etype: EventType) -> str:
+    """A string field with a length bound (the partition key's when it has one)."""
+    bounded = [
+        f.name for f in etype.field_specs if (f.max_length or OVERLONG_CHARS) < OVERLONG_CHARS
+    ]
+    if etype.partition_key_field in bounded:
+        return etype.partition_key_field
+    return bounded[0]
 
 
 def _duplicate_key(data: bytes, etype: EventType) -> bytes:
@@ -79,6 +89,13 @@ _BUILDERS: dict[str, Callable[[bytes, EventType], bytes]] = {
     "oversized": _oversized,
 }
 MALFORMED_KINDS = tuple(_BUILDERS)
+
+
+def malformed_kinds(etype: EventType) -> tuple[str, ...]:
+    """The kinds that make a record of ``etype`` invalid (an overlong field needs a bound)."""
+    if any((f.max_length or OVERLONG_CHARS) < OVERLONG_CHARS for f in etype.field_specs):
+        return MALFORMED_KINDS
+    return tuple(kind for kind in MALFORMED_KINDS if kind != "overlong_field")
 
 
 def malformed(data: bytes, kind: str, etype: EventType) -> bytes:
