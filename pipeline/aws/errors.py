@@ -127,12 +127,20 @@ def aws_errors(operation: str, resource: str) -> Iterator[None]:
         raise translate(exc, operation, resource) from exc
 
 
+def sink_error(what: str, exc: BaseException, operation: str, resource: str) -> SinkError:
+    """A :class:`SinkError` (the checkpoint must not advance) saying ``what`` failed, caused by
+    the translated error (which names the kind of failure)."""
+    error = translate(exc, operation, resource)
+    sink = SinkError(f"{what}: {error}")
+    sink.__cause__ = error
+    return sink
+
+
 @contextmanager
 def sink_errors(what: str, operation: str, resource: str) -> Iterator[None]:
-    """As :func:`aws_errors` for a sink's calls: a :class:`SinkError` (the checkpoint must not
-    advance) saying ``what`` failed, caused by the translated error (its kind)."""
+    """As :func:`aws_errors`, for a sink's calls: raise :func:`sink_error`."""
     try:
         yield
     except AwsFailure as exc:
-        error = translate(exc, operation, resource)
-        raise SinkError(f"{what}: {error}") from error
+        error = sink_error(what, exc, operation, resource)
+        raise error from error.__cause__

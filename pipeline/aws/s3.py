@@ -1,5 +1,6 @@
-"""S3 calls of the pipeline outside the state snapshots (:mod:`pipeline.aws.state`): whether a
-bucket exists, single objects, batched deletes, and the bucket notifications of the lake.
+"""S3 calls besides the state snapshots (:mod:`pipeline.aws.state`) and dead letters' raw data
+(:mod:`pipeline.aws.sinks`): whether a bucket exists, batched deletes, and the lake bucket's
+event notifications.
 
 (Lake reads and report files go through pyarrow's S3 filesystem,
 :meth:`pipeline.aws.clients.AwsClients.arrow_s3_filesystem`.)
@@ -23,11 +24,6 @@ def head_bucket(client: Any, bucket: str) -> None:
     """Check that ``bucket`` exists and is ours to use (ResourceMissingError if it does not)."""
     with aws_errors("HeadBucket", bucket_resource(bucket)):
         client.head_bucket(Bucket=bucket)
-
-
-def put_object(client: Any, bucket: str, key: str, body: bytes) -> None:
-    with aws_errors("PutObject", f"S3 object s3://{bucket}/{key}"):
-        client.put_object(Bucket=bucket, Key=key, Body=body)
 
 
 def delete_keys(client: Any, bucket: str, keys: list[str]) -> None:

@@ -283,28 +283,19 @@ class ChaosRun:
         ]
 
     def _reshard(self, clients: AwsClients, config: Config, action: str) -> str:
-        kinesis = clients.kinesis
+        stream = KinesisStream(clients.kinesis, config.names.stream)
         open_shards = sorted(
-            (s for s in KinesisStream(kinesis, config.names.stream).shards() if not s.closed),
-            key=lambda s: s.starting_hash_key,
+            (s for s in stream.shards() if not s.closed), key=lambda s: s.starting_hash_key
         )
         if action == "split":
             shard = self.rng.choice(open_shards)
             middle = (shard.starting_hash_key + shard.ending_hash_key) // 2
-            kinesis.split_shard(
-                StreamName=config.names.stream,
-                ShardToSplit=shard.shard_id,
-                NewStartingHashKey=str(middle),
-            )
+            stream.split_shard(shard.shard_id, middle)
             done = f"split {shard.shard_id}"
         else:
             index = self.rng.randrange(len(open_shards) - 1)
             first, second = open_shards[index], open_shards[index + 1]
-            kinesis.merge_shards(
-                StreamName=config.names.stream,
-                ShardToMerge=first.shard_id,
-                AdjacentShardToMerge=second.shard_id,
-            )
+            stream.merge_shards(first.shard_id, second.shard_id)
             done = f"merge {first.shard_id}+{second.shard_id}"
         self.say(done)
         return done
