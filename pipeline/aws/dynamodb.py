@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.aws.errors import aws_errors, error_code, sink_error, sink_errors
+from pipeline.aws.errors import aws_errors, error_code, raise_sink_error, sink_errors
 from pipeline.aws.retry import Backoff
 from pipeline.core.errors import SinkError
 from pipeline.core.records import Checkpoint
@@ -166,13 +166,13 @@ class ResultsTable:
             except ClientError as exc:
                 if error_code(exc) != "TransactionCanceledException":
                     if not _retryable(exc):
-                        raise self._error("cannot write window results", exc) from exc
+                        self._fail("cannot write window results", exc)
                     self.backoff.pause(attempt)
                     continue
                 reasons = exc.response.get("CancellationReasons") or []
                 exists = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
                 if len(exists) != len(prepared):
-                    raise self._error("transaction cancelled without reasons", exc) from exc
+                    self._fail("transaction cancelled without reasons", exc)
                 for (result, _, _), found in zip(prepared, exists, strict=True):
                     if found:
                         rows.append(self._merge(result, shard_id))
@@ -229,15 +229,15 @@ class ResultsTable:
                 return row
             except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException" and not _retryable(exc):
-                    raise self._error(f"cannot merge {result.result_id}", exc) from exc
+                    self._fail(f"cannot merge {result.result_id}", exc)
                 self.backoff.pause(attempt)  # another shard merged first: read again
             except BotoCoreError as exc:
                 log.warning("dynamodb merge failed", extra={"table": self.table, "error": str(exc)})
                 self.backoff.pause(attempt)
         raise SinkError(f"{self.table}: could not merge {result.result_id} after retries")
 
-    def _error(self, what: str, exc: ClientError) -> SinkError:
-        return sink_error(what, exc, exc.operation_name, self.resource)
+    def _fail(self, what: str, exc: ClientError) -> NoReturn:
+        raise_sink_error(what, exc, exc.operation_name, self.resource)
 
     def scan(self) -> Iterator[dict[str, Any]]:
         """Every item as plain Python, without the binary parts (for exports and tests)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -127,20 +128,17 @@ def aws_errors(operation: str, resource: str) -> Iterator[None]:
         raise translate(exc, operation, resource) from exc
 
 
-def sink_error(what: str, exc: BaseException, operation: str, resource: str) -> SinkError:
-    """A :class:`SinkError` (the checkpoint must not advance) saying ``what`` failed, caused by
-    the translated error (which names the kind of failure)."""
+def raise_sink_error(what: str, exc: BaseException, operation: str, resource: str) -> NoReturn:
+    """Raise a :class:`SinkError` (the checkpoint must not advance) saying ``what`` failed,
+    caused by the translated error (which names the kind of failure)."""
     error = translate(exc, operation, resource)
-    sink = SinkError(f"{what}: {error}")
-    sink.__cause__ = error
-    return sink
+    raise SinkError(f"{what}: {error}") from error
 
 
 @contextmanager
 def sink_errors(what: str, operation: str, resource: str) -> Iterator[None]:
-    """As :func:`aws_errors`, for a sink's calls: raise :func:`sink_error`."""
+    """As :func:`aws_errors`, for a sink's calls: :func:`raise_sink_error`."""
     try:
         yield
     except AwsFailure as exc:
-        error = sink_error(what, exc, operation, resource)
-        raise error from error.__cause__
+        raise_sink_error(what, exc, operation, resource)

@@ -69,10 +69,21 @@ def test_checkpoint_table_round_trip(provisioned):
 
 
 def test_a_missing_table_is_a_sink_error_caused_by_the_missing_resource(provisioned, name):
-    _, clients = provisioned
+    config, clients = provisioned
     with pytest.raises(SinkError) as failed:
         CheckpointTable(clients.dynamodb, name, "app").set("shard-1", Checkpoint("1"))
     cause = failed.value.__cause__
     assert isinstance(cause, ResourceMissingError)
     assert str(failed.value) == f"cannot write checkpoint of shard-1: {cause}"
     assert str(cause).startswith(f"DynamoDB table {name!r} does not exist (PutItem: ")
+
+    (job,) = compile_jobs(config.jobs_for("iot"))
+    core = ShardCore(event_type("iot"), [job], "shard-a")
+    core.process(records([iot_event(1, T0)]))
+    with pytest.raises(SinkError) as failed:
+        ResultsTable(clients.dynamodb, name, [job]).write(core.close_windows().results, "shard-a")
+    assert isinstance(failed.value.__cause__, ResourceMissingError)
+    assert str(failed.value).startswith(
+        f"cannot write window results: DynamoDB table {name!r} does not exist "
+        "(TransactWriteItems: ResourceNotFoundException: "
+    )
