@@ -90,7 +90,8 @@ def _kind(code: str) -> type[PipelineError]:
 
 def classify(code: str, message: str, operation: str, resource: str) -> PipelineError:
     """The error for AWS's ``code`` (of a call, or of one entry of a batch call)."""
-    return _error(_kind(code), code, f"{code}: {message}" if message else code, operation, resource)
+    detail = ": ".join(part for part in (code, message) if part) or "no error code"
+    return _error(_kind(code), code, detail, operation, resource)
 
 
 def translate(exc: BaseException, operation: str, resource: str) -> PipelineError:

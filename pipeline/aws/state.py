@@ -17,7 +17,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline.aws.errors import AwsFailure, error_code, sink_errors
+from pipeline.aws.errors import aws_errors, error_code, sink_errors
+from pipeline.aws.s3 import bucket_resource, delete_keys
+from pipeline.core.errors import PipelineError
 from pipeline.core.records import Checkpoint
 
 
@@ -71,16 +73,14 @@ class SnapshotStore:
         keep_key = self.key(shard_id, keep)
         prefix = f"{self.application}/{shard_id}/"
         try:
-            paginator = self.client.get_paginator("list_objects_v2")
-            old = [
-                {"Key": obj["Key"]}
-                for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-                for obj in page.get("Contents", [])
-                if obj["Key"] < keep_key
-            ]
-            for start in range(0, len(old), 1000):
-                self.client.delete_objects(
-                    Bucket=self.bucket, Delete={"Objects": old[start : start + 1000]}
-                )
-        except AwsFailure:
+            with aws_errors("ListObjectsV2", bucket_resource(self.bucket)):
+                paginator = self.client.get_paginator("list_objects_v2")
+                old = [
+                    obj["Key"]
+                    for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+                    for obj in page.get("Contents", [])
+                    if obj["Key"] < keep_key
+                ]
+            delete_keys(self.client, self.bucket, old)
+        except PipelineError:
             return

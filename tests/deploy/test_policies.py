@@ -50,6 +50,7 @@ COMPONENTS = {
         ("pipeline.aws.firehose", "FirehoseWriter", None, ("firehose",)),
         ("pipeline.aws.dynamodb", "ResultsTable", ("write",), ("dynamodb",)),
         ("pipeline.aws.state", "SnapshotStore", None, ("s3",)),
+        ("pipeline.aws.s3", None, ("delete_keys",), ("s3",)),  # pruning old snapshots
     ],
     "reporting": [
         ("pipeline.aws.s3", None, ("delete_keys", "notify_queue"), ("s3",)),
