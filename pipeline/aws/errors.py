@@ -60,6 +60,7 @@ BAD_CREDENTIALS = frozenset(
         "SignatureDoesNotMatch",
     }
 )
+#: What a boto3 call raises: the service's refusal, or a failure on the client's side
 AwsFailure = (ClientError, BotoCoreError)
 
 _MESSAGES: dict[type[PipelineError], str] = {
