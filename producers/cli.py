@@ -87,7 +87,7 @@ chaos_options = option_group(
     ),
 )
 #: The parameters of :data:`chaos_options`, which :func:`source_run` turns into ChaosOptions.
-CHAOS_PARAMETERS = (
+_CHAOS_PARAMETERS = (
     "duplicates",
     "out_of_order",
     "max_disorder",
@@ -140,7 +140,7 @@ def source_run(
         malformed=params["malformed"],
         hot_keys=params["hot_keys"],
     )
-    rest = {name: value for name, value in params.items() if name not in CHAOS_PARAMETERS}
+    rest = {name: value for name, value in params.items() if name not in _CHAOS_PARAMETERS}
     return ProduceOptions(**rest, **settings, chaos=chaos)
 
 
