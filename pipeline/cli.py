@@ -182,6 +182,7 @@ def demo(ctx: CliContext, request: DemoRequest) -> None:
 
 
 def _chaos_options(*, keep: str | None, **params: Any) -> ChaosOptions:
+    """The harness's options (imported here: only ``pipeline chaos`` loads the emulator)."""
     from pipeline.harness.chaos import ChaosOptions
 
     return ChaosOptions(**params, keep=Path(keep) if keep else None)
