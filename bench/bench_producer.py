@@ -138,30 +138,10 @@ def _aggregated(kinesis: Any, events: int) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="small inputs, one run (CI)")
-    parser.add_argument("--json", dest="json_out")
-    parser.add_argument("--profile", action="store_true", help="also: where generation goes")
-    args = parser.parse_args()
-    events, runs = (50_000, 1) if args.quick else (args.events, args.runs)
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    tune_gc()  # as the producer's CLI does (and the consumers): for both sides of every ratio
-    iot, web = options_for(events), options_for(events, "web")
-    if args.profile:  # first, as bench_core does
-        profiled = stage_times(lambda: generation(iot), events, GENERATION_STAGES)
-    figures: dict[str, Any] = {
-        "iot_per_s": median_of(runs, lambda: generation(iot)),
-        "iot_json_dumps_per_s": median_of(runs, lambda: json_dumps_loop(iot)),
-        "web_per_s": median_of(runs, lambda: generation(web)),
-        "web_json_dumps_per_s": median_of(runs, lambda: json_dumps_loop(web)),
-        "iot_chaos_per_s": median_of(runs, lambda: generation(options_for(events, chaos=CHAOS))),
-    }
-    figures["emulator"] = emulator = on_emulator(min(events, 200_000), 2 if args.quick else 4)
-    rows = [
+def _rows(figures: dict[str, Any]) -> list[tuple[str, float, float | None, str]]:
+    """(figure, ours, baseline or None, what the baseline is) for the printed table."""
+    emulator = figures["emulator"]
+    return [
         (
             "generate+encode+batch iot, events/s (1 core)",
             figures["iot_per_s"],
@@ -212,10 +192,39 @@ def main() -> None:
             "1,000 records/s without",
         ),
     ]
+
+
+def _print_table(rows: list[tuple[str, float, float | None, str]]) -> None:
     print(f"{'figure':48} {'ours':>12} {'baseline':>12} {'ratio':>7}")
     for name, value, baseline, note in rows:
         base = f"{baseline:12,.0f} {value / baseline:7.2f}" if baseline else f"{'':12} {'':7}"
         print(f"{name:48} {value:12,.0f} {base}  {note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small inputs, one run (CI)")
+    parser.add_argument("--json", dest="json_out")
+    parser.add_argument("--profile", action="store_true", help="also: where generation goes")
+    args = parser.parse_args()
+    events, runs = (50_000, 1) if args.quick else (args.events, args.runs)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    tune_gc()  # as the producer's CLI does (and the consumers): for both sides of every ratio
+    iot, web = options_for(events), options_for(events, "web")
+    if args.profile:  # first, as bench_core does
+        profiled = stage_times(lambda: generation(iot), events, GENERATION_STAGES)
+    figures: dict[str, Any] = {
+        "iot_per_s": median_of(runs, lambda: generation(iot)),
+        "iot_json_dumps_per_s": median_of(runs, lambda: json_dumps_loop(iot)),
+        "web_per_s": median_of(runs, lambda: generation(web)),
+        "web_json_dumps_per_s": median_of(runs, lambda: json_dumps_loop(web)),
+        "iot_chaos_per_s": median_of(runs, lambda: generation(options_for(events, chaos=CHAOS))),
+    }
+    figures["emulator"] = on_emulator(min(events, 200_000), 2 if args.quick else 4)
+    _print_table(_rows(figures))
     if args.profile:
         print_stages("generate+encode+batch iot", profiled)
     if args.json_out:

@@ -4,15 +4,36 @@ from __future__ import annotations
 
 import signal
 import threading
+from dataclasses import dataclass
 
 import click
 
 from consumers.app import local_engine
 from consumers.kcl.status import ShardStatus
-from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.aws.clients import AwsClients
+from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
+from pipeline.config import Config
 from pipeline.core.results import Counters
 
-_KCL_ONLY = ("metrics_port", "work_dir", "worker_id", "seed_leases")
+
+@dataclass(frozen=True)
+class ConsumeOptions:
+    """A ``pipeline consume`` command line; the KCL's own options need ``--engine kcl``."""
+
+    engine: str
+    until_end_of_stream: bool
+    metrics_port: int | None
+    work_dir: str | None
+    worker_id: str | None
+    seed_leases: bool
+
+    def __post_init__(self) -> None:
+        if self.engine != "local":
+            return
+        kcl_only = ("metrics_port", "work_dir", "worker_id", "seed_leases")
+        given = [name for name in kcl_only if getattr(self, name) not in (None, False)]
+        if given:
+            raise click.UsageError(f"--{given[0].replace('_', '-')} needs --engine kcl")
 
 
 @click.command("consume")
@@ -49,15 +70,8 @@ _KCL_ONLY = ("metrics_port", "work_dir", "worker_id", "seed_leases")
 )
 @pass_context
 @domain_errors
-def consume(
-    ctx: CliContext,
-    engine: str,
-    until_end_of_stream: bool,
-    metrics_port: int | None,
-    work_dir: str | None,
-    worker_id: str | None,
-    seed_leases: bool,
-) -> None:
+@gather_options(ConsumeOptions)
+def consume(ctx: CliContext, options: ConsumeOptions) -> None:
     """Consume the stream: dedupe, window, write results and the lake.
 
     SIGTERM or Ctrl-C checkpoints and stops. With --engine kcl the exit status says how it
@@ -71,37 +85,34 @@ def consume(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    if engine == "local":
-        given = [
-            name
-            for name, value in zip(
-                _KCL_ONLY, (metrics_port, work_dir, worker_id, seed_leases), strict=True
-            )
-            if value not in (None, False)
-        ]
-        if given:
-            raise click.UsageError(f"--{given[0].replace('_', '-')} needs --engine kcl")
+    if options.engine == "local":
         status = local_engine(config, clients).run(
             stop=stop,
-            until_end_of_stream=until_end_of_stream,
+            until_end_of_stream=options.until_end_of_stream,
             on_progress=lambda s: click.echo(_line(s.counters), err=True),
         )
         click.echo(_line(status.counters))
-        return
+    else:
+        _consume_kcl(config, clients, options, stop)
 
+
+def _consume_kcl(
+    config: Config, clients: AwsClients, options: ConsumeOptions, stop: threading.Event
+) -> None:
+    """Run a KCL worker; its exit status says how it ended (see ``consume``)."""
     from consumers.kcl.daemon import ExitCode, KclDaemon
 
     daemon = KclDaemon(
         config,
         clients,
-        work_dir=work_dir,
-        worker_id=worker_id,
-        seed_leases=seed_leases,
+        work_dir=options.work_dir,
+        worker_id=options.worker_id,
+        seed_leases=options.seed_leases,
     )
     result = daemon.run(
         stop=stop,
-        until_end_of_stream=until_end_of_stream,
-        metrics_port=metrics_port,
+        until_end_of_stream=options.until_end_of_stream,
+        metrics_port=options.metrics_port,
         on_progress=lambda statuses: click.echo(_kcl_line(statuses), err=True),
     )
     click.echo(_line(result.counters))

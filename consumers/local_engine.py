@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from botocore.exceptions import ClientError
-
 from consumers.lifecycle import (
     SHARD_END,
     InitializeInput,
@@ -28,7 +26,7 @@ from consumers.lifecycle import (
 )
 from consumers.processor import ShardProcessor
 from pipeline.aws.dynamodb import CheckpointTable
-from pipeline.aws.kinesis import KinesisStream, ShardInfo
+from pipeline.aws.kinesis import IteratorExpired, KinesisStream, ShardInfo
 from pipeline.core.records import Checkpoint
 from pipeline.core.results import Counters
 
@@ -188,9 +186,7 @@ class LocalEngine:
                 continue
             try:
                 result = self.stream.read(lease.iterator, self.max_records)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ExpiredIteratorException":
-                    raise
+            except IteratorExpired:
                 lease.iterator = self.stream.iterator(
                     shard_id, lease.processor.position, lease.initial_position
                 )

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from consumers.cli import consume, kcl_group
 from pipeline import logs
 from pipeline.alerts.cli import alerts_group
-from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
 from pipeline.dashboard.cli import dashboard
 from pipeline.deploy.cli import template
 from pipeline.lake.cli import compact
 from pipeline.planner.cli import plan
 from pipeline.reports.cli import report
-from producers.cli import build_chaos, produce_group, source_options
+from producers.cli import produce_group, source_options, source_run
 from producers.run import ProduceOptions
+
+if TYPE_CHECKING:  # the harness imports the emulator: only ``pipeline chaos`` loads it
+    from pipeline.harness.chaos import ChaosOptions
 
 
 @click.group(context_settings={"auto_envvar_prefix": "PIPELINE", "show_default": True})
@@ -117,6 +122,20 @@ def ddl(ctx: CliContext, out: str | None) -> None:
             click.echo(text)
 
 
+@dataclass(frozen=True)
+class DemoRequest:
+    """A ``pipeline demo`` command line: the producer's run, the output folder, the engine."""
+
+    out: str
+    run: ProduceOptions
+    engine: str
+
+
+def _demo_request(*, out: str, source: str, engine: str, **params: Any) -> DemoRequest:
+    """The demo's run: the source options, 2% duplicates unless told otherwise."""
+    return DemoRequest(out, source_run(params, 0.02, source=source), engine)
+
+
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @click.option(
@@ -131,22 +150,8 @@ def ddl(ctx: CliContext, out: str | None) -> None:
 )
 @pass_context
 @domain_errors
-def demo(
-    ctx: CliContext,
-    out: str,
-    source: str,
-    devices: int,
-    minutes: float,
-    seed: int,
-    duplicates: float | None,
-    out_of_order: float,
-    max_disorder: str | None,
-    late: float,
-    lateness: str | None,
-    malformed: float,
-    hot_keys: float,
-    engine: str,
-) -> None:
+@gather_options(_demo_request)
+def demo(ctx: CliContext, request: DemoRequest) -> None:
     """Run the whole pipeline end to end on an embedded emulator and keep every output.
 
     Duplicates default to 2% here; every chaos option of `pipeline produce` applies.
@@ -156,19 +161,15 @@ def demo(
     from pipeline.demo import run_demo
     from pipeline.emulator import EmbeddedEmulator
 
-    chaos = build_chaos(
-        duplicates, 0.02, out_of_order, max_disorder, late, lateness, malformed, hot_keys
-    )
-    options = ProduceOptions(
-        source=source, devices=devices, minutes=minutes, seed=seed, chaos=chaos
-    )
     with EmbeddedEmulator() as emulator_:
         config = ctx.config().with_endpoint(emulator_.endpoint_url)
-        config = dataclasses.replace(
-            config, stream=dataclasses.replace(config.stream, event_type=source)
-        )
+        stream = dataclasses.replace(config.stream, event_type=request.run.source)
         summary = run_demo(
-            config, Path(out), options, say=lambda line: click.echo(line, err=True), engine=engine
+            dataclasses.replace(config, stream=stream),
+            Path(request.out),
+            request.run,
+            say=lambda line: click.echo(line, err=True),
+            engine=request.engine,
         )
     c = summary.counters
     click.echo(
@@ -176,8 +177,15 @@ def demo(
         f"{c.duplicates} duplicates dropped, {c.late} late, {c.dead_letters} dead letters; "
         f"{summary.results_items} window results in DynamoDB; lake rows "
         + ", ".join(f"{k}={v}" for k, v in summary.lake_rows.items())
-        + f"; {len(summary.reports)} reports in {out}/reports"
+        + f"; {len(summary.reports)} reports in {request.out}/reports"
     )
+
+
+def _chaos_options(*, keep: str | None, **params: Any) -> ChaosOptions:
+    """The harness's options (imported here: only ``pipeline chaos`` loads the emulator)."""
+    from pipeline.harness.chaos import ChaosOptions
+
+    return ChaosOptions(**params, keep=Path(keep) if keep else None)
 
 
 @main.command()
@@ -194,27 +202,24 @@ def demo(
 @click.option("--reshard/--no-reshard", default=True, help="Split and merge shards mid-run.")
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep logs and truth here.")
 @domain_errors
-def chaos(
-    events: int, kills: int, seed: int, engine: str, shards: int, reshard: bool, keep: str | None
-) -> None:
+@gather_options(_chaos_options)
+def chaos(options: ChaosOptions) -> None:
     """Run the pipeline under faults, consumer kills and resharding; check nothing is lost.
 
     Exits 1 unless the verdict shows 0 mismatches and 0 lost.
 
     Example: pipeline chaos --events 200000 --kills 20 --seed 7
     """
-    from pipeline.harness.chaos import ChaosOptions, run_chaos
+    from pipeline.harness.chaos import run_chaos
 
-    options = ChaosOptions(
-        events=events, kills=kills, seed=seed, engine=engine, shards=shards, reshard=reshard
-    )
-    say = lambda line: click.echo(line, err=True)  # noqa: E731
-    report = run_chaos(options, say=say, keep=Path(keep) if keep else None)
+    report = run_chaos(options, say=lambda line: click.echo(line, err=True))
     click.echo(report.table())
     for detail in report.verdict.details:
         click.echo(f"  ! {detail}", err=True)
     if not report.ok:
-        raise click.ClickException(f"chaos run with seed {seed} failed: see the verdict above")
+        raise click.ClickException(
+            f"chaos run with seed {options.seed} failed: see the verdict above"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

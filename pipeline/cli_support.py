@@ -1,6 +1,8 @@
-"""Shared pieces of the command-line tools: the context object and error handling.
+"""Shared pieces of the command-line tools: the context object, option objects, error handling.
 
 Domain errors become ``click.ClickException``: one clear line, exit status 1, no traceback.
+A command takes its options as one frozen object (:func:`gather_options`), not as a long
+parameter list.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pipeline.config import Config, load_config
 from pipeline.core.errors import PipelineError
 
 F = TypeVar("F", bound=Callable[..., Any])
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 @dataclass
@@ -48,3 +51,33 @@ def domain_errors(func: F) -> F:
             raise click.ClickException(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def gather_options(build: Callable[..., Any]) -> Decorator:
+    """Hand a command its parameters as one object, built once by ``build``.
+
+    Click passes a command's parameters by keyword; ``build`` takes them all (a frozen dataclass
+    whose fields are named like the parameters is its own builder) and the command receives the
+    object in their place, after the positional arguments (``ctx``) it takes. Put it below
+    ``domain_errors``: a bad value found while building is then a one-line error too.
+    """
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **params: Any) -> Any:
+            return command(*args, build(**params))
+
+        return wrapper
+
+    return decorate
+
+
+def option_group(*decorators: Decorator) -> Decorator:
+    """Several ``click.option`` decorators as one, in the order given (shared option groups)."""
+
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply

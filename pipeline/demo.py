@@ -78,29 +78,9 @@ def run_demo(
     options = ProduceOptions(
         **{**options.__dict__, "truth": out / "truth" / "events.jsonl", "end_of_stream": True}
     )
-    producer_error: list[BaseException] = []
-    stop = threading.Event()
-
-    def producer() -> None:
-        try:
-            stats = produce(options, clients.kinesis, config.names.stream)
-            summary.records_sent = stats.records
-        except BaseException as exc:  # reported by the main thread
-            producer_error.append(exc)
-            stop.set()
-
-    thread = threading.Thread(target=producer, name="producer", daemon=True)
-    thread.start()
-    if engine == "kcl":
-        summary.counters = _consume_kcl(config, clients, stop)
-    else:
-        status = local_engine(config, clients).run(
-            stop=stop, until_end_of_stream=True, on_progress=lambda s: say(_progress(s.counters))
-        )
-        summary.counters = status.counters
-    thread.join()
-    if producer_error:
-        raise PipelineError(f"producer failed: {producer_error[0]}") from producer_error[0]
+    summary.records_sent, summary.counters = _produce_and_consume(
+        config, clients, options, say, engine
+    )
     say(_progress(summary.counters))
 
     written = flush_firehose(config.aws.endpoint_url)
@@ -112,19 +92,62 @@ def run_demo(
     summary.results_items = len(items)
 
     summary.lake_objects = _copy_bucket(clients, config.names.bucket, out / "lake")
+    summary.lake_rows, summary.reports = _run_reports(config, clients, out / "reports", say)
+    return summary
 
-    filesystem = clients.arrow_s3_filesystem()
+
+def _produce_and_consume(
+    config: Config,
+    clients: AwsClients,
+    options: ProduceOptions,
+    say: Callable[[str], None],
+    engine: str,
+) -> tuple[int, Counters]:
+    """Records sent and the consumer's counters: the producer runs in a thread while the
+    consumer runs until every shard has reached the producer's end-of-stream marker."""
+    sent: list[int] = []
+    producer_error: list[BaseException] = []
+    stop = threading.Event()
+
+    def producer() -> None:
+        try:
+            sent.append(produce(options, clients.kinesis, config.names.stream).records)
+        except BaseException as exc:  # reported by the main thread
+            producer_error.append(exc)
+            stop.set()
+
+    thread = threading.Thread(target=producer, name="producer", daemon=True)
+    thread.start()
+    if engine == "kcl":
+        counters = _consume_kcl(config, clients, stop)
+    else:
+        status = local_engine(config, clients).run(
+            stop=stop, until_end_of_stream=True, on_progress=lambda s: say(_progress(s.counters))
+        )
+        counters = status.counters
+    thread.join()
+    if producer_error:
+        raise PipelineError(f"producer failed: {producer_error[0]}") from producer_error[0]
+    return sent[0], counters
+
+
+def _run_reports(
+    config: Config, clients: AwsClients, out: Path, say: Callable[[str], None]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows of each lake table and of each report, whose results go to ``out`` as CSV."""
+    lake_rows: dict[str, int] = {}
+    report_rows: dict[str, int] = {}
     tables = lake_tables(config)
-    with LakeSession(tables, filesystem, config.names.bucket) as session:
+    with LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket) as session:
         for table in tables.values():
             count = session.query(f"SELECT count(*) AS n FROM v_{table.name}").column(0)[0].as_py()
-            summary.lake_rows[table.name] = count
+            lake_rows[table.name] = count
         for name, spec in available(relation_columns(tables)).items():
             result = run_report(session, spec, tables, bind({}))
-            write_csv(out / "reports" / f"{name}.csv", result)
-            summary.reports[name] = result.num_rows
+            write_csv(out / f"{name}.csv", result)
+            report_rows[name] = result.num_rows
             say(f"\n== {name}: {spec.description}\n{format_table(result, limit=10)}")
-    return summary
+    return lake_rows, report_rows
 
 
 def _consume_kcl(config: Config, clients: AwsClients, stop: threading.Event) -> Counters:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 import msgspec
 
-from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.cli_support import (
+    CliContext,
+    domain_errors,
+    gather_options,
+    option_group,
+    pass_context,
+)
 from pipeline.core.windows.spec import parse_duration
 from pipeline.runtime import tune_gc
 from producers.chaos import ChaosOptions
@@ -35,104 +43,176 @@ def _start_ms(text: str) -> int:
     return int(instant.timestamp() * 1000)
 
 
-def chaos_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The chaos options shared by ``produce`` and ``demo`` (rates in [0, 1])."""
-    options = [
-        click.option(
-            "--duplicates",
-            type=float,
-            default=None,
-            help="Rate of records re-sent later as exact copies (dropped by dedupe).",
-        ),
-        click.option(
-            "--out-of-order",
-            type=float,
-            default=0.0,
-            help="Rate of events held back up to --max-disorder (still on time: counted).",
-        ),
-        click.option(
-            "--max-disorder",
-            default=None,
-            help="Longest hold-back of an out-of-order event [10s iot, 1s web].",
-        ),
-        click.option(
-            "--late",
-            type=float,
-            default=0.0,
-            help="Rate of events re-timed far behind the stream (reported late, not counted).",
-        ),
-        click.option(
-            "--lateness",
-            default=None,
-            help="The consumer's allowed lateness these labels assume [30s iot, 2s web].",
-        ),
-        click.option(
-            "--malformed",
-            type=float,
-            default=0.0,
-            help="Rate of malformed records (bad JSON, UTF-8, fields, sizes): dead letters.",
-        ),
-        click.option(
-            "--hot-keys",
-            type=float,
-            default=0.0,
-            help="Rate of records sent under one hot partition key.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+#: The chaos options shared by ``produce`` and ``demo`` (rates in [0, 1]).
+chaos_options = option_group(
+    click.option(
+        "--duplicates",
+        type=float,
+        default=None,
+        help="Rate of records re-sent later as exact copies (dropped by dedupe).",
+    ),
+    click.option(
+        "--out-of-order",
+        type=float,
+        default=0.0,
+        help="Rate of events held back up to --max-disorder (still on time: counted).",
+    ),
+    click.option(
+        "--max-disorder",
+        default=None,
+        help="Longest hold-back of an out-of-order event [10s iot, 1s web].",
+    ),
+    click.option(
+        "--late",
+        type=float,
+        default=0.0,
+        help="Rate of events re-timed far behind the stream (reported late, not counted).",
+    ),
+    click.option(
+        "--lateness",
+        default=None,
+        help="The consumer's allowed lateness these labels assume [30s iot, 2s web].",
+    ),
+    click.option(
+        "--malformed",
+        type=float,
+        default=0.0,
+        help="Rate of malformed records (bad JSON, UTF-8, fields, sizes): dead letters.",
+    ),
+    click.option(
+        "--hot-keys",
+        type=float,
+        default=0.0,
+        help="Rate of records sent under one hot partition key.",
+    ),
+)
+#: The parameters of :data:`chaos_options`, which :func:`source_run` turns into ChaosOptions.
+_CHAOS_PARAMETERS = (
+    "duplicates",
+    "out_of_order",
+    "max_disorder",
+    "late",
+    "lateness",
+    "malformed",
+    "hot_keys",
+)
+
+#: Chaos, fleet size, simulated duration and seed: shared by ``produce`` and ``demo``.
+source_options = option_group(
+    chaos_options,
+    click.option(
+        "--devices",
+        "--users",
+        "devices",
+        type=int,
+        default=50,
+        show_default=True,
+        help="Devices in the fleet (iot) or anonymous users (web).",
+    ),
+    click.option(
+        "--minutes",
+        type=float,
+        default=10.0,
+        show_default=True,
+        help="Simulated minutes of events.",
+    ),
+    click.option(
+        "--seed", type=int, default=1, show_default=True, help="Seed: same seed, same bytes."
+    ),
+)
 
 
-def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Fleet size, simulated duration, seed and chaos: shared by ``produce`` and ``demo``."""
-    options = [
-        click.option(
-            "--devices",
-            "--users",
-            "devices",
-            type=int,
-            default=50,
-            show_default=True,
-            help="Devices in the fleet (iot) or anonymous users (web).",
-        ),
-        click.option(
-            "--minutes",
-            type=float,
-            default=10.0,
-            show_default=True,
-            help="Simulated minutes of events.",
-        ),
-        click.option(
-            "--seed", type=int, default=1, show_default=True, help="Seed: same seed, same bytes."
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return chaos_options(func)
+def source_run(
+    params: Mapping[str, Any], default_duplicates: float, **settings: Any
+) -> ProduceOptions:
+    """The run that the source options in ``params`` describe, with the command's ``settings``.
 
-
-def build_chaos(
-    duplicates: float | None,
-    default_duplicates: float,
-    out_of_order: float,
-    max_disorder: str | None,
-    late: float,
-    lateness: str | None,
-    malformed: float,
-    hot_keys: float,
-) -> ChaosOptions:
-    """The chaos options of a command line (unset durations: the source's defaults, filled in
-    by :class:`producers.run.ProduceOptions`)."""
-    return ChaosOptions(
+    Every other parameter in ``params`` must be a :class:`ProduceOptions` field. Unset chaos
+    durations are the source's defaults, filled in by :class:`ProduceOptions`.
+    """
+    duplicates = params["duplicates"]
+    chaos = ChaosOptions(
         duplicates=default_duplicates if duplicates is None else duplicates,
-        out_of_order=out_of_order,
-        max_disorder_ms=_duration_ms(max_disorder, "--max-disorder"),
-        late=late,
-        lateness_ms=_duration_ms(lateness, "--lateness"),
-        malformed=malformed,
-        hot_keys=hot_keys,
+        out_of_order=params["out_of_order"],
+        max_disorder_ms=_duration_ms(params["max_disorder"], "--max-disorder"),
+        late=params["late"],
+        lateness_ms=_duration_ms(params["lateness"], "--lateness"),
+        malformed=params["malformed"],
+        hot_keys=params["hot_keys"],
     )
+    rest = {name: value for name, value in params.items() if name not in _CHAOS_PARAMETERS}
+    return ProduceOptions(**rest, **settings, chaos=chaos)
+
+
+#: The options of ``produce`` beyond the source options (their names: ProduceOptions fields,
+#: except those :func:`_produce_request` converts or keeps for itself).
+_produce_only_options = option_group(
+    click.option("--count", type=int, help="Stop after this many events (instead of --minutes)."),
+    click.option(
+        "--duration", help="Simulated time to cover, e.g. 90s, 30m (instead of --minutes)."
+    ),
+    click.option(
+        "--start",
+        default="2026-01-01T00:00:00Z",
+        show_default=True,
+        help="Event time of the first event: ISO-8601 instant or 'now'.",
+    ),
+    click.option(
+        "--speed",
+        type=float,
+        default=0.0,
+        show_default=True,
+        help="Simulated seconds per real second (0: as fast as the stream allows).",
+    ),
+    click.option(
+        "--rate", type=float, help="Records per second overall (default: the shards' limits)."
+    ),
+    click.option(
+        "--aggregate", is_flag=True, help="Pack user records KPL-style (many per Kinesis record)."
+    ),
+    click.option(
+        "--spread",
+        is_flag=True,
+        help="Explicit hash keys: partition keys spread evenly over shards.",
+    ),
+    click.option(
+        "--force",
+        is_flag=True,
+        help="Allow a --rate above the shards' limits: no per-shard budgets (expect throttling).",
+    ),
+    click.option(
+        "--truth", type=click.Path(dir_okay=False), help="Write the ground truth (JSON lines) here."
+    ),
+    click.option(
+        "--to-file",
+        type=click.Path(dir_okay=False),
+        help="Write the records as NDJSON here instead of sending them.",
+    ),
+    click.option(
+        "--end-of-stream", is_flag=True, help="Finish with an end-of-stream marker on every shard."
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Print the final statistics as JSON."),
+)
+
+
+@dataclass(frozen=True)
+class ProduceRequest:
+    """A ``pipeline produce`` command line: the run, and where its records or figures go."""
+
+    run: ProduceOptions
+    to_file: str | None = None
+    as_json: bool = False
+
+
+def _produce_request(source: str, **params: Any) -> ProduceRequest:
+    """The request of a ``produce SOURCE`` command line (``--duration`` overrides --minutes)."""
+    duration = params.pop("duration")
+    if duration is not None:
+        params["minutes"] = (_duration_ms(duration, "--duration") or 0) / 60_000
+    to_file, as_json = params.pop("to_file"), params.pop("as_json")
+    start_ms = _start_ms(params.pop("start"))
+    run = source_run(params, 0.0, source=source, start_ms=start_ms)
+    return ProduceRequest(run, to_file, as_json)
 
 
 @click.group()
@@ -140,136 +220,54 @@ def produce_group() -> None:
     """Simulate sources and push their events into the Kinesis stream."""
 
 
+def _produce(ctx: CliContext, request: ProduceRequest) -> None:
+    """Write the records to a file, or send them and print the run's figures."""
+    if request.to_file:
+        written = write_file(request.run, request.to_file)
+        click.echo(f"wrote {written} records to {request.to_file}")
+        return
+    config = ctx.config()
+    tune_gc()  # a long run allocates millions of short-lived objects
+    progress = _Progress(enabled=sys.stderr.isatty() and not request.as_json)
+    stats = produce(
+        request.run, ctx.clients(config).kinesis, config.names.stream, on_progress=progress
+    )
+    progress.done()
+    elapsed = max(1e-6, time.monotonic() - progress.started)
+    click.echo(_figures_json(stats, elapsed) if request.as_json else _figures(stats, elapsed))
+
+
+def _figures_json(stats: WriterStats, elapsed: float) -> str:
+    figures = {
+        **stats.__dict__,
+        "seconds": round(elapsed, 3),
+        "records_per_s": round(stats.user_records / elapsed, 1),
+        "bytes_per_s": round(stats.bytes / elapsed, 1),
+    }
+    return msgspec.json.encode(figures).decode()
+
+
+def _figures(stats: WriterStats, elapsed: float) -> str:
+    return (
+        f"sent {stats.user_records:,} records in {stats.records:,} Kinesis records "
+        f"({stats.bytes:,} bytes, {stats.calls:,} PutRecords calls) in {elapsed:.1f} s: "
+        f"{stats.user_records / elapsed:,.0f} records/s, "
+        f"{stats.bytes / elapsed / 1e6:.2f} MB/s; {stats.retried_entries:,} entries "
+        f"retried, {stats.throttled_s:.1f} s held back by the shards' budgets; "
+        f"errors: {stats.error_codes or 'none'}"
+    )
+
+
 def _produce_command(source: str) -> click.Command:
+    """``produce SOURCE``: one command per source (click binds a function to one command)."""
+
     @source_options
-    @click.option("--count", type=int, help="Stop after this many events (instead of --minutes).")
-    @click.option(
-        "--duration", help="Simulated time to cover, e.g. 90s, 30m (instead of --minutes)."
-    )
-    @click.option(
-        "--start",
-        default="2026-01-01T00:00:00Z",
-        show_default=True,
-        help="Event time of the first event: ISO-8601 instant or 'now'.",
-    )
-    @click.option(
-        "--speed",
-        type=float,
-        default=0.0,
-        show_default=True,
-        help="Simulated seconds per real second (0: as fast as the stream allows).",
-    )
-    @click.option(
-        "--rate", type=float, help="Records per second overall (default: the shards' limits)."
-    )
-    @click.option(
-        "--aggregate", is_flag=True, help="Pack user records KPL-style (many per Kinesis record)."
-    )
-    @click.option(
-        "--spread",
-        is_flag=True,
-        help="Explicit hash keys: partition keys spread evenly over shards.",
-    )
-    @click.option(
-        "--force",
-        is_flag=True,
-        help="Allow a --rate above the shards' limits: no per-shard budgets (expect throttling).",
-    )
-    @click.option(
-        "--truth", type=click.Path(dir_okay=False), help="Write the ground truth (JSON lines) here."
-    )
-    @click.option(
-        "--to-file",
-        type=click.Path(dir_okay=False),
-        help="Write the records as NDJSON here instead of sending them.",
-    )
-    @click.option(
-        "--end-of-stream", is_flag=True, help="Finish with an end-of-stream marker on every shard."
-    )
-    @click.option("--json", "as_json", is_flag=True, help="Print the final statistics as JSON.")
+    @_produce_only_options
     @pass_context
     @domain_errors
-    def command(
-        ctx: CliContext,
-        devices: int,
-        minutes: float,
-        seed: int,
-        duplicates: float | None,
-        out_of_order: float,
-        max_disorder: str | None,
-        late: float,
-        lateness: str | None,
-        malformed: float,
-        hot_keys: float,
-        count: int | None,
-        duration: str | None,
-        start: str,
-        speed: float,
-        rate: float | None,
-        aggregate: bool,
-        spread: bool,
-        force: bool,
-        truth: str | None,
-        to_file: str | None,
-        end_of_stream: bool,
-        as_json: bool,
-    ) -> None:
-        if duration is not None:
-            minutes = (_duration_ms(duration, "--duration") or 0) / 60_000
-        options = ProduceOptions(
-            source=source,
-            devices=devices,
-            minutes=minutes,
-            count=count,
-            seed=seed,
-            start_ms=_start_ms(start),
-            speed=speed,
-            rate=rate,
-            aggregate=aggregate,
-            spread=spread,
-            force=force,
-            chaos=build_chaos(
-                duplicates,
-                0.0,
-                out_of_order,
-                max_disorder,
-                late,
-                lateness,
-                malformed,
-                hot_keys,
-            ),
-            end_of_stream=end_of_stream,
-            truth=truth,
-        )
-        if to_file:
-            written = write_file(options, to_file)
-            click.echo(f"wrote {written} records to {to_file}")
-            return
-        config = ctx.config()
-        tune_gc()  # a long run allocates millions of short-lived objects
-        progress = _Progress(enabled=sys.stderr.isatty() and not as_json)
-        stats = produce(
-            options, ctx.clients(config).kinesis, config.names.stream, on_progress=progress
-        )
-        progress.done()
-        elapsed = max(1e-6, time.monotonic() - progress.started)
-        if as_json:
-            figures = {
-                **stats.__dict__,
-                "seconds": round(elapsed, 3),
-                "records_per_s": round(stats.user_records / elapsed, 1),
-                "bytes_per_s": round(stats.bytes / elapsed, 1),
-            }
-            click.echo(msgspec.json.encode(figures).decode())
-        else:
-            click.echo(
-                f"sent {stats.user_records:,} records in {stats.records:,} Kinesis records "
-                f"({stats.bytes:,} bytes, {stats.calls:,} PutRecords calls) in {elapsed:.1f} s: "
-                f"{stats.user_records / elapsed:,.0f} records/s, "
-                f"{stats.bytes / elapsed / 1e6:.2f} MB/s; {stats.retried_entries:,} entries "
-                f"retried, {stats.throttled_s:.1f} s held back by the shards' budgets; "
-                f"errors: {stats.error_codes or 'none'}"
-            )
+    @gather_options(functools.partial(_produce_request, source))
+    def command(ctx: CliContext, request: ProduceRequest) -> None:
+        _produce(ctx, request)
 
     name = (
         "IoT telemetry of a simulated fleet" if source == "iot" else "a simulated web click stream"

@@ -97,18 +97,23 @@ class WebUsers(ChunkedSource[Click]):
         self.page = rng.integers(0, len(PAGES), users)
         clicks_per_s = users * self.session_ms / (self.session_ms + self.idle_ms) / 1.0
         self.chunk_ms = int(min(10_000, max(1_000, 1_000 * CHUNK_EVENTS / clicks_per_s)))
+        self._actions = len(PAGES) * len(EVENT_TYPES)
+        self.layout = self._layout()
+
+    def _layout(self) -> JsonLayout:
+        """The records' JSON: user and action texts made once, so that encoding a chunk only
+        picks them by index and fills in digits."""
         user_texts = tuple(
             f'{user}","os":"{OPERATING_SYSTEMS[int(os)]}"'.encode()
             for user, os in zip(self.ids, self.os, strict=True)
         )
-        self._actions = len(PAGES) * len(EVENT_TYPES)
         action_texts = tuple(
             f'{q}","page":"{p}","event_type":"{e}"'.encode()
             for q in QUADRANTS
             for p in PAGES
             for e in EVENT_TYPES
         )
-        self.layout = JsonLayout(
+        return JsonLayout(
             [
                 b'{"event_id":"%016x-' % self.run_id,
                 Hex(12),

@@ -2,7 +2,8 @@
 
 Records arrive in blocks (or one at a time) and leave in calls planned by
 :mod:`producers.batching` (500 records, 5 MiB, per-shard budgets, and the order rules that keep
-the ground truth's labels true under retries). Per-entry failures (``FailedRecordCount``:
+the ground truth's labels true under retries), each sent by
+:meth:`pipeline.aws.kinesis.KinesisStream.put_records`. Per-entry failures (``FailedRecordCount``:
 throttling, internal errors) are retried with capped exponential backoff and full jitter, the
 failed entries only and in their original order, a bounded number of times; a failed call
 (throttled, 5xx, a timeout) is retried whole. What still fails is never dropped silently:
@@ -17,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from botocore.exceptions import BotoCoreError, ClientError
 
+from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.retry import Backoff
-from pipeline.core.errors import DeliveryError, ResourceMissingError
+from pipeline.core.errors import AwsError, DeliveryError, ResourceMissingError
 from producers.batching import CallLimits, StreamClock, plan_calls
 from producers.block import Block, Outgoing
 from producers.shards import ShardBudgets
@@ -61,7 +62,7 @@ class KinesisWriter:
         max_call_records: int = 500,
         on_progress: Callable[[WriterStats], None] | None = None,
     ) -> None:
-        self.client = client
+        self.kinesis = KinesisStream(client, stream)
         self.stream = stream
         self.backoff = backoff or Backoff(max_attempts=MAX_ATTEMPTS)
         self.on_delivered = on_delivered
@@ -159,35 +160,25 @@ class KinesisWriter:
         pending = call
         for attempt in range(1, self.backoff.max_attempts + 1):
             try:
-                response = self.client.put_records(
-                    StreamName=self.stream, Records=_entries(pending)
-                )
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code == "ResourceNotFoundException":
-                    self._undelivered += len(pending)
-                    raise ResourceMissingError(
-                        f"stream {self.stream!r} does not exist (any more): delivered "
-                        f"{self.stats.records}, undelivered {self._undelivered} (the call in "
-                        "flight and earlier failures); nothing after them was sent"
-                    ) from exc
-                self._count_error(code)
-                self.backoff.pause(attempt)
-                continue
-            except BotoCoreError as exc:
-                self._count_error(type(exc).__name__)
+                failed = self.kinesis.put_records(_entries(pending))
+            except ResourceMissingError as exc:
+                self._undelivered += len(pending)
+                raise ResourceMissingError(
+                    f"stream {self.stream!r} does not exist (any more): delivered "
+                    f"{self.stats.records}, undelivered {self._undelivered} (the call in "
+                    "flight and earlier failures); nothing after them was sent"
+                ) from exc
+            except AwsError as exc:  # the whole call failed (throttled, 5xx, a timeout): again
+                self._count_error(exc.code)
                 self.backoff.pause(attempt)
                 continue
             self.stats.calls += 1
-            if not response.get("FailedRecordCount"):
+            if not failed:
                 self._delivered(pending, sizes)
                 return
-            failed = []
-            for row, result in enumerate(response["Records"]):
-                if "ErrorCode" in result:
-                    failed.append(row)
-                    self._count_error(result["ErrorCode"])
-            failed_rows = np.array(failed, np.int64)
+            for code in failed.values():
+                self._count_error(code)
+            failed_rows = np.array(list(failed), np.int64)
             stored = np.setdiff1d(np.arange(len(pending)), failed_rows)
             self._delivered(pending.take(stored), sizes[stored])
             self.stats.retried_entries += len(failed)

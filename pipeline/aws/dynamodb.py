@@ -16,12 +16,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pipeline.aws.errors import aws_errors, error_code, raise_sink_error, sink_errors
 from pipeline.aws.retry import Backoff
 from pipeline.core.errors import SinkError
 from pipeline.core.records import Checkpoint
@@ -127,6 +128,7 @@ class ResultsTable:
     ) -> None:
         self.client = client
         self.table = table
+        self.resource = f"DynamoDB table {table!r}"
         self.jobs = {job.name: job for job in jobs}
         self.backoff = backoff or Backoff()
 
@@ -162,17 +164,15 @@ class ResultsTable:
                 )
                 return rows + [row for _, row, _ in prepared]
             except ClientError as exc:
-                if _code(exc) != "TransactionCanceledException":
+                if error_code(exc) != "TransactionCanceledException":
                     if not _retryable(exc):
-                        raise SinkError(f"{self.table}: {exc}") from exc
+                        self._fail("cannot write window results", exc)
                     self.backoff.pause(attempt)
                     continue
                 reasons = exc.response.get("CancellationReasons") or []
                 exists = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
                 if len(exists) != len(prepared):
-                    raise SinkError(
-                        f"{self.table}: transaction cancelled without reasons: {exc}"
-                    ) from exc
+                    self._fail("transaction cancelled without reasons", exc)
                 for (result, _, _), found in zip(prepared, exists, strict=True):
                     if found:
                         rows.append(self._merge(result, shard_id))
@@ -228,28 +228,28 @@ class ResultsTable:
                 self.client.put_item(**kwargs)
                 return row
             except ClientError as exc:
-                if _code(exc) != "ConditionalCheckFailedException" and not _retryable(exc):
-                    raise SinkError(f"{self.table}: {exc}") from exc
+                if error_code(exc) != "ConditionalCheckFailedException" and not _retryable(exc):
+                    self._fail(f"cannot merge {result.result_id}", exc)
                 self.backoff.pause(attempt)  # another shard merged first: read again
             except BotoCoreError as exc:
                 log.warning("dynamodb merge failed", extra={"table": self.table, "error": str(exc)})
                 self.backoff.pause(attempt)
         raise SinkError(f"{self.table}: could not merge {result.result_id} after retries")
 
+    def _fail(self, what: str, exc: ClientError) -> NoReturn:
+        raise_sink_error(what, exc, exc.operation_name, self.resource)
+
     def scan(self) -> Iterator[dict[str, Any]]:
         """Every item as plain Python, without the binary parts (for exports and tests)."""
-        paginator = self.client.get_paginator("scan")
-        for page in paginator.paginate(TableName=self.table, ConsistentRead=True):
-            for item in page.get("Items", []):
-                yield from_item({k: v for k, v in item.items() if k != "parts"})
-
-
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
+        with aws_errors("Scan", self.resource):
+            paginator = self.client.get_paginator("scan")
+            for page in paginator.paginate(TableName=self.table, ConsistentRead=True):
+                for item in page.get("Items", []):
+                    yield from_item({k: v for k, v in item.items() if k != "parts"})
 
 
 def _retryable(exc: ClientError) -> bool:
-    return _code(exc) in _RETRYABLE
+    return error_code(exc) in _RETRYABLE
 
 
 class CheckpointTable:
@@ -261,18 +261,17 @@ class CheckpointTable:
     def __init__(self, client: Any, table: str, application: str) -> None:
         self.client = client
         self.table = table
+        self.resource = f"DynamoDB table {table!r}"
         self.application = application
 
     def _key(self, shard_id: str) -> dict[str, Any]:
         return {"pk": {"S": f"{self.application}|{shard_id}"}}
 
     def get(self, shard_id: str) -> Checkpoint | None:
-        try:
+        with sink_errors(f"cannot read checkpoint of {shard_id}", "GetItem", self.resource):
             response = self.client.get_item(
                 TableName=self.table, Key=self._key(shard_id), ConsistentRead=True
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise SinkError(f"{self.table}: cannot read checkpoint of {shard_id}: {exc}") from exc
         item = response.get("Item")
         if not item:
             return None
@@ -285,7 +284,70 @@ class CheckpointTable:
             "sequence_number": {"S": checkpoint.sequence_number},
             "sub_sequence_number": {"N": str(checkpoint.sub_sequence_number)},
         }
-        try:
+        with sink_errors(f"cannot write checkpoint of {shard_id}", "PutItem", self.resource):
             self.client.put_item(TableName=self.table, Item=item)
-        except (ClientError, BotoCoreError) as exc:
-            raise SinkError(f"{self.table}: cannot write checkpoint of {shard_id}: {exc}") from exc
+
+
+class AlertMarks:
+    """Alert claims in the state table, one item per alert (``pk = "alert|<alert id>"``), for
+    publishing each alert once (the protocol is :mod:`pipeline.alerts.deliver`'s)."""
+
+    PREFIX = "alert|"
+
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def _key(self, alert_id: str) -> dict[str, Any]:
+        return {"pk": {"S": self.PREFIX + alert_id}}
+
+    def _resource(self, alert_id: str) -> str:
+        return f"the mark of alert {alert_id!r} in DynamoDB table {self.table!r}"
+
+    def claim(self, alert_id: str, now: float, stale_before: float) -> bool:
+        """Claim the alert if it was never claimed, or its claim is still pending from before
+        ``stale_before`` (an evaluator that died before publishing); False if it is taken."""
+        with aws_errors("PutItem", self._resource(alert_id)):
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item={
+                        **self._key(alert_id),
+                        "status": {"S": "pending"},
+                        "claimed_at": {"N": repr(now)},
+                    },
+                    ConditionExpression=(
+                        "attribute_not_exists(pk) OR (#s = :pending AND claimed_at < :stale)"
+                    ),
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        ":pending": {"S": "pending"},
+                        ":stale": {"N": repr(stale_before)},
+                    },
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    return False
+                raise
+        return True
+
+    def release(self, alert_id: str) -> None:
+        """Drop a pending claim (one already marked sent stays: the condition fails)."""
+        with aws_errors("DeleteItem", self._resource(alert_id)):
+            self.client.delete_item(
+                TableName=self.table,
+                Key=self._key(alert_id),
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":pending": {"S": "pending"}},
+            )
+
+    def mark_sent(self, alert_id: str, now: float) -> None:
+        with aws_errors("UpdateItem", self._resource(alert_id)):
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(alert_id),
+                UpdateExpression="SET #s = :sent, sent_at = :now",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":sent": {"S": "sent"}, ":now": {"N": repr(now)}},
+            )

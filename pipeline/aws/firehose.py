@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
-from botocore.exceptions import BotoCoreError, ClientError
 
+from pipeline.aws.errors import AwsFailure
 from pipeline.aws.retry import Backoff
 from pipeline.core.errors import SinkError
 
@@ -77,7 +77,7 @@ class FirehoseWriter:
                     DeliveryStreamName=self.delivery_stream,
                     Records=[{"Data": data} for data in pending],
                 )
-            except (ClientError, BotoCoreError) as exc:
+            except AwsFailure as exc:  # retried like a partial failure
                 log.warning(
                     "firehose put failed", extra={"stream": self.delivery_stream, "error": str(exc)}
                 )

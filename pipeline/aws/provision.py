@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from pipeline.aws.clients import AwsClients, is_loopback
+from pipeline.aws.errors import AwsFailure, aws_errors, error_code, translate
+from pipeline.aws.kinesis import KinesisStream
+from pipeline.aws.s3 import head_bucket
 from pipeline.config import Config
-from pipeline.core.errors import ConfigError, PipelineError
+from pipeline.core.errors import ConfigError, PipelineError, ResourceMissingError
 from pipeline.lake.tables import PARTITION_KEYS, LakeTable, lake_tables
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,6 @@ class ProvisionReport:
     existing: list[str] = field(default_factory=list)
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
 class Provisioner:
     """Creates the resources of one configuration on one endpoint."""
 
@@ -48,40 +45,47 @@ class Provisioner:
 
     def run(self) -> ProvisionReport:
         names = self.config.names
-        self._create(f"bucket {names.bucket}", lambda: self._bucket(names.bucket))
-        self._create(f"bucket {names.state_bucket}", lambda: self._bucket(names.state_bucket))
-        self._create(f"stream {names.stream}", self._stream)
-        self._create(f"table {names.results_table}", lambda: self._table(names.results_table, True))
-        self._create(f"table {names.state_table}", lambda: self._table(names.state_table, False))
-        self._create(f"glue database {names.glue_database}", self._database)
+        for bucket in (names.bucket, names.state_bucket):
+            # in us-east-1, CreateBucket of a bucket one already owns succeeds: ask first
+            if self._bucket_exists(bucket):
+                self.report.existing.append(f"bucket {bucket}")
+            else:
+                self._create("CreateBucket", f"bucket {bucket}", lambda b=bucket: self._bucket(b))
+        self._create("CreateStream", f"stream {names.stream}", self._stream)
+        for table, with_sort_key in ((names.results_table, True), (names.state_table, False)):
+            self._create(
+                "CreateTable", f"table {table}", lambda t=table, k=with_sort_key: self._table(t, k)
+            )
+        self._create("CreateDatabase", f"glue database {names.glue_database}", self._database)
         for table in lake_tables(self.config).values():
             self._glue_table(table)
             self._create(
-                f"delivery stream {table.delivery_stream}", lambda t=table: self._firehose(t)
+                "CreateDeliveryStream",
+                f"delivery stream {table.delivery_stream}",
+                lambda t=table: self._firehose(t),
             )
         self._wait_stream_active()
         return self.report
 
-    def _create(self, what: str, create: Callable[[], None]) -> None:
+    def _create(self, operation: str, what: str, create: Callable[[], None]) -> None:
         try:
             create()
-        except ClientError as exc:
-            if _code(exc) in _EXISTS:
+        except AwsFailure as exc:
+            if error_code(exc) in _EXISTS:
                 self.report.existing.append(what)
                 return
-            raise PipelineError(f"cannot create {what}: {exc}") from exc
+            raise translate(exc, operation, what) from exc
         self.report.created.append(what)
         log.info("created", extra={"resource": what})
 
-    def _bucket(self, bucket: str) -> None:
-        # in us-east-1, CreateBucket of a bucket one already owns succeeds: ask first
+    def _bucket_exists(self, bucket: str) -> bool:
         try:
-            self.clients.s3.head_bucket(Bucket=bucket)
-        except ClientError as exc:
-            if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
-                raise
-        else:
-            raise ClientError({"Error": {"Code": "BucketAlreadyOwnedByYou"}}, "HeadBucket")
+            head_bucket(self.clients.s3, bucket)
+        except ResourceMissingError:
+            return False
+        return True
+
+    def _bucket(self, bucket: str) -> None:
         kwargs: dict[str, Any] = {"Bucket": bucket}
         if self.config.aws.region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.config.aws.region}
@@ -95,13 +99,9 @@ class Provisioner:
         )
 
     def _wait_stream_active(self, timeout_s: float = 120.0) -> None:
+        stream = KinesisStream(self.clients.kinesis, self.config.names.stream)
         deadline = time.monotonic() + timeout_s
-        while True:
-            summary = self.clients.kinesis.describe_stream_summary(
-                StreamName=self.config.names.stream
-            )
-            if summary["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE":
-                return
+        while stream.summary().status != "ACTIVE":
             if time.monotonic() > deadline:
                 raise PipelineError(
                     f"stream {self.config.names.stream} not ACTIVE after {timeout_s} s"
@@ -138,10 +138,11 @@ class Provisioner:
         glue = self.clients.glue
         try:
             glue.create_table(DatabaseName=database, TableInput=table_input)
-        except ClientError as exc:
-            if _code(exc) not in _EXISTS:
-                raise PipelineError(f"cannot create {what}: {exc}") from exc
-            glue.update_table(DatabaseName=database, TableInput=table_input)
+        except AwsFailure as exc:
+            if error_code(exc) not in _EXISTS:
+                raise translate(exc, "CreateTable", what) from exc
+            with aws_errors("UpdateTable", what):
+                glue.update_table(DatabaseName=database, TableInput=table_input)
             self.report.existing.append(what)
             return
         self.report.created.append(what)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
+from pipeline.aws.errors import sink_errors
 from pipeline.aws.firehose import FirehoseWriter
 from pipeline.config import Config
-from pipeline.core.errors import SinkError
 from pipeline.core.results import INLINE_DEAD_LETTER_BYTES, DeadLetter, Outcome, event_row
 from pipeline.lake.tables import lake_tables
 
@@ -31,13 +29,11 @@ class AwsOutputSink:
     def _dead_letter_row(self, dead: DeadLetter) -> dict:
         if len(dead.data) <= INLINE_DEAD_LETTER_BYTES:
             return dead.as_row()
-        try:
+        uri = f"s3://{self._bucket}/{dead.raw_key}"
+        what = f"cannot store the raw data of dead letter {dead.record_id}"
+        with sink_errors(what, "PutObject", f"S3 object {uri}"):
             self._s3.put_object(Bucket=self._bucket, Key=dead.raw_key, Body=dead.data)
-        except (ClientError, BotoCoreError) as exc:
-            raise SinkError(
-                f"cannot store the raw data of dead letter {dead.record_id}: {exc}"
-            ) from exc
-        return dead.as_row(f"s3://{self._bucket}/{dead.raw_key}")
+        return dead.as_row(uri)
 
     def write(self, outcome: Outcome, shard_id: str) -> None:
         if outcome.events:

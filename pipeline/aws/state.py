@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from pipeline.core.errors import SinkError
+from pipeline.aws.errors import aws_errors, error_code, sink_errors
+from pipeline.aws.s3 import bucket_resource, delete_keys
+from pipeline.core.errors import PipelineError
 from pipeline.core.records import Checkpoint
 
 
@@ -50,38 +52,35 @@ class SnapshotStore:
     def load_final(self, shard_id: str) -> bytes | None:
         return self._get(self.final_key(shard_id), f"{shard_id} at its end")
 
+    def _object(self, key: str) -> str:
+        return f"S3 object s3://{self.bucket}/{key}"
+
     def _put(self, key: str, blob: bytes, what: str) -> None:
-        try:
+        with sink_errors(f"cannot save the state of {what}", "PutObject", self._object(key)):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=blob)
-        except (ClientError, BotoCoreError) as exc:
-            raise SinkError(f"cannot save the state of {what}: {exc}") from exc
 
     def _get(self, key: str, what: str) -> bytes | None:
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise SinkError(f"cannot load the state of {what}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise SinkError(f"cannot load the state of {what}: {exc}") from exc
-        return response["Body"].read()
+        with sink_errors(f"cannot load the state of {what}", "GetObject", self._object(key)):
+            try:
+                return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except ClientError as exc:
+                if error_code(exc) in ("NoSuchKey", "404"):
+                    return None
+                raise
 
     def prune(self, shard_id: str, keep: Checkpoint) -> None:
         """Delete the shard's snapshots older than ``keep`` (best effort: they are only garbage)."""
         keep_key = self.key(shard_id, keep)
         prefix = f"{self.application}/{shard_id}/"
         try:
-            paginator = self.client.get_paginator("list_objects_v2")
-            old = [
-                {"Key": obj["Key"]}
-                for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-                for obj in page.get("Contents", [])
-                if obj["Key"] < keep_key
-            ]
-            for start in range(0, len(old), 1000):
-                self.client.delete_objects(
-                    Bucket=self.bucket, Delete={"Objects": old[start : start + 1000]}
-                )
-        except (ClientError, BotoCoreError):
+            with aws_errors("ListObjectsV2", bucket_resource(self.bucket)):
+                paginator = self.client.get_paginator("list_objects_v2")
+                old = [
+                    obj["Key"]
+                    for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+                    for obj in page.get("Contents", [])
+                    if obj["Key"] < keep_key
+                ]
+            delete_keys(self.client, self.bucket, old)
+        except PipelineError:
             return

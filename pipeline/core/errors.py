@@ -1,7 +1,8 @@
 """One error hierarchy for the whole library.
 
-Adapters translate botocore errors into these so that callers (CLIs, engines) can tell a bad
-input (the user's to fix) from a sink outage (retry, never skip) without knowing boto3.
+Adapters translate botocore errors into these (in one place, :mod:`pipeline.aws.errors`) so that
+callers (CLIs, engines) can tell a bad input (the user's to fix) from a sink outage (retry, never
+skip), a missing resource, missing permissions or credentials, without knowing boto3.
 """
 
 
@@ -32,3 +33,26 @@ class ResourceMissingError(PipelineError):
 
 class StateError(PipelineError):
     """A consumer state snapshot is missing or unreadable where one must exist."""
+
+
+class AwsError(PipelineError):
+    """An AWS call failed; ``code`` (AWS's error code or botocore's exception name),
+    ``operation`` and ``resource`` say which. Subclasses are the kinds with a known remedy."""
+
+    def __init__(self, message: str, code: str, operation: str, resource: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.operation = operation
+        self.resource = resource
+
+
+class AccessDeniedError(AwsError):
+    """The credentials are valid but not allowed this operation on this resource (IAM policy)."""
+
+
+class CredentialsError(AwsError):
+    """No AWS credentials were found, or they are expired or unknown to AWS."""
+
+
+class EndpointUnreachableError(AwsError):
+    """The service endpoint did not answer the connection (network, endpoint URL, emulator down)."""

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
 from pipeline.dashboard.render import collect, render_html, write_dashboard
 from pipeline.lake.tables import lake_tables
 from pipeline.reports.params import bind, parse_time
+
+
+@dataclass(frozen=True)
+class DashboardOptions:
+    """A ``pipeline dashboard`` command line."""
+
+    out: str
+    since: str | None
+    until: str | None
+    engine: str
+    title: str
 
 
 @click.command("dashboard")
@@ -28,9 +40,8 @@ from pipeline.reports.params import bind, parse_time
 @click.option("--title", default="kinesis-pipeline", help="The page's title.")
 @pass_context
 @domain_errors
-def dashboard(
-    ctx: CliContext, out: str, since: str | None, until: str | None, engine: str, title: str
-) -> None:
+@gather_options(DashboardOptions)
+def dashboard(ctx: CliContext, options: DashboardOptions) -> None:
     """Render an HTML dashboard (a static file, no server, nothing fetched when viewed).
 
     Example: pipeline --endpoint-url http://127.0.0.1:4566 dashboard --out dashboard/
@@ -40,11 +51,11 @@ def dashboard(
     tables = lake_tables(config)
     now_ms = round(time.time() * 1000)
     given: dict[str, Any] = {}
-    if since:
-        given["since_ms"] = parse_time(since, now_ms)
-    if until:
-        given["until_ms"] = parse_time(until, now_ms)
-    if engine == "athena":
+    if options.since:
+        given["since_ms"] = parse_time(options.since, now_ms)
+    if options.until:
+        given["until_ms"] = parse_time(options.until, now_ms)
+    if options.engine == "athena":
         from pipeline.reports.athena import AthenaSession
 
         session: Any = AthenaSession(config, clients)
@@ -54,7 +65,7 @@ def dashboard(
         session = LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
     with session:
         data = collect(session, tables, bind(given))
-    page = render_html(data, title, datetime.fromtimestamp(now_ms / 1000, tz=UTC))
-    path = write_dashboard(Path(out), page)
+    page = render_html(data, options.title, datetime.fromtimestamp(now_ms / 1000, tz=UTC))
+    path = write_dashboard(Path(options.out), page)
     drawn = sum(1 for c in data["charts"] if c["has_data"])
     click.echo(f"{path} ({drawn} of {len(data['charts'])} charts with data)")

@@ -2,7 +2,7 @@
 
 The seed's "Kinesis AutoScale" design. Only created when StreamMode is PROVISIONED and
 StreamAutoscaling is true (condition ``ScaleStream``); on-demand streams scale themselves.
-The function's code is :mod:`pipeline.deploy.stream_scaler`, inlined.
+The function's code is :mod:`pipeline.aws.stream_scaler`, inlined.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import ast
 from importlib import resources
 from typing import Any
 
+from pipeline.aws.stream_scaler import LOAD_EXPRESSION, PERIOD_S
 from pipeline.deploy.cfn import get_att, ref, sub
 from pipeline.deploy.data import log_group
 from pipeline.deploy.policies import SCALE_ALARMS
-from pipeline.deploy.stream_scaler import LOAD_EXPRESSION, PERIOD_S
 
 CONDITION = "ScaleStream"
 FUNCTION_NAME = "${AWS::StackName}-stream-scaler"
@@ -25,7 +25,7 @@ DOWN_ALARM = f"{SCALE_ALARMS}-down"
 def scaler_source() -> str:
     """The function's code as deployed: the module without docstrings and comments (templates
     sent without an S3 bucket must stay under 51,200 bytes)."""
-    text = resources.files("pipeline.deploy").joinpath("stream_scaler.py").read_text("utf-8")
+    text = resources.files("pipeline.aws").joinpath("stream_scaler.py").read_text("utf-8")
     tree = ast.parse(text)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
@@ -99,7 +99,7 @@ def stream_scaling(role: str) -> dict[str, Any]:
             "DependsOn": "StreamScalerLogGroup",
             "Properties": {
                 "FunctionName": sub(FUNCTION_NAME),
-                "Description": "Kinesis stream autoscaling (pipeline/deploy/stream_scaler.py)",
+                "Description": "Kinesis stream autoscaling (pipeline/aws/stream_scaler.py)",
                 "Runtime": "python3.12",
                 "Handler": "index.handler",
                 "Timeout": 60,

@@ -75,7 +75,7 @@ def fault_plan(seed: int) -> dict:
     }
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChaosOptions:
     events: int = 20_000
     kills: int = 5
@@ -85,6 +85,7 @@ class ChaosOptions:
     reshard: bool = True
     duplicates: float = 0.02
     timeout_s: float = 900.0
+    keep: Path | None = None  # keep logs and truth here (default: a scratch folder, removed)
 
 
 @dataclass
@@ -210,16 +211,27 @@ class ChaosRun:
                 emulator.kill()
 
     def _run(self) -> ChaosReport:
-        options = self.options
         config = load_config(self.config_path, env={}).with_endpoint(self.endpoint)
         clients = AwsClients(config.aws)
         Provisioner(config, clients).run()
-        set_faults(self.endpoint, fault_plan(options.seed))
+        set_faults(self.endpoint, fault_plan(self.options.seed))
+        duration = max(10.0, self.options.events / 2_000)  # real seconds the producer takes
+        producer = self._producer(duration)
+        report = ChaosReport(verdict=Verdict())
+        self._supervise(
+            producer, duration, report, lambda action: self._reshard(clients, config, action)
+        )
+        report.faults = set_faults(self.endpoint, None)
+        flush_firehose(self.endpoint)
+        report.verdict, report.produced, report.lost_by_producer = self._judge(config, clients)
+        return report
+
+    def _producer(self, duration: float) -> subprocess.Popen:
+        """30 simulated minutes of a fleet sized for ``--events``, sent over ``duration`` s."""
         minutes = 30
-        devices = max(5, round(options.events / (EVENTS_PER_DEVICE_MINUTE * minutes)))
-        duration = max(10.0, options.events / 2_000)  # real seconds the producer takes
+        devices = max(5, round(self.options.events / (EVENTS_PER_DEVICE_MINUTE * minutes)))
         producer_env = {**self.env, "PIPELINE_AWS_READ_TIMEOUT_S": "1.5"}  # lost responses time out
-        producer = self._cli(
+        return self._cli(
             "produce",
             "iot",
             "--devices",
@@ -227,9 +239,9 @@ class ChaosRun:
             "--minutes",
             str(minutes),
             "--seed",
-            str(options.seed),
+            str(self.options.seed),
             "--duplicates",
-            str(options.duplicates),
+            str(self.options.duplicates),
             "--truth",
             str(self.truth),
             "--end-of-stream",
@@ -238,7 +250,16 @@ class ChaosRun:
             env=producer_env,
             log="producer",
         )
-        report = ChaosReport(verdict=Verdict())
+
+    def _supervise(
+        self,
+        producer: subprocess.Popen,
+        duration: float,
+        report: ChaosReport,
+        reshard: Callable[[str], str],
+    ) -> None:
+        """Reshard and kill the consumer on schedule until both processes are done."""
+        options = self.options
         consumer = self._consumer(first=True)
         deadline = time.monotonic() + options.timeout_s
         reshards = self._reshard_plan(duration) if options.reshard else []
@@ -251,7 +272,7 @@ class ChaosRun:
                 raise PipelineError(f"chaos run did not finish within {options.timeout_s} s")
             elapsed = time.monotonic() - started
             if reshards and elapsed >= reshards[0][0] and producer.poll() is None:
-                report.reshards.append(self._reshard(clients, config, reshards.pop(0)[1]))
+                report.reshards.append(reshard(reshards.pop(0)[1]))
             if kill_times and elapsed >= kill_times[0] and consumer.poll() is None:
                 kill_times.pop(0)
                 self._kill(consumer)
@@ -270,10 +291,6 @@ class ChaosRun:
             raise PipelineError(
                 f"the producer failed (exit {producer.returncode}); see {self.workdir}/producer.log"
             )
-        report.faults = set_faults(self.endpoint, None)
-        flush_firehose(self.endpoint)
-        report.verdict, report.produced, report.lost_by_producer = self._judge(config, clients)
-        return report
 
     def _reshard_plan(self, duration: float) -> list[tuple[float, str]]:
         """A split in the first half of the production, a merge in the second."""
@@ -283,28 +300,19 @@ class ChaosRun:
         ]
 
     def _reshard(self, clients: AwsClients, config: Config, action: str) -> str:
-        kinesis = clients.kinesis
+        stream = KinesisStream(clients.kinesis, config.names.stream)
         open_shards = sorted(
-            (s for s in KinesisStream(kinesis, config.names.stream).shards() if not s.closed),
-            key=lambda s: s.starting_hash_key,
+            (s for s in stream.shards() if not s.closed), key=lambda s: s.starting_hash_key
         )
         if action == "split":
             shard = self.rng.choice(open_shards)
             middle = (shard.starting_hash_key + shard.ending_hash_key) // 2
-            kinesis.split_shard(
-                StreamName=config.names.stream,
-                ShardToSplit=shard.shard_id,
-                NewStartingHashKey=str(middle),
-            )
+            stream.split_shard(shard.shard_id, middle)
             done = f"split {shard.shard_id}"
         else:
             index = self.rng.randrange(len(open_shards) - 1)
             first, second = open_shards[index], open_shards[index + 1]
-            kinesis.merge_shards(
-                StreamName=config.names.stream,
-                ShardToMerge=first.shard_id,
-                AdjacentShardToMerge=second.shard_id,
-            )
+            stream.merge_shards(first.shard_id, second.shard_id)
             done = f"merge {first.shard_id}+{second.shard_id}"
         self.say(done)
         return done
@@ -325,11 +333,9 @@ class ChaosRun:
         return verdict, len(sent), len(sent - expected.events)
 
 
-def run_chaos(
-    options: ChaosOptions, say: Callable[[str], None] = print, keep: Path | None = None
-) -> ChaosReport:
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-        return ChaosRun(options, keep, say).run()
+def run_chaos(options: ChaosOptions, say: Callable[[str], None] = print) -> ChaosReport:
+    if options.keep is not None:
+        options.keep.mkdir(parents=True, exist_ok=True)
+        return ChaosRun(options, options.keep, say).run()
     with tempfile.TemporaryDirectory(prefix="chaos-") as workdir:
         return ChaosRun(options, Path(workdir), say).run()

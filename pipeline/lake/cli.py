@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import click
 
-from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
 from pipeline.core.errors import PipelineError
 from pipeline.lake.compaction import Compactor
 from pipeline.lake.layout import s3_deleter
 from pipeline.lake.tables import lake_tables
 
 MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CompactOptions:
+    """A ``pipeline compact`` command line (no tables: all of them)."""
+
+    tables: tuple[str, ...]
+    since: str
+    until: str
+    min_files: int
+    target_mib: int
+    dry_run: bool
 
 
 @click.command("compact")
@@ -22,15 +36,8 @@ MIB = 1024 * 1024
 @click.option("--dry-run", is_flag=True, help="List the partitions that would be compacted.")
 @pass_context
 @domain_errors
-def compact(
-    ctx: CliContext,
-    tables: tuple[str, ...],
-    since: str,
-    until: str,
-    min_files: int,
-    target_mib: int,
-    dry_run: bool,
-) -> None:
+@gather_options(CompactOptions)
+def compact(ctx: CliContext, options: CompactOptions) -> None:
     """Compact lake partitions (all tables when no TABLE is given): dedupe, sort, few files.
 
     Readers through the v_* views see each partition before or after, never in between.
@@ -39,24 +46,24 @@ def compact(
     """
     config = ctx.config()
     by_name = {t.name: t for t in lake_tables(config).values()}
-    unknown = sorted(set(tables) - set(by_name))
+    unknown = sorted(set(options.tables) - set(by_name))
     if unknown:
         raise PipelineError(f"unknown lake table(s) {unknown} (tables: {sorted(by_name)})")
     clients = ctx.clients(config)
     compactor = Compactor(
         clients.arrow_s3_filesystem(),
         config.names.bucket,
-        target_bytes=target_mib * MIB,
-        min_files=min_files,
+        target_bytes=options.target_mib * MIB,
+        min_files=options.min_files,
         delete=s3_deleter(clients.s3),
     )
     count = 0
-    for name in tables or sorted(by_name):
+    for name in options.tables or sorted(by_name):
         table = by_name[name]
-        for partition, files in compactor.partitions(table, since, until):
+        for partition, files in compactor.partitions(table, options.since, options.until):
             where = f"{name} dt={partition.dt} hour={partition.hour}"
             count += 1
-            if dry_run:
+            if options.dry_run:
                 click.echo(f"{where}: {len(files)} files")
                 continue
             r = compactor.compact(table, partition, files)
@@ -65,4 +72,4 @@ def compact(
                 f"{r.rows_after} ({r.duplicates_removed} duplicates), "
                 f"{r.bytes_before / MIB:.2f} MiB -> {r.bytes_after / MIB:.2f} MiB"
             )
-    click.echo(f"{count} partitions {'to compact' if dry_run else 'compacted'}", err=True)
+    click.echo(f"{count} partitions {'to compact' if options.dry_run else 'compacted'}", err=True)

@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pyarrow import fs
 
-from pipeline.core.errors import PipelineError
+from pipeline.aws.s3 import delete_keys
 from pipeline.lake.tables import LakeTable
 
 
@@ -30,14 +29,12 @@ def data_files(filesystem: fs.FileSystem, base: str) -> list[fs.FileInfo]:
 
 
 Deleter = Callable[[list[str]], None]
-#: DeleteObjects' limit per call
-MAX_DELETE_KEYS = 1000
 
 
 def s3_deleter(s3: Any) -> Deleter:
-    """Deletes ``bucket/key`` paths with DeleteObjects (batched). pyarrow's own ``delete_file``
-    leaves an empty ``dir/`` marker object behind when it empties a "directory": not wanted
-    in a lake or a reporting bucket."""
+    """Deletes ``bucket/key`` paths with DeleteObjects. pyarrow's own ``delete_file`` leaves an
+    empty ``dir/`` marker object behind when it empties a "directory": not wanted in a lake or a
+    reporting bucket."""
 
     def delete(paths: list[str]) -> None:
         by_bucket: dict[str, list[str]] = {}
@@ -45,20 +42,7 @@ def s3_deleter(s3: Any) -> Deleter:
             bucket, _, key = path.partition("/")
             by_bucket.setdefault(bucket, []).append(key)
         for bucket, keys in by_bucket.items():
-            for start in range(0, len(keys), MAX_DELETE_KEYS):
-                chunk = keys[start : start + MAX_DELETE_KEYS]
-                try:
-                    response = s3.delete_objects(
-                        Bucket=bucket,
-                        Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
-                    )
-                except (ClientError, BotoCoreError) as exc:
-                    raise PipelineError(f"cannot delete objects of {bucket}: {exc}") from exc
-                if response.get("Errors"):
-                    first = response["Errors"][0]
-                    raise PipelineError(
-                        f"cannot delete s3://{bucket}/{first.get('Key')}: {first.get('Message')}"
-                    )
+            delete_keys(s3, bucket, keys)
 
     return delete
 

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pipeline.deploy.stream_scaler import shards_for
+from pipeline.aws.stream_scaler import shards_for
 from pipeline.planner import limits as L
 from pipeline.planner.workload import Workload
 

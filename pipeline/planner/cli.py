@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import click
 
-from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
 from pipeline.config import load_config
 
 
@@ -31,6 +32,29 @@ def _groups(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
             raise click.BadParameter(f"{value!r}: expected JOB=N with N >= 1")
         out[job] = int(count)
     return out
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """A ``pipeline plan`` command line: the load, and what to override in the configuration's
+    workload (``None``: the configuration's value)."""
+
+    events_per_second: Decimal
+    event_bytes: int
+    windows_config: str | None
+    retention: int | None
+    groups: dict[str, int]
+    headroom: Decimal
+    consumers: int
+    result_item_bytes: int
+    events_per_vcpu: int | None
+    task_vcpu: Decimal
+    task_memory_gib: Decimal
+    report_hours: int
+    reports_per_day: int
+    parquet_ratio: Decimal | None
+    region: str
+    as_json: bool
 
 
 @click.command("plan")
@@ -78,25 +102,8 @@ def _groups(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @pass_context
 @domain_errors
-def plan(
-    ctx: CliContext,
-    events_per_second: Decimal,
-    event_bytes: int,
-    windows_config: str | None,
-    retention: int | None,
-    groups: dict[str, int],
-    headroom: Decimal,
-    consumers: int,
-    result_item_bytes: int,
-    events_per_vcpu: int | None,
-    task_vcpu: Decimal,
-    task_memory_gib: Decimal,
-    report_hours: int,
-    reports_per_day: int,
-    parquet_ratio: Decimal | None,
-    region: str,
-    as_json: bool,
-) -> None:
+@gather_options(PlanOptions)
+def plan(ctx: CliContext, options: PlanOptions) -> None:
     """Plan shards, consumers, Firehose, DynamoDB and Athena for a load, with a monthly cost.
 
     Example: pipeline plan --events-per-second 5000 --event-bytes 300 --groups device_minute=20000
@@ -104,25 +111,25 @@ def plan(
     from pipeline.planner import load_prices, make_plan, workload_from_config
     from pipeline.planner.render import plan_data, render_text
 
-    config = load_config(windows_config) if windows_config else ctx.config()
+    config = load_config(options.windows_config) if options.windows_config else ctx.config()
     workload = workload_from_config(
         config,
-        events_per_second,
-        event_bytes,
-        groups,
-        retention_hours=retention,
-        headroom=headroom,
-        consumers=consumers,
-        result_item_bytes=result_item_bytes,
-        events_per_vcpu=events_per_vcpu,
-        task_vcpu=task_vcpu,
-        task_memory_gib=task_memory_gib,
-        report_hours=report_hours,
-        reports_per_day=reports_per_day,
-        parquet_ratio=parquet_ratio,
+        options.events_per_second,
+        options.event_bytes,
+        options.groups,
+        retention_hours=options.retention,
+        headroom=options.headroom,
+        consumers=options.consumers,
+        result_item_bytes=options.result_item_bytes,
+        events_per_vcpu=options.events_per_vcpu,
+        task_vcpu=options.task_vcpu,
+        task_memory_gib=options.task_memory_gib,
+        report_hours=options.report_hours,
+        reports_per_day=options.reports_per_day,
+        parquet_ratio=options.parquet_ratio,
     )
-    result = make_plan(workload, load_prices(region))
-    if as_json:
+    result = make_plan(workload, load_prices(options.region))
+    if options.as_json:
         click.echo(json.dumps(plan_data(result), indent=2))
     else:
         click.echo(render_text(result), nl=False)

@@ -42,22 +42,7 @@ def render_text(plan: Plan) -> str:
         f"  KCL workers: {plan.workers} Fargate task(s) of {w.task_vcpu} vCPU / "
         f"{w.task_memory_gib} GiB (more than {plan.shards} would sit idle)",
         "",
-        f"Firehose (buffer {w.buffer_mib} MiB / {w.buffer_seconds} s; Parquet conversion needs "
-        f">= {L.FIREHOSE_MIN_PARQUET_BUFFER_MIB} MiB)",
-    ]
-    for d in plan.deliveries:
-        lines.append(
-            f"  {d.table}: {_num(d.rows_per_s)} rows/s of {d.row_bytes:,} B; a delivery every "
-            f"{_num(d.delivery_s)} s of {_num(d.object_mib)} MiB JSON; "
-            f"{_num(d.objects_month, '1')} objects/month; billed {_num(d.billed_gib_month)} "
-            "GiB/month (5 KiB per record)"
-        )
-    q = plan.quota
-    lines += [
-        f"  events stream quota use: {_pct(q.bytes_share)} of 5 MiB/s, {_pct(q.records_share)} of "
-        f"500,000 records/s, {_pct(q.requests_share)} of 2,000 requests/s",
-        "  dynamic partitioning: not used (dt/hour come from the arrival time); if enabled, at "
-        f"most {L.FIREHOSE_ACTIVE_PARTITIONS} active partitions per stream (5,000 on request)",
+        *_firehose_lines(plan),
         "",
         "DynamoDB window results",
         f"  {_num(r.write_units_per_s)} write and {_num(r.read_units_per_s)} read units/s on "
@@ -72,19 +57,44 @@ def render_text(plan: Plan) -> str:
         f"{_num(plan.scan.scanned_bytes / L.MIB)} MiB (billed {plan.scan.billed_bytes // L.MIB:,} "
         f"MiB); {_num(plan.scan.reports_per_month)} reports/month",
         "",
-        f"Monthly cost (prices {plan.prices.region}, taken {plan.prices.taken}"
-        f"{'' if plan.prices.verified else ', not verified'})",
+        *_cost_lines(plan),
     ]
-    width = max(len(line.item) for line in plan.costs)
-    for line in plan.costs:
-        lines.append(f"  {line.item:<{width}}  {money(line.monthly):>12}  {line.detail}")
-    lines.append(f"  {'total':<{width}}  {money(plan.total):>12}")
-    lines.append(
-        "  not included: CloudWatch alarms and logs, Lambda, Glue catalog, data transfer, NAT"
-    )
     if plan.warnings:
         lines += ["", "Warnings", *(f"  - {text}" for text in plan.warnings)]
     return "\n".join(lines) + "\n"
+
+
+def _firehose_lines(plan: Plan) -> list[str]:
+    w, q = plan.workload, plan.quota
+    return [
+        f"Firehose (buffer {w.buffer_mib} MiB / {w.buffer_seconds} s; Parquet conversion needs "
+        f">= {L.FIREHOSE_MIN_PARQUET_BUFFER_MIB} MiB)",
+        *(
+            f"  {d.table}: {_num(d.rows_per_s)} rows/s of {d.row_bytes:,} B; a delivery every "
+            f"{_num(d.delivery_s)} s of {_num(d.object_mib)} MiB JSON; "
+            f"{_num(d.objects_month, '1')} objects/month; billed {_num(d.billed_gib_month)} "
+            "GiB/month (5 KiB per record)"
+            for d in plan.deliveries
+        ),
+        f"  events stream quota use: {_pct(q.bytes_share)} of 5 MiB/s, {_pct(q.records_share)} of "
+        f"500,000 records/s, {_pct(q.requests_share)} of 2,000 requests/s",
+        "  dynamic partitioning: not used (dt/hour come from the arrival time); if enabled, at "
+        f"most {L.FIREHOSE_ACTIVE_PARTITIONS} active partitions per stream (5,000 on request)",
+    ]
+
+
+def _cost_lines(plan: Plan) -> list[str]:
+    width = max(len(line.item) for line in plan.costs)
+    return [
+        f"Monthly cost (prices {plan.prices.region}, taken {plan.prices.taken}"
+        f"{'' if plan.prices.verified else ', not verified'})",
+        *(
+            f"  {line.item:<{width}}  {money(line.monthly):>12}  {line.detail}"
+            for line in plan.costs
+        ),
+        f"  {'total':<{width}}  {money(plan.total):>12}",
+        "  not included: CloudWatch alarms and logs, Lambda, Glue catalog, data transfer, NAT",
+    ]
 
 
 def plan_data(plan: Plan) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 The report SQL goes to Athena as written (Athena is the dialect it is written in); its ``:name``
 parameters become ``?`` bound server side (``ExecutionParameters``). awswrangler starts the
 query in the workgroup (whose configuration decides the results location; ``output`` sets one
-for workgroups that do not), waits for it, and reads the result. A failed query raises
-:class:`PipelineError` with Athena's own reason (``StateChangeReason``). The views the reports
+for workgroups that do not), waits for it, and reads the result (:mod:`pipeline.aws.athena`). A
+failed query raises :class:`PipelineError` with Athena's own reason. The views the reports
 read are created once per account from ``sql/ddl/`` (``pipeline ddl``).
 
 The emulator's Athena is a stub that answers every query with nothing, so this path is tested
@@ -18,25 +18,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
-from botocore.exceptions import BotoCoreError, ClientError
 from sqlglot import exp
 
+from pipeline.aws.athena import AthenaQueries
 from pipeline.aws.clients import AwsClients
 from pipeline.config import Config
-from pipeline.core.errors import PipelineError
 from pipeline.reports.portable import to_athena
 
 log = logging.getLogger(__name__)
-
-
-def _wrangler() -> Any:
-    try:
-        import awswrangler
-    except ImportError as exc:
-        raise PipelineError(
-            "the athena engine needs awswrangler: pip install 'kinesis-pipeline[athena]'"
-        ) from exc
-    return awswrangler
 
 
 class AthenaSession:
@@ -50,12 +39,11 @@ class AthenaSession:
         output: str | None = None,
         wrangler: Any = None,
     ) -> None:
-        self.database = config.names.glue_database
         # the deployed stack names its workgroup after the Glue database (deploy/template.yaml)
         self.workgroup = workgroup or config.names.glue_database
-        self.output = output
-        self.session = clients.session
-        self._wr = wrangler or _wrangler()
+        self._athena = AthenaQueries(
+            clients.session, config.names.glue_database, self.workgroup, output, wrangler
+        )
 
     def query(
         self, sql: str | exp.Expression, parameters: Mapping[str, Any] | None = None
@@ -63,30 +51,7 @@ class AthenaSession:
         """Run Athena SQL (parameters as ``:name``), wait, and return the result."""
         text, values = to_athena(sql, parameters or {})
         log.info("athena query", extra={"workgroup": self.workgroup, "parameters": len(values)})
-        try:
-            frame = self._wr.athena.read_sql_query(
-                text,
-                database=self.database,
-                workgroup=self.workgroup,
-                s3_output=self.output,
-                ctas_approach=False,
-                unload_approach=False,
-                params=values or None,
-                paramstyle="qmark",
-                boto3_session=self.session,
-                dtype_backend="pyarrow",
-            )
-        except self._wr.exceptions.QueryFailed as exc:
-            raise PipelineError(
-                f"Athena query failed in workgroup {self.workgroup}: {exc}"
-            ) from exc
-        except self._wr.exceptions.QueryCancelled as exc:
-            raise PipelineError(
-                f"Athena query cancelled in workgroup {self.workgroup}: {exc}"
-            ) from exc
-        except (ClientError, BotoCoreError) as exc:
-            raise PipelineError(f"Athena request failed: {exc}") from exc
-        return pa.Table.from_pandas(frame, preserve_index=False)
+        return self._athena.read(text, values)
 
     def close(self) -> None:
         """Nothing to release (symmetry with :class:`~pipeline.reports.duck.LakeSession`)."""

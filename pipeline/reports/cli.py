@@ -6,13 +6,15 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 import pyarrow as pa
 
-from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.aws.clients import AwsClients
+from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
 from pipeline.config import Config
 from pipeline.core.errors import PipelineError
 from pipeline.lake.ddl import relation_columns, tables_read
@@ -31,24 +33,42 @@ from pipeline.reports.watch import LakeEvents, ensure_notifications
 OTHERS = ("band_low", "band_high", "silent_windows")
 
 
-def _parameters(
-    since: str | None,
-    until: str | None,
-    site: str | None,
-    device: str | None,
-    param: tuple[str, ...],
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ReportOptions:
+    """A ``pipeline report`` command line."""
+
+    names: tuple[str, ...]
+    list_only: bool
+    sql_files: tuple[str, ...]
+    lint_only: bool
+    engine: str
+    since: str | None
+    until: str | None
+    site: str | None
+    device: str | None
+    param: tuple[str, ...]
+    fmt: str
+    out: str | None
+    to: str | None
+    watch: bool
+    quiet_seconds: float
+    max_refreshes: int
+    workgroup: str | None
+    athena_output: str | None
+
+
+def _parameters(options: ReportOptions) -> dict[str, Any]:
     now_ms = round(time.time() * 1000)
     given: dict[str, Any] = {}
-    if since:
-        given["since_ms"] = parse_time(since, now_ms)
-    if until:
-        given["until_ms"] = parse_time(until, now_ms)
-    if site:
-        given["site"] = site
-    if device:
-        given["device"] = device
-    for item in param:
+    if options.since:
+        given["since_ms"] = parse_time(options.since, now_ms)
+    if options.until:
+        given["until_ms"] = parse_time(options.until, now_ms)
+    if options.site:
+        given["site"] = options.site
+    if options.device:
+        given["device"] = options.device
+    for item in options.param:
         name, sep, value = item.partition("=")
         if not sep:
             raise PipelineError(f"--param takes NAME=VALUE, got {item!r}")
@@ -155,27 +175,8 @@ class _Emitter:
 @click.option("--athena-output", help="Athena results location, if the workgroup sets none.")
 @pass_context
 @domain_errors
-def report(
-    ctx: CliContext,
-    names: tuple[str, ...],
-    list_only: bool,
-    sql_files: tuple[str, ...],
-    lint_only: bool,
-    engine: str,
-    since: str | None,
-    until: str | None,
-    site: str | None,
-    device: str | None,
-    param: tuple[str, ...],
-    fmt: str,
-    out: str | None,
-    to: str | None,
-    watch: bool,
-    quiet_seconds: float,
-    max_refreshes: int,
-    workgroup: str | None,
-    athena_output: str | None,
-) -> None:
+@gather_options(ReportOptions)
+def report(ctx: CliContext, options: ReportOptions) -> None:
     """Run reports (all this lake can answer when no NAME is given) on DuckDB or Athena.
 
     Example: pipeline report device_summary --since 2026-01-01 --site site-1 --format csv
@@ -183,12 +184,12 @@ def report(
     config = ctx.config()
     tables = lake_tables(config)
     relations = set(relation_columns(tables))
-    if list_only:
+    if options.list_only:
         _list(relations)
         return
-    extra = [_user_report(path) for path in sql_files]
-    chosen = [find_report(n) for n in names] + extra
-    if lint_only:
+    extra = [_user_report(path) for path in options.sql_files]
+    chosen = [find_report(n) for n in options.names] + extra
+    if options.lint_only:
         _lint(chosen or list(reports().values()), _every_relation(config))
         return
     for spec in extra:
@@ -196,34 +197,45 @@ def report(
         if findings:
             raise PipelineError(f"{spec.name}: " + "; ".join(map(str, findings)))
     selected = chosen or [r for r in reports().values() if not r.missing(relations)]
-    values = _parameters(since, until, site, device, param)
-    clients = ctx.clients(config)
-    date = report_date(values["since_ms"] if since else None, round(time.time() * 1000))
-    filesystem = clients.arrow_s3_filesystem() if to else None
-    emitter = _Emitter(
-        fmt,
-        out,
-        to,
-        lambda table, name: publish(
-            table, filesystem, to or "", name, date, s3_deleter(clients.s3)
-        ),
-    )
-    if engine == "athena":
-        from pipeline.reports.athena import AthenaSession
+    _run(config, ctx.clients(config), tables, selected, options)
 
-        session: Any = AthenaSession(config, clients, workgroup, athena_output)
-    else:
-        from pipeline.reports.duck import LakeSession
 
-        session = LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
+@dataclass(frozen=True)
+class _Runner:
+    """The chosen reports with their parameter values, on one session, into one emitter."""
+
+    session: Any
+    selected: list[Report]
+    tables: dict[str, LakeTable]
+    values: dict[str, Any]
+    emitter: _Emitter
+
+    def run(self, changed: set[str] | None = None) -> None:
+        """Run every report, or (``changed``) those that read one of these tables."""
+        for spec in self.selected:
+            if changed is None or tables_read(spec.relations, self.tables) & changed:
+                self.emitter.emit(spec, run_report(self.session, spec, self.tables, self.values))
+
+
+def _run(
+    config: Config,
+    clients: AwsClients,
+    tables: dict[str, LakeTable],
+    selected: list[Report],
+    options: ReportOptions,
+) -> None:
+    """Run the reports once, then (``--watch``) again as the lake's tables change."""
+    values = _parameters(options)
+    emitter = _emitter(options, clients, values)
+    session = _session(options, config, clients, tables)
     queue = None
-    if watch:  # before the first run: nothing that lands after it goes unnoticed
+    if options.watch:  # before the first run: nothing that lands after it goes unnoticed
         queue = ensure_notifications(
             clients.client("sqs"), clients.s3, config.names.bucket, config.names.lake_events_queue
         )
     with session:
-        for spec in selected:
-            emitter.emit(spec, run_report(session, spec, tables, values))
+        runner = _Runner(session, selected, tables, values, emitter)
+        runner.run()
         if queue is None:
             return
         events = LakeEvents(
@@ -231,32 +243,46 @@ def report(
             queue,
             config.names.bucket,
             {t.name for t in tables.values()},
-            quiet_s=quiet_seconds,
+            quiet_s=options.quiet_seconds,
         )
         click.echo(f"watching s3://{config.names.bucket} through {queue}", err=True)
         try:
-            _watch(events, session, selected, tables, values, emitter, max_refreshes)
+            _watch(events, runner, options.max_refreshes)
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
 
 
-def _watch(
-    events: LakeEvents,
-    session: Any,
-    selected: list[Report],
-    tables: dict[str, LakeTable],
-    values: dict[str, Any],
-    emitter: _Emitter,
-    max_refreshes: int,
-) -> None:
+def _emitter(options: ReportOptions, clients: AwsClients, values: dict[str, Any]) -> _Emitter:
+    """Where results go; published results are dated by --since (else today)."""
+    date = report_date(values["since_ms"] if options.since else None, round(time.time() * 1000))
+    filesystem = clients.arrow_s3_filesystem() if options.to else None
+
+    def publish_to(table: pa.Table, name: str) -> str:
+        return publish(table, filesystem, options.to or "", name, date, s3_deleter(clients.s3))
+
+    return _Emitter(options.fmt, options.out, options.to, publish_to)
+
+
+def _session(
+    options: ReportOptions, config: Config, clients: AwsClients, tables: dict[str, LakeTable]
+) -> Any:
+    """An Athena session, or DuckDB over the lake."""
+    if options.engine == "athena":
+        from pipeline.reports.athena import AthenaSession
+
+        return AthenaSession(config, clients, options.workgroup, options.athena_output)
+    from pipeline.reports.duck import LakeSession
+
+    return LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
+
+
+def _watch(events: LakeEvents, runner: _Runner, max_refreshes: int) -> None:
     """Re-run the reports that read the tables each group of S3 events touched."""
     for refreshes, changes in enumerate(events.changes(threading.Event()), start=1):
-        refresh = getattr(session, "refresh", None)  # DuckDB: list the objects again
+        refresh = getattr(runner.session, "refresh", None)  # DuckDB: list the objects again
         if refresh:
             refresh()
-        for spec in selected:
-            if tables_read(spec.relations, tables) & changes.tables:
-                emitter.emit(spec, run_report(session, spec, tables, values))
+        runner.run(changes.tables)
         events.ack(changes)
         click.echo(f"refreshed after new data in {sorted(changes.tables)}", err=True)
         if max_refreshes and refreshes >= max_refreshes:

@@ -22,14 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from pipeline.core.errors import PipelineError
+from pipeline.aws.s3 import notify_queue
+from pipeline.aws.sqs import MAX_WAIT_S, Queue, create_bucket_queue
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGES = 10  # SQS ReceiveMessage's limit
-MAX_WAIT_S = 20  # SQS long polling's limit
 #: Objects whose arrival changes no report: compaction's rewrites (the views read the same
 #: rows), Firehose's error output, Athena's query results
 _IGNORED_BASENAMES = ("compacted-",)
@@ -42,39 +39,8 @@ def notification_id(queue: str) -> str:
 
 def ensure_notifications(sqs: Any, s3: Any, bucket: str, queue: str) -> str:
     """Create ``queue`` and notify it of every object created in ``bucket``; returns its URL."""
-    try:
-        url = sqs.create_queue(QueueName=queue)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "LakeBucketNotifications",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "s3.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": arn,
-                    "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}},
-                }
-            ],
-        }
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-        current = s3.get_bucket_notification_configuration(Bucket=bucket)
-        current.pop("ResponseMetadata", None)
-        queues = [
-            q
-            for q in current.get("QueueConfigurations", [])
-            if q.get("Id") != notification_id(queue)
-        ]
-        queues.append(
-            {"Id": notification_id(queue), "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}
-        )
-        current["QueueConfigurations"] = queues
-        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=current)
-    except (ClientError, BotoCoreError) as exc:
-        raise PipelineError(f"cannot set up notifications of {bucket} to {queue}: {exc}") from exc
+    url, arn = create_bucket_queue(sqs, queue, bucket)
+    notify_queue(s3, bucket, notification_id(queue), arn)
     return url
 
 
@@ -121,24 +87,12 @@ class LakeEvents:
         wait_s: int = MAX_WAIT_S,
         max_delay_s: float = 30.0,
     ) -> None:
-        self.sqs = sqs
-        self.queue_url = queue_url
+        self.queue = Queue(sqs, queue_url)
         self.bucket = bucket
         self.tables = tables
         self.quiet_s = quiet_s
         self.wait_s = wait_s
         self.max_delay_s = max_delay_s
-
-    def _receive(self, wait_s: float) -> list[dict[str, Any]]:
-        try:
-            response = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=MAX_MESSAGES,
-                WaitTimeSeconds=max(0, min(MAX_WAIT_S, round(wait_s))),
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise PipelineError(f"cannot read lake events from {self.queue_url}: {exc}") from exc
-        return response.get("Messages", [])
 
     def changes(self, stop: threading.Event) -> Iterator[Changes]:
         """Yields each group of changes (until ``stop`` is set); ack each before the next.
@@ -157,7 +111,7 @@ class LakeEvents:
                 pending = Changes()
                 continue
             wait = self.quiet_s if pending.tables else self.wait_s
-            messages = self._receive(wait)
+            messages = self.queue.receive(wait)
             for message in messages:
                 pending.receipts.append(message["ReceiptHandle"])
                 touched = tables_in(message.get("Body", ""), self.bucket, self.tables)
@@ -172,13 +126,4 @@ class LakeEvents:
 
     def ack(self, changes: Changes) -> None:
         """Delete the messages of ``changes`` (after the refresh they asked for succeeded)."""
-        receipts = changes.receipts
-        for start in range(0, len(receipts), MAX_MESSAGES):
-            entries = [
-                {"Id": str(i), "ReceiptHandle": handle}
-                for i, handle in enumerate(receipts[start : start + MAX_MESSAGES])
-            ]
-            try:
-                self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
-            except (ClientError, BotoCoreError) as exc:
-                raise PipelineError(f"cannot delete lake events: {exc}") from exc
+        self.queue.delete(changes.receipts)

@@ -12,10 +12,10 @@ from importlib import resources
 import pytest
 from click.testing import CliRunner
 
+from pipeline.aws.stream_scaler import next_count, shards_for
 from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.core.errors import ConfigError
-from pipeline.deploy.stream_scaler import next_count, shards_for
 from pipeline.planner import JobLoad, Workload, load_prices, make_plan, workload_from_config
 from pipeline.planner.prices import Prices
 

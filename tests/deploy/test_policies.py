@@ -1,8 +1,9 @@
 """Each IAM policy allows exactly the AWS actions its component calls.
 
 The Python side is scanned: every boto3 operation called (``client.put_records(...)``,
-``get_paginator("list_objects_v2")``) in the code each component runs, following ``self.method()``
-calls inside a class, mapped to its IAM action. What no scan of ours can see (the Java KCL
+``get_paginator("list_objects_v2")``) in the AWS adapters each component runs (every AWS call is
+in :mod:`pipeline.aws`), following ``self.method()`` calls inside a class, mapped to its IAM
+action. What no scan of ours can see (the Java KCL
 daemon, AWS services acting on our behalf, pyarrow's S3 reads, Athena) is declared separately in
 :mod:`pipeline.deploy.policies`, with its source, and checked against the KCL's properties.
 """
@@ -33,28 +34,34 @@ IAM_ACTION = {
     ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
 }
 
-#: component -> (module, class or None for module functions, methods or None for all, services)
+#: component -> (module, class or None for module functions, methods / functions or None for
+#: all, services): the adapters (pipeline.aws) each component calls
 COMPONENTS = {
     "producer": [
-        ("producers.writer", "KinesisWriter", None, ("kinesis",)),
-        ("pipeline.aws.kinesis", "KinesisStream", ("open_shard_hash_ranges",), ("kinesis",)),
+        (
+            "pipeline.aws.kinesis",
+            "KinesisStream",
+            ("put_records", "open_shard_hash_ranges"),
+            ("kinesis",),
+        ),
     ],
     "consumer": [
         ("pipeline.aws.sinks", "AwsOutputSink", None, ("s3",)),
         ("pipeline.aws.firehose", "FirehoseWriter", None, ("firehose",)),
         ("pipeline.aws.dynamodb", "ResultsTable", ("write",), ("dynamodb",)),
         ("pipeline.aws.state", "SnapshotStore", None, ("s3",)),
+        ("pipeline.aws.s3", None, ("delete_keys",), ("s3",)),  # pruning old snapshots
     ],
     "reporting": [
-        ("pipeline.lake.layout", None, None, ("s3",)),
-        ("pipeline.reports.watch", None, None, ("s3", "sqs")),
-        ("pipeline.reports.watch", "LakeEvents", None, ("sqs",)),
-        ("pipeline.alerts.deliver", None, None, ("sns",)),
-        ("pipeline.alerts.deliver", "AlertPublisher", None, ("sns", "dynamodb")),
+        ("pipeline.aws.s3", None, ("delete_keys", "notify_queue"), ("s3",)),
+        ("pipeline.aws.sqs", None, None, ("sqs",)),
+        ("pipeline.aws.sqs", "Queue", None, ("sqs",)),
+        ("pipeline.aws.sns", None, None, ("sns",)),
+        ("pipeline.aws.dynamodb", "AlertMarks", None, ("dynamodb",)),
         ("pipeline.aws.dynamodb", "ResultsTable", ("scan",), ("dynamodb",)),
     ],
     "stream-scaler": [
-        ("pipeline.deploy.stream_scaler", None, None, ("kinesis", "cloudwatch")),
+        ("pipeline.aws.stream_scaler", None, None, ("kinesis", "cloudwatch")),
     ],
 }
 
@@ -70,7 +77,8 @@ def _functions(module: str, cls: str | None, methods: tuple[str, ...] | None) ->
     """The function bodies a component runs: the given methods and every self.method() they call."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(importlib.import_module(module))))
     if cls is None:
-        yield from (n for n in tree.body if isinstance(n, ast.FunctionDef))
+        functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+        yield from (n for n in functions if methods is None or n.name in methods)
         return
     (node,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls]
     defs = {n.name: n for n in node.body if isinstance(n, ast.FunctionDef)}

@@ -10,12 +10,13 @@ under the stack's names.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.provision import Provisioner
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
 from pipeline.demo import run_demo
 from pipeline.deploy import render_template
 from producers.run import ProduceOptions
@@ -37,9 +38,8 @@ UNSUPPORTED = {
 }
 
 
-# moto warns once per resource type it skips
-@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
-def test_stack_on_the_emulator_runs_the_pipeline(emulator, client, name, tmp_path):
+def _config(endpoint_url: str, name: str) -> Config:
+    """The default configuration with every resource named after this test."""
     base = load_config(env={})
     names = dataclasses.replace(
         base.names,
@@ -51,15 +51,19 @@ def test_stack_on_the_emulator_runs_the_pipeline(emulator, client, name, tmp_pat
         glue_database=name,
         firehose_prefix=f"{name}-",
     )
-    config = dataclasses.replace(
-        base.with_endpoint(emulator.endpoint_url),
+    return dataclasses.replace(
+        base.with_endpoint(endpoint_url),
         names=names,
         consumer=dataclasses.replace(base.consumer, application=f"{name}-consumer"),
     )
-    ec2 = client("ec2")
+
+
+def _parameters(ec2: Any, config: Config, name: str) -> dict[str, str]:
+    """The stack's parameters: the configuration's names, the default VPC, two subnets."""
+    names = config.names
     (vpc,) = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
     subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
-    parameters = {
+    return {
         "StreamName": names.stream,
         "ResultsTableName": names.results_table,
         "StateTableName": names.state_table,
@@ -73,6 +77,14 @@ def test_stack_on_the_emulator_runs_the_pipeline(emulator, client, name, tmp_pat
         "VpcId": vpc["VpcId"],
         "SubnetIds": ",".join(subnets),
     }
+
+
+# moto warns once per resource type it skips
+@pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
+def test_stack_on_the_emulator_runs_the_pipeline(emulator, client, name, tmp_path):
+    config = _config(emulator.endpoint_url, name)
+    names = config.names
+    parameters = _parameters(client("ec2"), config, name)
     body = render_template(load_config(env={}))
     cloudformation = client("cloudformation")
     cloudformation.create_stack(

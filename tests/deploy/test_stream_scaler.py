@@ -8,8 +8,9 @@ import datetime
 
 import pytest
 
+from pipeline.aws import stream_scaler
 from pipeline.config import load_config
-from pipeline.deploy import render_template, stream_scaler
+from pipeline.deploy import render_template
 from tests.deploy.cfn import Resolver, load
 
 pytestmark = pytest.mark.emulator

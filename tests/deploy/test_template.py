@@ -61,7 +61,7 @@ class _Recorder:
         raise ClientError({"Error": {"Code": "404"}}, "HeadBucket")
 
     def describe_stream_summary(self, **kwargs: Any) -> dict[str, Any]:
-        return {"StreamDescriptionSummary": {"StreamStatus": "ACTIVE"}}
+        return {"StreamDescriptionSummary": {"StreamStatus": "ACTIVE", "OpenShardCount": 1}}
 
     def get_waiter(self, name: str) -> Any:
         return type("Waiter", (), {"wait": lambda self, **kwargs: None})()

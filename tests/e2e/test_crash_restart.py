@@ -23,7 +23,7 @@ import pytest
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.provision import Provisioner
-from pipeline.config import load_config
+from pipeline.config import Config, load_config
 from pipeline.core.windows.spec import parse_duration
 from pipeline.emulator import flush_firehose
 from pipeline.harness.oracle import Oracle
@@ -73,6 +73,45 @@ def consume(config_path: Path, endpoint: str) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def consume_with_kills(config_path: Path, endpoint: str, runs: int = 8) -> int:
+    """Start the consumer ``runs`` times, SIGKILLing it at a random point of each, then let one
+    run finish; returns how many runs were killed mid-run."""
+    rng = random.Random(2024)
+    killed_mid_run = 0
+    for _ in range(runs):
+        process = consume(config_path, endpoint)
+        time.sleep(rng.uniform(1.0, 2.5))  # a random kill point; the outcome must not depend on it
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed_mid_run += 1
+        process.wait(timeout=60)
+    final = consume(config_path, endpoint)
+    _, stderr = final.communicate(timeout=240)
+    assert final.returncode == 0, stderr.decode()[-2000:]
+    return killed_mid_run
+
+
+def assert_lake_counts_each_once(
+    config: Config, clients: AwsClients, sent: set[str], results: int
+) -> None:
+    """Replays may re-send rows to the lake, but its views count each event and result once."""
+    tables = lake_tables(config)
+    filesystem = clients.arrow_s3_filesystem()
+    raw = ds.dataset(
+        f"{config.names.bucket}/{tables['events'].location}",
+        filesystem=filesystem,
+        format="parquet",
+    )
+    assert raw.count_rows() >= len(sent)
+    with LakeSession(tables, filesystem, config.names.bucket) as session:
+        counted = session.query(
+            "SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM v_events_iot"
+        ).to_pylist()
+        windows = session.query("SELECT count(*) AS n FROM v_window_device_minute").to_pylist()
+    assert counted == [{"n": len(sent), "d": len(sent)}]
+    assert windows == [{"n": results}]
+
+
 def test_sigkill_at_random_points_never_double_counts_or_loses(emulator, tmp_path):
     config_path = tmp_path / "pipeline.toml"
     config_path.write_text(CONFIG)
@@ -90,18 +129,7 @@ def test_sigkill_at_random_points_never_double_counts_or_loses(emulator, tmp_pat
     )
     produce(options, clients.kinesis, config.names.stream)
 
-    rng = random.Random(2024)
-    killed_mid_run = 0
-    for _ in range(8):
-        process = consume(config_path, emulator.endpoint_url)
-        time.sleep(rng.uniform(1.0, 2.5))  # a random kill point; the outcome must not depend on it
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            killed_mid_run += 1
-        process.wait(timeout=60)
-    final = consume(config_path, emulator.endpoint_url)
-    _, stderr = final.communicate(timeout=240)
-    assert final.returncode == 0, stderr.decode()[-2000:]
+    killed_mid_run = consume_with_kills(config_path, emulator.endpoint_url)
     assert killed_mid_run >= 5, "the consumer finished too early for the kills to test anything"
 
     items = list(ResultsTable(clients.dynamodb, config.names.results_table).scan())
@@ -113,21 +141,7 @@ def test_sigkill_at_random_points_never_double_counts_or_loses(emulator, tmp_pat
         for line in truth.read_text().splitlines()
     }
     sent.discard(None)
-    tables = lake_tables(config)
-    filesystem = clients.arrow_s3_filesystem()
-    raw = ds.dataset(
-        f"{config.names.bucket}/{tables['events'].location}",
-        filesystem=filesystem,
-        format="parquet",
-    )
-    assert raw.count_rows() >= len(sent)  # replays may have re-sent rows...
-    with LakeSession(tables, filesystem, config.names.bucket) as session:
-        counted = session.query(
-            "SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM v_events_iot"
-        ).to_pylist()
-        results = session.query("SELECT count(*) AS n FROM v_window_device_minute").to_pylist()
-    assert counted == [{"n": len(sent), "d": len(sent)}]  # ...but the views count each once
-    assert results == [{"n": len(items)}]
+    assert_lake_counts_each_once(config, clients, sent, len(items))
 
     # the independent record-at-a-time oracle over what the stream delivered agrees on everything
     jobs = config.jobs_for("iot")

@@ -114,9 +114,8 @@ def put(fh: Any, name: str, records: list[bytes]) -> None:
     assert len(response["RequestResponses"]) == len(records)
 
 
-def test_parquet_conversion_with_error_output(
-    emulator: EmbeddedEmulator, client: Callable[[str], Any], name: str
-) -> None:
+def create_glue_table(client: Callable[[str], Any], name: str) -> None:
+    """Database ``name`` with a table ``events`` of COLUMNS, partitioned like the lake."""
     glue = client("glue")
     glue.create_database(DatabaseInput={"Name": name})
     glue.create_table(
@@ -127,6 +126,54 @@ def test_parquet_conversion_with_error_output(
             "PartitionKeys": [{"Name": "dt", "Type": "string"}, {"Name": "hour", "Type": "string"}],
         },
     )
+
+
+def assert_converted(body: bytes) -> None:
+    """Snappy Parquet with the Glue table's columns and types, one row per good record."""
+    parquet = pq.ParquetFile(io.BytesIO(body))
+    assert parquet.metadata.row_group(0).column(0).compression == "SNAPPY"
+    table = parquet.read()
+    assert table.schema.names == [column["Name"] for column in COLUMNS]
+    assert table.schema.types == [
+        pa.string(),
+        pa.int64(),
+        pa.int32(),
+        pa.float64(),
+        pa.float32(),
+        pa.bool_(),
+        pa.timestamp("ms"),
+        pa.map_(pa.string(), pa.string()),
+        pa.list_(pa.int32()),
+    ]
+    assert table.to_pylist() == full_rows(ROWS)
+
+
+def assert_error_output(body: bytes, name: str, before: datetime) -> None:
+    """One line per bad record: its bytes, error code, times and the Glue table it failed."""
+    lines = [json.loads(line) for line in body.splitlines()]
+    assert {base64.b64decode(line["rawData"]): line["lastErrorCode"] for line in lines} == BAD
+    for line in lines:
+        assert line["attemptsMade"] == 1
+        assert line["lastErrorMessage"]
+        assert (
+            before.timestamp() * 1000 - 1
+            <= line["arrivalTimestamp"]
+            <= line["attemptEndingTimestamp"]
+        )
+        assert line["dataCatalogTable"] == {
+            "catalogId": "123456789012",
+            "databaseName": name,
+            "tableName": "events",
+            "region": "us-east-1",
+            "versionId": "LATEST",
+            "catalogArn": "arn:aws:glue:us-east-1:123456789012:catalog",
+        }
+
+
+def test_parquet_conversion_with_error_output(
+    emulator: EmbeddedEmulator, client: Callable[[str], Any], name: str
+) -> None:
+    create_glue_table(client, name)
     fh = create_stream(client, name, **parquet_destination(name))
     records = [GOOD[0], *BAD, GOOD[1], GOOD[2]]
     before = datetime.now(UTC)
@@ -146,42 +193,8 @@ def test_parquet_conversion_with_error_output(
     assert f"{prefix}/" in partitions
     assert re.fullmatch(rf"{name}{NAME_TAIL}\.parquet", object_name)
     assert re.fullmatch(rf"errors/format-conversion-failed/{name}{NAME_TAIL}", error_keys[0])
-
-    parquet = pq.ParquetFile(io.BytesIO(written[data_keys[0]]))
-    assert parquet.metadata.row_group(0).column(0).compression == "SNAPPY"
-    table = parquet.read()
-    assert table.schema.names == [column["Name"] for column in COLUMNS]
-    assert table.schema.types == [
-        pa.string(),
-        pa.int64(),
-        pa.int32(),
-        pa.float64(),
-        pa.float32(),
-        pa.bool_(),
-        pa.timestamp("ms"),
-        pa.map_(pa.string(), pa.string()),
-        pa.list_(pa.int32()),
-    ]
-    assert table.to_pylist() == full_rows(ROWS)
-
-    lines = [json.loads(line) for line in written[error_keys[0]].splitlines()]
-    assert {base64.b64decode(line["rawData"]): line["lastErrorCode"] for line in lines} == BAD
-    for line in lines:
-        assert line["attemptsMade"] == 1
-        assert line["lastErrorMessage"]
-        assert (
-            before.timestamp() * 1000 - 1
-            <= line["arrivalTimestamp"]
-            <= line["attemptEndingTimestamp"]
-        )
-        assert line["dataCatalogTable"] == {
-            "catalogId": "123456789012",
-            "databaseName": name,
-            "tableName": "events",
-            "region": "us-east-1",
-            "versionId": "LATEST",
-            "catalogArn": "arn:aws:glue:us-east-1:123456789012:catalog",
-        }
+    assert_converted(written[data_keys[0]])
+    assert_error_output(written[error_keys[0]], name, before)
     assert flush_firehose(emulator.endpoint_url, stream=name) == 0
 
 

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from consumers.kcl.leases import Lease, LeaseTable
 from consumers.kcl.properties import config_toml
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.kinesis import KinesisStream
+from pipeline.aws.leases import Lease, LeaseTable
 from pipeline.config import Config, NamesConfig, load_config
 from pipeline.core.shard import END_OF_STREAM
 from producers.chaos import Outgoing

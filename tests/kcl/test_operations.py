@@ -8,9 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from consumers.kcl.doctor import run_checks
-from consumers.kcl.leases import EndOfStreamWatch, Lease, LeaseTable
+from consumers.kcl.leases import EndOfStreamWatch
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.kinesis import KinesisStream
+from pipeline.aws.leases import Lease, LeaseTable
 from pipeline.aws.provision import Provisioner
 from pipeline.cli import main
 from pipeline.core.shard import END_OF_STREAM

@@ -14,12 +14,12 @@ import pytest
 import sqlglot
 from click.testing import CliRunner
 
+from pipeline.aws import athena
 from pipeline.aws.clients import AwsClients
 from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.core.errors import PipelineError
 from pipeline.lake.tables import lake_tables
-from pipeline.reports import athena
 from pipeline.reports.athena import AthenaSession
 from pipeline.reports.catalog import report
 from pipeline.reports.params import bind

@@ -1,7 +1,9 @@
 """Kinesis stream autoscaling: CloudWatch alarm -> SNS -> this function -> UpdateShardCount.
 
 Inlined into the deployment template as a Lambda function: standalone (standard library, and boto3
-from the Lambda runtime, imported in the handler), so it builds its own clients. Two alarms watch
+from the Lambda runtime, imported in the handler), so it builds its own clients and lets the
+runtime report its errors. It lives with the AWS adapters because it calls AWS; the planner shares
+its :func:`shards_for`. Two alarms watch
 the stream's load as wanted shards per open shard (:data:`LOAD_EXPRESSION`: the busier of bytes/s
 over 1 MiB and records/s over 1,000, times 1 + headroom, over the shard count): scale up above 1,
 down below 0.5. On either alarm this function reads the peak minute of the last five, asks for the
