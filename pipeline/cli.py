@@ -6,8 +6,10 @@ example ``PIPELINE_DEMO_DEVICES=100``); ``--help`` of each command names them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,12 +20,20 @@ from consumers.cli import consume, kcl_group
 from pipeline import logs
 from pipeline.alerts.cli import alerts_group
 from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
+from pipeline.config import Config
 from pipeline.dashboard.cli import dashboard
 from pipeline.deploy.cli import template
 from pipeline.lake.cli import compact
 from pipeline.planner.cli import plan
 from pipeline.reports.cli import report
-from producers.cli import produce_group, source_options, source_run
+from producers.cli import (
+    CHAOS_PARAMETERS,
+    declared_settings,
+    produce_group,
+    source_options,
+    source_run,
+)
+from producers.file_source import FileSource
 from producers.run import ProduceOptions
 
 if TYPE_CHECKING:  # the harness imports the emulator: only ``pipeline chaos`` loads it
@@ -124,22 +134,54 @@ def ddl(ctx: CliContext, out: str | None) -> None:
 
 @dataclass(frozen=True)
 class DemoRequest:
-    """A ``pipeline demo`` command line: the producer's run, the output folder, the engine."""
+    """A ``pipeline demo`` command line: what to send, the output folder, the engine."""
 
     out: str
-    run: ProduceOptions
     engine: str
+    source: str
+    params: Mapping[str, Any]
+    input: str | None = None
+
+    def run(self, config: Config) -> ProduceOptions:
+        """The producer's run: a file's records as they are, or a simulated source with 2%
+        duplicates unless told otherwise."""
+        if self.input:
+            if any(self.params[name] not in (None, 0.0) for name in CHAOS_PARAMETERS):
+                raise click.UsageError(
+                    "--input sends the file's records as they are: chaos options apply to "
+                    "simulated sources"
+                )
+            return ProduceOptions(source="file", **declared_settings(config))
+        settings = declared_settings(config) if self.source == "synthetic" else {}
+        return source_run(self.params, 0.02, source=self.source, **settings)
+
+    def config(self, config: Config) -> Config:
+        """The configuration whose stream carries this demo's events."""
+        if self.input or self.source == "synthetic":
+            return config
+        stream = dataclasses.replace(config.stream, event_type=self.source)
+        return dataclasses.replace(config, stream=stream)
 
 
-def _demo_request(*, out: str, source: str, engine: str, **params: Any) -> DemoRequest:
-    """The demo's run: the source options, 2% duplicates unless told otherwise."""
-    return DemoRequest(out, source_run(params, 0.02, source=source), engine)
+def _demo_request(
+    *, out: str, source: str, engine: str, input_path: str | None, **params: Any
+) -> DemoRequest:
+    return DemoRequest(out, engine, source, params, input_path)
 
 
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @click.option(
-    "--source", type=click.Choice(["iot", "web"]), default="iot", help="What to simulate."
+    "--source",
+    type=click.Choice(["iot", "web", "synthetic"]),
+    default="iot",
+    help="What to simulate (synthetic: events of the stream's declared type).",
+)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Send this NDJSON file's records (- for standard input) instead of simulating.",
 )
 @source_options
 @click.option(
@@ -154,7 +196,9 @@ def _demo_request(*, out: str, source: str, engine: str, **params: Any) -> DemoR
 def demo(ctx: CliContext, request: DemoRequest) -> None:
     """Run the whole pipeline end to end on an embedded emulator and keep every output.
 
-    Duplicates default to 2% here; every chaos option of `pipeline produce` applies.
+    Duplicates default to 2% here; every chaos option of `pipeline produce` applies. With
+    --input, the file's records go to the stream as they are, keyed by the stream's declared
+    event type (its events are the demo's truth).
 
     Example: pipeline demo --out demo-out --source web --minutes 5 --late 0.01 --malformed 0.01
     """
@@ -162,15 +206,21 @@ def demo(ctx: CliContext, request: DemoRequest) -> None:
     from pipeline.emulator import EmbeddedEmulator
 
     with EmbeddedEmulator() as emulator_:
-        config = ctx.config().with_endpoint(emulator_.endpoint_url)
-        stream = dataclasses.replace(config.stream, event_type=request.run.source)
-        summary = run_demo(
-            dataclasses.replace(config, stream=stream),
-            Path(request.out),
-            request.run,
-            say=lambda line: click.echo(line, err=True),
-            engine=request.engine,
-        )
+        config = request.config(ctx.config().with_endpoint(emulator_.endpoint_url))
+        run = request.run(config)
+        with contextlib.ExitStack() as stack:
+            source = None
+            if request.input:
+                lines = stack.enter_context(click.open_file(request.input, "rb"))
+                source = FileSource(run.event_type, lines, name=request.input)
+            summary = run_demo(
+                config,
+                Path(request.out),
+                run,
+                say=lambda line: click.echo(line, err=True),
+                engine=request.engine,
+                records=source.blocks() if source else None,
+            )
     c = summary.counters
     click.echo(
         f"\nDemo done: {summary.records_sent} records sent; {c.events} events kept, "

@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from pipeline.reports.duck import LakeSession
 from pipeline.reports.output import format_table, write_csv
 from pipeline.reports.params import bind
 from pipeline.reports.runner import run_report
+from producers.block import Block
 from producers.run import ProduceOptions, produce
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,10 @@ def run_demo(
     options: ProduceOptions,
     say: Callable[[str], None] = print,
     engine: str = "local",
+    records: Iterable[Block] | None = None,
 ) -> DemoSummary:
-    """Run the demo against ``config``'s endpoint (the caller starts the emulator)."""
+    """Run the demo against ``config``'s endpoint (the caller starts the emulator); ``records``
+    replace the simulated source (a file's records)."""
     from pipeline.emulator import flush_firehose
 
     out.mkdir(parents=True, exist_ok=True)
@@ -79,7 +82,7 @@ def run_demo(
         **{**options.__dict__, "truth": out / "truth" / "events.jsonl", "end_of_stream": True}
     )
     summary.records_sent, summary.counters = _produce_and_consume(
-        config, clients, options, say, engine
+        config, clients, options, say, engine, records
     )
     say(_progress(summary.counters))
 
@@ -102,6 +105,7 @@ def _produce_and_consume(
     options: ProduceOptions,
     say: Callable[[str], None],
     engine: str,
+    records: Iterable[Block] | None,
 ) -> tuple[int, Counters]:
     """Records sent and the consumer's counters: the producer runs in a thread while the
     consumer runs until every shard has reached the producer's end-of-stream marker."""
@@ -111,7 +115,8 @@ def _produce_and_consume(
 
     def producer() -> None:
         try:
-            sent.append(produce(options, clients.kinesis, config.names.stream).records)
+            stats = produce(options, clients.kinesis, config.names.stream, records=records)
+            sent.append(stats.records)
         except BaseException as exc:  # reported by the main thread
             producer_error.append(exc)
             stop.set()

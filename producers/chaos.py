@@ -44,7 +44,8 @@ LATE_MARGIN_MS = 600_000
 #: A late event needs its key's previous record to be at most this much older.
 LATE_RECENT_MS = 300_000
 HOT_KEY = "hot-key-0"
-#: The consumer's allowed lateness and the longest hold-back, by source (pipeline/defaults.toml).
+#: The simulated fleets' allowed lateness and longest hold-back (their jobs in
+#: pipeline/defaults.toml); other sources derive theirs from their type's jobs.
 DEFAULT_LATENESS_MS = {"iot": 30_000, "web": 2_000}
 DEFAULT_DISORDER_MS = {"iot": 10_000, "web": 1_000}
 
@@ -73,16 +74,12 @@ class ChaosOptions:
         if (self.max_disorder_ms or 0) < 0 or (self.lateness_ms or 0) < 0:
             raise ValueError("--max-disorder and --lateness must not be negative")
 
-    def resolve(self, source: str) -> ChaosOptions:
-        """These options with the source's default durations filled in, checked."""
+    def resolve(self, lateness_ms: int, disorder_ms: int) -> ChaosOptions:
+        """These options with the given default durations filled in where unset, checked."""
         resolved = replace(
             self,
-            max_disorder_ms=DEFAULT_DISORDER_MS[source]
-            if self.max_disorder_ms is None
-            else self.max_disorder_ms,
-            lateness_ms=DEFAULT_LATENESS_MS[source]
-            if self.lateness_ms is None
-            else self.lateness_ms,
+            max_disorder_ms=disorder_ms if self.max_disorder_ms is None else self.max_disorder_ms,
+            lateness_ms=lateness_ms if self.lateness_ms is None else self.lateness_ms,
         )
         if resolved.out_of_order and resolved.disorder_ms >= resolved.allowed_lateness_ms:
             raise ValueError(

@@ -20,9 +20,12 @@ from pipeline.cli_support import (
     option_group,
     pass_context,
 )
+from pipeline.config import Config
+from pipeline.core.errors import ConfigError
 from pipeline.core.windows.spec import parse_duration
 from pipeline.runtime import tune_gc
 from producers.chaos import ChaosOptions
+from producers.file_source import FileCounts, FileSource
 from producers.run import ProduceOptions, produce, write_file
 from producers.writer import WriterStats
 
@@ -87,7 +90,7 @@ chaos_options = option_group(
     ),
 )
 #: The parameters of :data:`chaos_options`, which :func:`source_run` turns into ChaosOptions.
-_CHAOS_PARAMETERS = (
+CHAOS_PARAMETERS = (
     "duplicates",
     "out_of_order",
     "max_disorder",
@@ -97,6 +100,12 @@ _CHAOS_PARAMETERS = (
     "hot_keys",
 )
 
+_minutes_option = click.option(
+    "--minutes", type=float, default=10.0, show_default=True, help="Simulated minutes of events."
+)
+_seed_option = click.option(
+    "--seed", type=int, default=1, show_default=True, help="Seed: same seed, same bytes."
+)
 #: Chaos, fleet size, simulated duration and seed: shared by ``produce`` and ``demo``.
 source_options = option_group(
     chaos_options,
@@ -109,16 +118,26 @@ source_options = option_group(
         show_default=True,
         help="Devices in the fleet (iot) or anonymous users (web).",
     ),
+    _minutes_option,
+    _seed_option,
+)
+event_type_option = click.option(
+    "--event-type", help="A declared event type [default: the stream's, stream.event_type]."
+)
+#: The same for synthetic events of a declared type, whose keys are its partition-key values.
+synthetic_options = option_group(
+    chaos_options,
     click.option(
-        "--minutes",
-        type=float,
-        default=10.0,
+        "--keys",
+        "devices",
+        type=int,
+        default=50,
         show_default=True,
-        help="Simulated minutes of events.",
+        help="Distinct partition-key values (devices, users, ...), one event per 10 s each.",
     ),
-    click.option(
-        "--seed", type=int, default=1, show_default=True, help="Seed: same seed, same bytes."
-    ),
+    _minutes_option,
+    _seed_option,
+    event_type_option,
 )
 
 
@@ -140,30 +159,13 @@ def source_run(
         malformed=params["malformed"],
         hot_keys=params["hot_keys"],
     )
-    rest = {name: value for name, value in params.items() if name not in _CHAOS_PARAMETERS}
+    rest = {name: value for name, value in params.items() if name not in CHAOS_PARAMETERS}
     return ProduceOptions(**rest, **settings, chaos=chaos)
 
 
-#: The options of ``produce`` beyond the source options (their names: ProduceOptions fields,
-#: except those :func:`_produce_request` converts or keeps for itself).
-_produce_only_options = option_group(
-    click.option("--count", type=int, help="Stop after this many events (instead of --minutes)."),
-    click.option(
-        "--duration", help="Simulated time to cover, e.g. 90s, 30m (instead of --minutes)."
-    ),
-    click.option(
-        "--start",
-        default="2026-01-01T00:00:00Z",
-        show_default=True,
-        help="Event time of the first event: ISO-8601 instant or 'now'.",
-    ),
-    click.option(
-        "--speed",
-        type=float,
-        default=0.0,
-        show_default=True,
-        help="Simulated seconds per real second (0: as fast as the stream allows).",
-    ),
+#: How records are delivered: every ``produce`` command (their names: ProduceOptions fields,
+#: except ``json``).
+_delivery_options = option_group(
     click.option(
         "--rate", type=float, help="Records per second overall (default: the shards' limits)."
     ),
@@ -184,24 +186,68 @@ _produce_only_options = option_group(
         "--truth", type=click.Path(dir_okay=False), help="Write the ground truth (JSON lines) here."
     ),
     click.option(
-        "--to-file",
-        type=click.Path(dir_okay=False),
-        help="Write the records as NDJSON here instead of sending them.",
-    ),
-    click.option(
         "--end-of-stream", is_flag=True, help="Finish with an end-of-stream marker on every shard."
     ),
     click.option("--json", "as_json", is_flag=True, help="Print the final statistics as JSON."),
 )
+#: The options of the simulated sources beyond the source options (their names: ProduceOptions
+#: fields, except those :func:`_produce_request` converts or keeps for itself).
+_produce_only_options = option_group(
+    click.option("--count", type=int, help="Stop after this many events (instead of --minutes)."),
+    click.option(
+        "--duration", help="Simulated time to cover, e.g. 90s, 30m (instead of --minutes)."
+    ),
+    click.option(
+        "--start",
+        default="2026-01-01T00:00:00Z",
+        show_default=True,
+        help="Event time of the first event: ISO-8601 instant or 'now'.",
+    ),
+    click.option(
+        "--speed",
+        type=float,
+        default=0.0,
+        show_default=True,
+        help="Simulated seconds per real second (0: as fast as the stream allows).",
+    ),
+    click.option(
+        "--to-file",
+        type=click.Path(dir_okay=False),
+        help="Write the records as NDJSON here instead of sending them.",
+    ),
+)
+
+
+def declared_settings(config: Config, name: str | None = None) -> dict[str, Any]:
+    """The :class:`ProduceOptions` settings of a declared event type (default: the stream's):
+    the type, and its jobs' smallest allowed lateness, which chaos's durations follow."""
+    if name is None:
+        etype = config.stream_type
+    elif name in config.types:
+        etype = config.types[name]
+    else:
+        known = ", ".join(sorted(config.types))
+        raise ConfigError(f"--event-type: unknown event type {name!r} (declared: {known})")
+    lateness = [job.lateness_ms for job in config.jobs_for(etype.name)]
+    return {"etype": etype, "job_lateness_ms": min(lateness, default=30_000)}
 
 
 @dataclass(frozen=True)
 class ProduceRequest:
-    """A ``pipeline produce`` command line: the run, and where its records or figures go."""
+    """A ``pipeline produce`` command line: the run, and where its records or figures go.
 
-    run: ProduceOptions
+    The run is built once the configuration is known (:meth:`run`): a synthetic source's
+    event type is declared there."""
+
+    source: str
+    params: Mapping[str, Any]
     to_file: str | None = None
     as_json: bool = False
+    event_type: str | None = None
+
+    def run(self, config: Config) -> ProduceOptions:
+        settings = declared_settings(config, self.event_type) if self.source == "synthetic" else {}
+        return source_run(self.params, 0.0, source=self.source, **settings)
 
 
 def _produce_request(source: str, **params: Any) -> ProduceRequest:
@@ -210,9 +256,9 @@ def _produce_request(source: str, **params: Any) -> ProduceRequest:
     if duration is not None:
         params["minutes"] = (_duration_ms(duration, "--duration") or 0) / 60_000
     to_file, as_json = params.pop("to_file"), params.pop("as_json")
-    start_ms = _start_ms(params.pop("start"))
-    run = source_run(params, 0.0, source=source, start_ms=start_ms)
-    return ProduceRequest(run, to_file, as_json)
+    event_type = params.pop("event_type", None)
+    params["start_ms"] = _start_ms(params.pop("start"))
+    return ProduceRequest(source, params, to_file, as_json, event_type)
 
 
 @click.group()
@@ -222,23 +268,43 @@ def produce_group() -> None:
 
 def _produce(ctx: CliContext, request: ProduceRequest) -> None:
     """Write the records to a file, or send them and print the run's figures."""
+    config = ctx.config()
+    run = request.run(config)
     if request.to_file:
-        written = write_file(request.run, request.to_file)
+        written = write_file(run, request.to_file)
         click.echo(f"wrote {written} records to {request.to_file}")
         return
-    config = ctx.config()
+    _send(ctx, config, run, request.as_json)
+
+
+def _send(
+    ctx: CliContext,
+    config: Config,
+    run: ProduceOptions,
+    as_json: bool,
+    source: FileSource | None = None,
+) -> None:
+    """Send a run (or a file's records) and print its figures."""
     tune_gc()  # a long run allocates millions of short-lived objects
-    progress = _Progress(enabled=sys.stderr.isatty() and not request.as_json)
+    progress = _Progress(enabled=sys.stderr.isatty() and not as_json)
     stats = produce(
-        request.run, ctx.clients(config).kinesis, config.names.stream, on_progress=progress
+        run,
+        ctx.clients(config).kinesis,
+        config.names.stream,
+        on_progress=progress,
+        records=source.blocks() if source else None,
     )
     progress.done()
     elapsed = max(1e-6, time.monotonic() - progress.started)
-    click.echo(_figures_json(stats, elapsed) if request.as_json else _figures(stats, elapsed))
+    counts = source.counts if source else None
+    click.echo(
+        _figures_json(stats, elapsed, counts) if as_json else _figures(stats, elapsed, counts)
+    )
 
 
-def _figures_json(stats: WriterStats, elapsed: float) -> str:
+def _figures_json(stats: WriterStats, elapsed: float, counts: FileCounts | None = None) -> str:
     figures = {
+        **(counts.__dict__ if counts else {}),
         **stats.__dict__,
         "seconds": round(elapsed, 3),
         "records_per_s": round(stats.user_records / elapsed, 1),
@@ -247,8 +313,8 @@ def _figures_json(stats: WriterStats, elapsed: float) -> str:
     return msgspec.json.encode(figures).decode()
 
 
-def _figures(stats: WriterStats, elapsed: float) -> str:
-    return (
+def _figures(stats: WriterStats, elapsed: float, counts: FileCounts | None = None) -> str:
+    text = (
         f"sent {stats.user_records:,} records in {stats.records:,} Kinesis records "
         f"({stats.bytes:,} bytes, {stats.calls:,} PutRecords calls) in {elapsed:.1f} s: "
         f"{stats.user_records / elapsed:,.0f} records/s, "
@@ -256,37 +322,85 @@ def _figures(stats: WriterStats, elapsed: float) -> str:
         f"retried, {stats.throttled_s:.1f} s held back by the shards' budgets; "
         f"errors: {stats.error_codes or 'none'}"
     )
+    if counts is not None:
+        text += (
+            f"\nfrom the file: {counts.records:,} records; {counts.not_json:,} not JSON objects "
+            f"and {counts.no_key:,} without a partition key (sent as they are, under line-<n>: "
+            f"the consumer dead-letters what is not a valid event); {counts.blank:,} blank lines"
+        )
+    return text
+
+
+_SOURCES = {
+    "iot": ("IoT telemetry of a simulated fleet", "--devices 200"),
+    "web": ("a simulated web click stream", "--users 200"),
+    "synthetic": (
+        "seeded synthetic events of a declared type (load-test a new schema)",
+        "--keys 200",
+    ),
+}
 
 
 def _produce_command(source: str) -> click.Command:
     """``produce SOURCE``: one command per source (click binds a function to one command)."""
 
-    @source_options
+    @(synthetic_options if source == "synthetic" else source_options)
     @_produce_only_options
+    @_delivery_options
     @pass_context
     @domain_errors
     @gather_options(functools.partial(_produce_request, source))
     def command(ctx: CliContext, request: ProduceRequest) -> None:
         _produce(ctx, request)
 
-    name = (
-        "IoT telemetry of a simulated fleet" if source == "iot" else "a simulated web click stream"
-    )
-    flag = "devices" if source == "iot" else "users"
-    command.__doc__ = f"""Send {name} into the stream (or --to-file).
+    what, example = _SOURCES[source]
+    command.__doc__ = f"""Send {what} into the stream (or --to-file).
 
     Records go as fast as the shards take them (1,000 records and 1 MiB per second each) unless
     --rate or --speed slow them down. Chaos rates label every record they touch in --truth.
     Every option can also be set in the environment: PIPELINE_PRODUCE_{source.upper()}_<OPTION>
     (e.g. PIPELINE_PRODUCE_{source.upper()}_RATE=500).
 
-    Example: pipeline produce {source} --{flag} 200 --minutes 30 --late 0.01 --truth truth.jsonl
+    Example: pipeline produce {source} {example} --minutes 30 --late 0.01 --truth truth.jsonl
     """
     return click.command(source)(command)
 
 
-produce_group.add_command(_produce_command("iot"))
-produce_group.add_command(_produce_command("web"))
+for _source in _SOURCES:
+    produce_group.add_command(_produce_command(_source))
+
+
+@produce_group.command("file")
+@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "--partition-key",
+    help="The field whose value keys each record [default: the type's partition_key].",
+)
+@event_type_option
+@_delivery_options
+@pass_context
+@domain_errors
+def file_command(
+    ctx: CliContext,
+    path: str,
+    partition_key: str | None,
+    event_type: str | None,
+    as_json: bool,
+    **delivery: Any,
+) -> None:
+    """Send the records of an NDJSON file (- for standard input) as they are.
+
+    One record per non-blank line, its bytes unchanged, keyed by the declared partition_key
+    field. A line that is not a JSON object is sent too (the consumer dead-letters it) and
+    counted in the summary. Same delivery as the simulated sources: limits, retries, budgets.
+
+    Example: pipeline --config examples/telemetry.toml produce file readings.ndjson --truth t.jsonl
+    """
+    config = ctx.config()
+    run = ProduceOptions(source="file", **delivery, **declared_settings(config, event_type))
+    with click.open_file(path, "rb") as lines:
+        source = FileSource(run.event_type, lines, partition_key, name=path)
+        _send(ctx, config, run, as_json, source)
 
 
 class _Progress:

@@ -3,7 +3,8 @@
 Each non-blank line is one record, its bytes unchanged (without the line break). Its partition
 key is the value of the declared ``partition_key`` field (or the one given); its event time is read
 as the consumer reads it, so that the writer keeps per-key order within the allowed lateness. A
-line that is not a JSON object, or lacks the key field, is still sent (the consumer dead-letters
+line that is not a JSON object, or lacks a usable key (a string or number of 1 to 256
+characters, as Kinesis requires), is still sent (the consumer dead-letters
 what is not a valid event), under the key ``line-<number>``, and counted: nothing is skipped
 silently. A line longer than a Kinesis record can hold stops the run with its line number.
 """
@@ -23,8 +24,9 @@ from producers.block import NO_TIME, Block
 
 #: Lines per block handed to the writer.
 BLOCK_LINES = 10_000
-#: Kinesis's record limit (data and partition key).
+#: Kinesis's record limit (data and partition key) and partition-key limit.
 MAX_RECORD_BYTES = 1024 * 1024
+MAX_KEY_CHARS = 256
 
 
 @dataclass
@@ -56,6 +58,7 @@ class FileSource:
 
     def blocks(self) -> Iterator[Block]:
         chunk: list[bytes] = []
+        numbers: list[int] = []
         for raw in self.lines:
             self._line += 1
             line = raw.rstrip(b"\r\n")
@@ -69,30 +72,30 @@ class FileSource:
                     "read before it"
                 )
             chunk.append(line)
+            numbers.append(self._line)
             if len(chunk) == BLOCK_LINES:
-                yield self._block(chunk)
-                chunk = []
+                yield self._block(chunk, numbers)
+                chunk, numbers = [], []
         if chunk:
-            yield self._block(chunk)
+            yield self._block(chunk, numbers)
 
-    def _block(self, lines: list[bytes]) -> Block:
-        first = self._line - len(lines) + 1  # approximate when blank lines were skipped
+    def _block(self, lines: list[bytes], numbers: list[int]) -> Block:
         keys: list[str] = []
         times: list[object] = []
         timed: list[int] = []
         for offset, line in enumerate(lines):
             try:
                 event = msgspec.json.decode(line)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                 event = None
             if not isinstance(event, dict):
                 self.counts.not_json += 1
-                keys.append(f"line-{first + offset}")
+                keys.append(f"line-{numbers[offset]}")
                 continue
             key = event.get(self.key_field)
-            if key is None or key == "" or isinstance(key, dict | list):
+            if not isinstance(key, str | int | float) or not 0 < len(str(key)) <= MAX_KEY_CHARS:
                 self.counts.no_key += 1
-                key = f"line-{first + offset}"
+                key = f"line-{numbers[offset]}"
             keys.append(str(key))
             value = event.get(self.etype.time_field)
             if isinstance(value, str | int | float) and not isinstance(value, bool):

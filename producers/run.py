@@ -10,7 +10,7 @@ close their last windows deterministically.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,18 +20,22 @@ from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.retry import Backoff
 from pipeline.config import shipped_event_type
 from pipeline.core.errors import PipelineError
+from pipeline.core.events.schema import EventType
 from pipeline.core.shard import END_OF_STREAM
 from producers.aggregation import Aggregator
 from producers.batching import StreamClock
 from producers.block import Block, Outgoing
-from producers.chaos import ChaosOptions, inject
+from producers.chaos import DEFAULT_DISORDER_MS, DEFAULT_LATENESS_MS, ChaosOptions, inject
 from producers.iot import IotFleet
 from producers.shards import RATE_SHARE, SHARD_RECORDS_PER_S, ShardBudgets, ShardMap
+from producers.synthetic import SyntheticSource
 from producers.truth import TruthWriter
 from producers.web import WebUsers
 from producers.writer import MAX_ATTEMPTS, KinesisWriter, WriterStats
 
-SOURCES = ("iot", "web")
+SOURCES = ("iot", "web", "synthetic", "file")
+#: Sources of a declared event type (the others simulate a shipped one).
+DECLARED_SOURCES = ("synthetic", "file")
 DEFAULT_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: fixed so that a seed fixes the bytes
 #: With ``speed``, records due within this much real time go together.
 _TICK_S = 0.05
@@ -53,10 +57,16 @@ class ProduceOptions:
     end_of_stream: bool = False
     truth: str | Path | None = None
     force: bool = False  # a --rate past the shards' limits: per-shard budgets off
+    #: synthetic, file: the declared event type (iot, web: the shipped one of that name)
+    etype: EventType | None = None
+    #: synthetic, file: the smallest allowed lateness of the type's jobs (chaos defaults follow)
+    job_lateness_ms: int = 30_000
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise ValueError(f"--source must be one of {', '.join(SOURCES)}, got {self.source!r}")
+        if self.source in DECLARED_SOURCES and self.etype is None:
+            raise ValueError(f"a {self.source} source needs its declared event type")
         if self.devices <= 0:
             raise ValueError(f"--devices must be positive, got {self.devices}")
         if self.minutes <= 0:
@@ -67,7 +77,15 @@ class ProduceOptions:
             raise ValueError(f"--speed must not be negative, got {self.speed}")
         if self.rate is not None and self.rate <= 0:
             raise ValueError(f"--rate must be positive, got {self.rate}")
-        object.__setattr__(self, "chaos", self.chaos.resolve(self.source))
+        if self.source == "file" and self.chaos.active:
+            raise ValueError("chaos options apply to simulated sources, not to a file's records")
+        lateness = DEFAULT_LATENESS_MS.get(self.source, self.job_lateness_ms)
+        disorder = DEFAULT_DISORDER_MS.get(self.source, lateness // 3)
+        object.__setattr__(self, "chaos", self.chaos.resolve(lateness, disorder))
+
+    @property
+    def event_type(self) -> EventType:
+        return self.etype or shipped_event_type(self.source)
 
 
 def source_blocks(options: ProduceOptions) -> Iterator[Block]:
@@ -77,8 +95,15 @@ def source_blocks(options: ProduceOptions) -> Iterator[Block]:
         until = 2**62  # bounded by the count instead
     if options.source == "iot":
         blocks = IotFleet(options.devices, options.seed, options.start_ms).blocks(until)
-    else:
+    elif options.source == "web":
         blocks = WebUsers(options.devices, options.seed, options.start_ms).blocks(until)
+    elif options.source == "synthetic":
+        source = SyntheticSource(
+            options.event_type, options.devices, options.seed, options.start_ms
+        )
+        blocks = source.blocks(until)
+    else:
+        raise ValueError("a file's records come from its FileSource, not from options")
     left = options.count
     for block in blocks:
         if left is not None and len(block) >= left:
@@ -89,12 +114,18 @@ def source_blocks(options: ProduceOptions) -> Iterator[Block]:
             left -= len(block)
 
 
-def outgoing_blocks(options: ProduceOptions) -> Iterator[Block]:
-    """The exact records a run sends, in order, a block at a time (deterministic for a seed)."""
+def outgoing_blocks(
+    options: ProduceOptions, records: Iterable[Block] | None = None
+) -> Iterator[Block]:
+    """The exact records a run sends, in order, a block at a time (deterministic for a seed).
+
+    ``records`` replaces the simulated source (a file's records, sent as they are)."""
+    if records is not None:
+        return iter(records)
     blocks = source_blocks(options)
     if options.speed:
         blocks = _paced(blocks, options)
-    return inject(blocks, options.chaos, options.seed, shipped_event_type(options.source))
+    return inject(blocks, options.chaos, options.seed, options.event_type)
 
 
 def outgoing(options: ProduceOptions) -> Iterator[Outgoing]:
@@ -152,11 +183,12 @@ def produce(
     on_progress: Callable[[WriterStats], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    records: Iterable[Block] | None = None,
 ) -> WriterStats:
     """Send a whole run; raises DeliveryError if anything was not delivered.
 
     ``clock`` and ``sleep`` pace the shards' budgets and the retries' backoff (tests pass a
-    simulated clock)."""
+    simulated clock); ``records`` replaces the simulated source (a file's records)."""
     kinesis = KinesisStream(kinesis_client, stream)
     shard_map = ShardMap(kinesis.shards())  # also: the stream exists, before anything is sent
     check_capacity(options, shard_map)
@@ -177,7 +209,7 @@ def produce(
             max_call_records=max(1, min(500, int(options.rate or 500))),
             on_progress=on_progress,
         )
-        for block in outgoing_blocks(options):
+        for block in outgoing_blocks(options, records):
             if spread is not None:
                 block.hash_keys = [spread(key) for key in block.keys]
             ready = block

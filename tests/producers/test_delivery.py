@@ -204,3 +204,52 @@ def test_a_stream_that_disappears_mid_run_ends_with_what_was_and_was_not_deliver
         )
     delivered = int(str(err.value).split("delivered ")[1].split(",")[0])
     assert delivered == sum(map(len, read_back(stream, name).values())) > 0
+
+
+@pytest.mark.slow
+def test_produce_file_delivers_every_line_once_despite_partial_failures_and_throttling(
+    emulator, stream, name, tmp_path
+):
+    lines = [
+        json.dumps(
+            {
+                "event_id": f"e{i}",
+                "device_id": f"dev-{i % 37:03d}",
+                "device_type": "meter",
+                "site": "site-01",
+                "ts": 1_767_225_600_000 + i * 250,
+            }
+        ).encode()
+        for i in range(4000)
+    ]
+    lines[10] = b"not json"
+    lines[20] = b'{"event_id": "no device"}'
+    source = tmp_path / "records.ndjson"
+    source.write_bytes(b"\n".join(lines) + b"\n\n")
+    set_faults(
+        emulator.endpoint_url,
+        {
+            "seed": 5,
+            "rules": [
+                {"service": "kinesis", "operation": "PutRecords", "kind": "partial", "rate": 0.3},
+                {"service": "kinesis", "operation": "PutRecords", "kind": "throttle", "rate": 0.05},
+            ],
+        },
+    )
+    args = ["--endpoint-url", emulator.endpoint_url, "produce", "file", str(source), "--json"]
+    args += ["--truth", str(tmp_path / "t.jsonl")]
+    result = CliRunner().invoke(main, args, env={**ENV, "PIPELINE_NAMES_STREAM": name})
+    faults = set_faults(emulator.endpoint_url, None)
+    assert result.exit_code == 0, result.output
+    assert faults["kinesis.PutRecords.partial"] > 3 and faults["kinesis.PutRecords.throttle"] > 0
+    figures = json.loads(result.output)
+    assert figures["retried_entries"] > 0 and figures["failed"] == 0
+    assert (figures["records"], figures["not_json"], figures["no_key"]) == (4000, 1, 1)
+    assert figures["blank"] == 1
+    truth = read_truth(tmp_path / "t.jsonl")
+    stored = read_back(stream, name)
+    assert Counter(line["data"] for line in truth) == Counter(lines)  # in delivery order
+    assert Counter(r.data for rs in stored.values() for r in rs) == Counter(lines)  # each once
+    keys = {r.data: r.partition_key for rs in stored.values() for r in rs}
+    assert keys[lines[0]] == "dev-000" and keys[lines[10]] == "line-11"
+    assert keys[lines[20]] == "line-21"  # no device_id: keyed by its line
