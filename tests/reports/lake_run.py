@@ -11,6 +11,7 @@ import dataclasses
 import random
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -19,7 +20,6 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.provision import Provisioner
 from pipeline.aws.sinks import AwsOutputSink
 from pipeline.config import Config, load_config
-from pipeline.config import shipped_event_type as event_type
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import END_OF_STREAM, ShardCore
 from pipeline.core.windows.spec import parse_duration
@@ -31,8 +31,10 @@ SHARDS = ("shardId-000000000000", "shardId-000000000001")
 _encode = msgspec.json.Encoder().encode
 
 
-def lake_config(endpoint_url: str, name: str, event_type_name: str = "iot") -> Config:
-    base = load_config(env={"PIPELINE_STREAM_EVENT_TYPE": event_type_name})
+def lake_config(
+    endpoint_url: str, name: str, event_type_name: str = "iot", path: Path | None = None
+) -> Config:
+    base = load_config(path, env={"PIPELINE_STREAM_EVENT_TYPE": event_type_name})
     names = dataclasses.replace(
         base.names,
         stream=f"{name}-events",
@@ -131,7 +133,7 @@ def write_to_lake(config: Config, clients: AwsClients, sent: Sent, batch: int = 
     """Provision, run every shard's records through its core and the AWS sinks, close the
     windows (end of stream) and deliver Firehose's buffers."""
     Provisioner(config, clients).run()
-    etype = event_type(config.stream.event_type)
+    etype = config.stream_type
     jobs = config.jobs_for(etype.name)
     sink = AwsOutputSink(config, clients)
     for shard, records in sent.records.items():
