@@ -40,7 +40,7 @@ class PlanOptions:
     workload (``None``: the configuration's value)."""
 
     events_per_second: Decimal
-    event_bytes: int
+    event_bytes: int | None
     windows_config: str | None
     retention: int | None
     groups: dict[str, int]
@@ -64,8 +64,8 @@ class PlanOptions:
 @click.option(
     "--event-bytes",
     type=click.IntRange(min=1),
-    required=True,
-    help="Bytes per record as Kinesis meters it (data plus partition key).",
+    help="Bytes per record as Kinesis meters it (data plus partition key) [default: estimated "
+    "from the stream's declared event type].",
 )
 @click.option(
     "--windows",
