@@ -122,7 +122,7 @@ def test_every_function_equals_the_oracle_in_any_split_into_shards_and_batches(
         for size in [*splits, len(batch)]:
             core.process(batch[start : start + size])
             start += size
-        for r in core.end_of_stream().results:
+        for r in core.close_windows(end_of_stream=True).results:
             parts[(r.window_start_ms, r.group[0][1])][shard] = r.states
     got = {}
     for key, by_shard in parts.items():
@@ -189,7 +189,9 @@ def test_the_seeds_per_second_web_rollup_as_a_declared_job():
         }
         for i, (u, os_, q) in enumerate(clicks)
     ]
-    (result,) = core.process(records(payloads)).results + core.end_of_stream().results
+    (result,) = (
+        core.process(records(payloads)).results + core.close_windows(end_of_stream=True).results
+    )
     assert result.window_start_ms == second * 1000
     assert dict(result.metrics) == {
         "events": 7,

@@ -63,7 +63,7 @@ def run(events: list[dict], splits: list[int]) -> tuple[dict, list[str], ShardCo
         for r in out.results:
             assert (r.window_start_ms, r.group) not in results, "a window was emitted twice"
             results[(r.window_start_ms, tuple(v for _, v in r.group))] = dict(r.metrics)
-    for r in core.end_of_stream().results:
+    for r in core.close_windows(end_of_stream=True).results:
         results[(r.window_start_ms, tuple(v for _, v in r.group))] = dict(r.metrics)
     return results, late, core
 

@@ -1,6 +1,13 @@
 """Exact window results and late routing of the core on hand-computed inputs."""
 
+import zlib
+
+import msgspec
+import pytest
+
 from pipeline.config import load_config
+from pipeline.core.dedupe import Deduper
+from pipeline.core.errors import StateError
 from pipeline.core.events.schema import event_type
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import END_OF_STREAM, ShardCore
@@ -81,7 +88,7 @@ def test_duplicates_are_dropped_and_counted():
     out = c.process(records([iot_event(1, T0), iot_event(1, T0), iot_event(2, T0 + 1)]))
     assert out.counters.duplicates == 1
     assert [r.sequence_number for r in out.events] == ["1", "3"]
-    (result,) = c.end_of_stream().results
+    (result,) = c.close_windows(end_of_stream=True).results
     assert metrics(result)["events"] == 2
 
 
@@ -115,7 +122,9 @@ def test_invalid_records_become_dead_letters_with_position_and_raw_bytes():
 def test_snapshot_restore_continues_identically():
     events = [iot_event(i, T0 + i * 7_000, temperature=float(i)) for i in range(40)]
     whole = core()
-    expected = whole.process(records(events)).results + whole.end_of_stream().results
+    expected = (
+        whole.process(records(events)).results + whole.close_windows(end_of_stream=True).results
+    )
 
     first = core()
     got = first.process(records(events[:17])).results
@@ -123,7 +132,7 @@ def test_snapshot_restore_continues_identically():
     second.restore(first.snapshot())
     got += (
         second.process(records(events[17:], first_sequence=18)).results
-        + second.end_of_stream().results
+        + second.close_windows(end_of_stream=True).results
     )
     assert got == expected
 
@@ -156,3 +165,38 @@ def test_a_merged_child_of_two_split_siblings_holds_their_common_memory_once():
     assert len(merged.deduper) == 2
     merged.process(records([iot_event(3, T0 + 20 * 60_000)], first_sequence=5))  # forgets both
     assert len(merged.deduper) == 1
+
+
+def test_merged_memories_keep_an_id_once_in_its_newest_bucket():
+    deduper = Deduper(60_000, bucket_ms=1_000)
+    deduper.load_state({"5": ["a", "b"]})
+    deduper.merge({"7": ["a"], "3": ["b", "c"]})
+    assert deduper.to_state() == {"7": ["a"], "5": ["b"], "3": ["c"]}
+
+
+def snapshot_with(**changes) -> bytes:
+    state = msgspec.msgpack.decode(zlib.decompress(core().snapshot()))
+    return zlib.compress(msgspec.msgpack.encode(state | changes))
+
+
+@pytest.mark.parametrize(
+    ("blob", "message"),
+    [
+        (b"not a snapshot", "unreadable state snapshot"),
+        (zlib.compress(b"\xc1"), "unreadable state snapshot"),  # 0xc1: never valid msgpack
+        (snapshot_with(version=2), "unsupported snapshot version 2"),
+        (snapshot_with(event_type="web"), "snapshot holds web state, not iot"),
+    ],
+    ids=["not zlib", "not msgpack", "version", "event type"],
+)
+def test_a_snapshot_that_is_not_this_cores_is_a_state_error(blob, message):
+    for load in (core().restore, core().adopt_parent):
+        with pytest.raises(StateError, match=message):
+            load(blob)
+
+
+def test_a_parent_snapshot_with_open_windows_is_a_state_error():
+    parent = core()
+    parent.process(records([iot_event(1, T0)]))
+    with pytest.raises(StateError, match="taken after its windows were closed"):
+        core().adopt_parent(parent.snapshot())
