@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import load_config
-from pipeline.core.errors import ConfigError
 from pipeline.core.events.schema import event_type
 from pipeline.core.shard import ShardCore
 from pipeline.core.windows.aggregates import HLL_REGISTERS, hll_estimate, hll_registers
@@ -205,19 +204,3 @@ def test_the_seeds_per_second_web_rollup_as_a_declared_job():
         "quadrant_c_users": 1,
         "quadrant_d_users": 1,
     }
-
-
-@pytest.mark.parametrize(
-    ("metric", "message"),
-    [
-        ("count() if colour = 'red'", "unknown field 'colour' in condition"),
-        ("count() if site = 3", "'site' is compared with a non-string"),
-        ("count() if temperature ~ 3", "cannot read condition"),
-    ],
-)
-def test_bad_conditions_are_config_errors(metric, message):
-    class Job(AllFunctions):
-        metrics = {"m": metric}
-
-    with pytest.raises(ConfigError, match=message):
-        compile_jobs([Job()])
