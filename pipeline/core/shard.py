@@ -106,19 +106,8 @@ class ShardCore:
         self.counters.add(outcome.counters)
         return outcome
 
-    def adopt_parent(self, blob: bytes) -> None:
-        """Continue from a finished parent shard's snapshot (taken after :meth:`close_windows`).
-
-        A child inherits its parents' dedupe memory (a duplicate may straddle the reshard) and
-        newest event time (late stays late across it). Call before the first batch.
-        """
-        parent = self._read_snapshot(blob)
-        if any(parent["windows"].get(op.job.name) for op in self.operators):
-            raise StateError("a parent's snapshot must be taken after its windows were closed")
-        self.newest_event_time_ms = max(self.newest_event_time_ms, parent["newest_event_time_ms"])
-        self.deduper.merge(parent["dedupe"])
-
     def _process_events(self, batch: Sequence[RawRecord]) -> Outcome:
+        """Records with no control record among them: decode -> dedupe -> windows -> results."""
         outcome = Outcome()
         counters = outcome.counters
         counters.records = len(batch)
@@ -201,6 +190,18 @@ class ShardCore:
         for operator in self.operators:
             operator.load_state(windows.get(operator.job.name, []))
         self.counters = Counters(**state["counters"])
+
+    def adopt_parent(self, blob: bytes) -> None:
+        """Continue from a finished parent shard's snapshot (taken after :meth:`close_windows`).
+
+        A child inherits its parents' dedupe memory (a duplicate may straddle the reshard) and
+        newest event time (late stays late across it). Call before the first batch.
+        """
+        parent = self._read_snapshot(blob)
+        if any(parent["windows"].get(op.job.name) for op in self.operators):
+            raise StateError("a parent's snapshot must be taken after its windows were closed")
+        self.newest_event_time_ms = max(self.newest_event_time_ms, parent["newest_event_time_ms"])
+        self.deduper.merge(parent["dedupe"])
 
     def _read_snapshot(self, blob: bytes) -> dict[str, Any]:
         try:
