@@ -192,10 +192,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     config = _build(Config, data, "")
     from pipeline.core.windows.spec import compile_jobs  # validates jobs against the event schemas
 
-    jobs = compile_jobs(config.jobs, retention_ms=config.stream.retention_hours * 3_600_000)
-    from pipeline.alerts.rules import compile_rules
-
-    compile_rules(config.alerts, jobs)
+    compile_jobs(config.jobs, retention_ms=config.stream.retention_hours * 3_600_000)
     return config
 
 
