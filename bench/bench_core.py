@@ -78,7 +78,7 @@ def ours(records: list[RawRecord]) -> dict:
     results = []
     for start in range(0, len(records), BATCH):
         results += core.process(records[start : start + BATCH]).results
-    results += core.end_of_stream().results
+    results += core.close_windows(end_of_stream=True).results
     return {(dict(r.group)["device_id"], r.window_start_ms): dict(r.metrics) for r in results}
 
 

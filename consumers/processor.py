@@ -102,23 +102,32 @@ class ShardProcessor:
         return bool(self.core and self.core.ended and self.checkpointed == self.position)
 
     def initialize(self, init: InitializeInput) -> None:
+        """Continue from the checkpoint's state snapshot, or start fresh from the parents'.
+
+        A missing or unusable snapshot raises :class:`StateError` naming the shard, and no state
+        is kept: results would be wrong.
+        """
         self.shard_id = init.shard_id
-        self.core = self._make_core(init.shard_id)
         self._last_checkpoint_at = self._clock()
+        core = self._make_core(init.shard_id)
         sequence = init.sequence_number
         if sequence is None or sequence in UNCHECKPOINTED:
             log.info("shard starts fresh", extra={"shard": self.shard_id, "position": sequence})
-            self._adopt_parents(self.core)
+            self._adopt_parents(core)
+            self.core = core
             return
         checkpoint = Checkpoint(sequence, init.sub_sequence_number or 0)
         blob = self._state.load(self.shard_id, checkpoint)
         if blob is None:
             raise StateError(
                 f"{self.shard_id}: checkpoint {checkpoint} has no state snapshot; refusing to "
-                "start "
-                "without it (results would be wrong)"
+                "start without it (results would be wrong)"
             )
-        self.core.restore(blob)
+        try:
+            core.restore(blob)
+        except StateError as exc:
+            raise StateError(f"{self.shard_id}: checkpoint {checkpoint}'s snapshot: {exc}") from exc
+        self.core = core
         self.position = self.checkpointed = checkpoint
         log.info("shard restored", extra={"shard": self.shard_id, "checkpoint": str(checkpoint)})
 
@@ -172,7 +181,10 @@ class ShardProcessor:
                     extra={"shard": self.shard_id, "parent": parent},
                 )
                 continue
-            core.adopt_parent(blob)
+            try:
+                core.adopt_parent(blob)
+            except StateError as exc:
+                raise StateError(f"{self.shard_id}: parent {parent}'s snapshot: {exc}") from exc
             log.info("adopted parent state", extra={"shard": self.shard_id, "parent": parent})
 
     def shutdown_requested(self, request: ShutdownRequestedInput) -> None:

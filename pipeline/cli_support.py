@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pipeline.alerts.rules import configured_rules
 from pipeline.aws.clients import AwsClients
 from pipeline.config import Config, load_config
 from pipeline.core.errors import PipelineError
@@ -28,7 +29,9 @@ class CliContext:
     endpoint_url: str | None
 
     def config(self) -> Config:
+        """The configuration, with its alert rules validated: a bad rule stops any command."""
         config = load_config(self.config_path)
+        configured_rules(config)
         if self.endpoint_url:
             config = config.with_endpoint(self.endpoint_url)
         return config

@@ -228,10 +228,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     data = _merge(data, _env_overrides(env))
     config = _build(Config, data, "")
     config.stream_type  # noqa: B018 - validates the declarations and the stream's type
-    jobs = config.window_jobs  # validates the jobs against the declared types
-    from pipeline.alerts.rules import compile_rules
-
-    compile_rules(config.alerts, jobs)
+    config.window_jobs  # noqa: B018 - validates the jobs against the declared types
     return config
 
 

@@ -1,43 +1,41 @@
-"""An independent, record-at-a-time implementation of the window semantics, for tests.
+"""The window semantics' oracle for tests that hold one shard's events as dicts.
 
-Deliberately naive (dicts and loops, no Arrow): results of the real, batched core must equal
-this on any input and any batch split.
+The authority is :class:`pipeline.harness.oracle.Oracle` (record at a time, plain dicts and loops);
+this runs it on one shard and one job of the reference metrics (count, avg/min/max temperature,
+min battery) with the core's default dedupe horizon, and gives its answer in the tests' shape.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from types import SimpleNamespace
 from typing import Any
 
-NO_TIME = -(2**62)
+from pipeline.config import shipped_types
+from pipeline.core.windows.spec import compile_jobs
+from pipeline.harness.oracle import Oracle
+from pipeline.testing import records
+
+METRICS = {
+    "events": "count()",
+    "temperature_avg": "avg(temperature)",
+    "temperature_min": "min(temperature)",
+    "temperature_max": "max(temperature)",
+    "battery_min": "min(battery)",
+}
 
 
 def oracle(events: list[dict[str, Any]], size_ms: int, lateness_ms: int, group_by: tuple[str, ...]):
-    """Returns (results, late ids): results map (window start, group) -> metrics."""
-    seen: set[str] = set()
-    newest = NO_TIME
-    windows: dict[tuple, list[dict]] = defaultdict(list)
-    late: list[str] = []
-    for event in events:
-        if event["event_id"] in seen:
-            continue
-        seen.add(event["event_id"])
-        ts = event["ts"]
-        start = ts - ts % size_ms
-        if start + size_ms <= newest - lateness_ms:
-            late.append(event["event_id"])
-        else:
-            windows[(start, tuple(event[g] for g in group_by))].append(event)
-        newest = max(newest, ts)
-    results = {}
-    for key, members in windows.items():
-        temps = [e["temperature"] for e in members if e["temperature"] is not None]
-        batteries = [e["battery"] for e in members if e["battery"] is not None]
-        results[key] = {
-            "events": len(members),
-            "temperature_avg": sum(temps) / len(temps) if temps else None,
-            "temperature_min": min(temps) if temps else None,
-            "temperature_max": max(temps) if temps else None,
-            "battery_min": min(batteries) if batteries else None,
-        }
-    return results, late
+    """(results, late ids in arrival order); results map (window start, group) -> metrics."""
+    declared = SimpleNamespace(
+        name="oracle",
+        source="iot",
+        window=f"{size_ms}ms",
+        lateness=f"{lateness_ms}ms",
+        group_by=group_by,
+        metrics=METRICS,
+    )
+    (job,) = compile_jobs([declared], shipped_types())
+    expected = Oracle([job], dedupe_horizon_ms=0).run({"shard": records(events)}, {})
+    results = {(start, group): metrics for (_, start, group), metrics in expected.windows.items()}
+    late = [e["event_id"] for e in events if (job.name, e["event_id"]) in expected.late]
+    return results, list(dict.fromkeys(late))

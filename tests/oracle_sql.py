@@ -1,8 +1,10 @@
-"""The expected window results, computed from the producer's ground truth with DuckDB SQL.
+"""The expected device_minute results for what the producer sent, computed with DuckDB SQL.
 
-Independent of the consumer's code: the truth file says what was sent; the SQL dedupes by
-event_id and aggregates per device and minute. (Valid for truths without late or malformed
-records; chaos oracles extend it.)
+The authority for end-to-end runs without late or malformed records: it reads the producer's
+ground truth (what was sent), not the stream, so a record lost on the way shows up, which
+:mod:`pipeline.harness.oracle` (fed what the stream delivered) cannot see; and it shares no code
+with the consumer (the SQL dedupes by event_id and aggregates per device and minute). Runs with
+late or malformed records are judged by :mod:`pipeline.harness.oracle`.
 """
 
 from __future__ import annotations

@@ -28,9 +28,13 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.windows.spec import WindowJob
+
+if TYPE_CHECKING:
+    from pipeline.config import Config
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _NUMBER = r"-?\d+(?:\.\d+)?"
@@ -126,3 +130,10 @@ def compile_rules(declared: Iterable[object], jobs: Sequence[WindowJob]) -> tupl
             raise ConfigError(f"{where}.job: no job {rule.job!r} (jobs: {sorted(by_name)})")
         rules.append(_compile(name, job, rule.when, f"{where}.when"))
     return tuple(rules)
+
+
+def configured_rules(config: Config) -> tuple[AlertRule, ...]:
+    """The configuration's rules, checked against its jobs. Every command's configuration
+    (:meth:`pipeline.cli_support.CliContext.config`) goes through it, so a bad rule stops any
+    command at start-up, while the configuration itself knows nothing of alerts."""
+    return compile_rules(config.alerts, config.window_jobs)

@@ -19,7 +19,7 @@ restart continues with exactly the same memory.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import compress
 
 import numpy as np
@@ -105,9 +105,19 @@ class Deduper:
     def to_state(self) -> dict[str, list[str]]:
         return {str(bucket): ids for bucket, ids in self._buckets.items()}
 
-    def load_state(self, state: dict[str, list[str]]) -> None:
-        """Load remembered ids; an id listed in several buckets (merged parents' memories, as
-        after a split and a merge of the split's children) is kept once, in its newest bucket."""
+    def merge(self, state: Mapping[str, Sequence[str]]) -> None:
+        """Also remember the ids of another deduper's :meth:`to_state`: a child shard inherits
+        its parents' memories (a duplicate may straddle a reshard). After a split and a merge of
+        the split's children, both parents remember the grandparent's ids: see :meth:`load_state`.
+        """
+        merged = self.to_state()
+        for bucket, ids in state.items():
+            merged[bucket] = [*merged.get(bucket, ()), *ids]
+        self.load_state(merged)
+
+    def load_state(self, state: Mapping[str, Sequence[str]]) -> None:
+        """Load remembered ids; an id listed in several buckets (merged memories) is kept once,
+        in its newest bucket."""
         bucket_of: dict[str, int] = {}
         for bucket, ids in state.items():
             number = int(bucket)

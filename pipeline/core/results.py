@@ -8,12 +8,17 @@ id once even though Firehose is append-only.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 
 from pipeline.core.records import RawRecord
+
+if TYPE_CHECKING:
+    from pipeline.core.windows.spec import WindowJob
 
 
 class WindowResult(NamedTuple):
@@ -48,6 +53,40 @@ class LateEvent:
     sequence_number: str
     sub_sequence_number: int
     payload: bytes
+
+    @classmethod
+    def of_rows(
+        cls,
+        job: WindowJob,
+        shard_id: str,
+        late: np.ndarray,
+        ids: Sequence[str],
+        times: np.ndarray,
+        newest_before: np.ndarray,
+        records: Sequence[RawRecord],
+    ) -> list[LateEvent]:
+        """The late events of a batch for ``job``: the rows where ``late`` (its operator's mask)
+        holds, from the events' ids, times, newest event time before each, and raw records."""
+        rows = np.flatnonzero(late)
+        late_times, befores = times[rows].tolist(), newest_before[rows].tolist()
+        events = []
+        for row, time, before in zip(rows.tolist(), late_times, befores, strict=True):
+            start, record = job.window_start(time), records[row]
+            events.append(
+                cls(
+                    job=job.name,
+                    event_id=ids[row],
+                    event_time_ms=time,
+                    window_start_ms=start,
+                    window_end_ms=start + job.size_ms,
+                    watermark_ms=before - job.lateness_ms,
+                    shard_id=shard_id,
+                    sequence_number=record.sequence_number,
+                    sub_sequence_number=record.sub_sequence_number,
+                    payload=record.data,
+                )
+            )
+        return events
 
     @property
     def record_id(self) -> str:
@@ -87,6 +126,18 @@ class DeadLetter:
     partition_key: str
     data: bytes
     approximate_arrival_ms: int = 0
+
+    @classmethod
+    def of(cls, record: RawRecord, reason: str, shard_id: str) -> DeadLetter:
+        return cls(
+            reason=reason,
+            shard_id=shard_id,
+            sequence_number=record.sequence_number,
+            sub_sequence_number=record.sub_sequence_number,
+            partition_key=record.partition_key,
+            data=record.data,
+            approximate_arrival_ms=record.approximate_arrival_ms,
+        )
 
     @property
     def record_id(self) -> str:

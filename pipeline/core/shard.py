@@ -14,12 +14,14 @@ deterministically instead of waiting on the wall clock.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import msgspec
 import numpy as np
 
 from pipeline.core.dedupe import Deduper
+from pipeline.core.errors import StateError
 from pipeline.core.events.decode import EVENT_TIME, MAX_EVENT_BYTES, RECORD_INDEX, Decoder
 from pipeline.core.events.schema import EventType
 from pipeline.core.records import RawRecord
@@ -78,85 +80,43 @@ class ShardCore:
         return self.newest_event_time_ms == END_TIME
 
     def process(self, records: Sequence[RawRecord]) -> Outcome:
-        """Process a batch in shard order; returns everything it produced."""
-        outcome = Outcome()
-        start = 0
-        for i, record in enumerate(records):
-            if record.data[:11] == CONTROL_PREFIX:
-                if start < i:
-                    outcome.extend(self._process_events(records, start, i))
-                outcome.extend(self._process_control(record))
-                start = i + 1
-        if start < len(records):
-            outcome.extend(self._process_events(records, start, len(records)))
-        self.counters.add(outcome.counters)
-        return outcome
+        """Process a batch in shard order; returns everything it produced.
 
-    def end_of_stream(self) -> Outcome:
-        """Close every open window now: the bounded input has ended."""
-        outcome = self._close_all()
-        self.counters.add(outcome.counters)
-        return outcome
-
-    def close_windows(self) -> Outcome:
-        """Emit every open window now, keeping the watermark (the shard ends: resharding).
-
-        Each emitted result is this shard's part of its window; the children's parts of the
-        same windows are merged with it by the results sink.
+        Control records split the batch; each run of records between them goes decode ->
+        dedupe -> windows -> results (:meth:`_process_events`).
         """
         outcome = Outcome()
-        for operator in self.operators:
-            outcome.results.extend(operator.close_all())
-        outcome.counters.results = len(outcome.results)
+        for events, control in _split_control(records):
+            if events:
+                outcome.extend(self._process_events(events))
+            if control is not None:
+                outcome.extend(self._process_control(control))
         self.counters.add(outcome.counters)
         return outcome
 
-    def adopt_parent(self, blob: bytes) -> None:
-        """Continue from a finished parent shard's snapshot (taken after :meth:`close_windows`).
+    def close_windows(self, end_of_stream: bool = False) -> Outcome:
+        """Emit every open window now.
 
-        A child inherits its parents' dedupe memory (a duplicate may straddle the reshard) and
-        newest event time (late stays late across it). Call before the first batch.
+        ``end_of_stream``: the bounded input has ended, the newest event time jumps to the end
+        and anything after is late. Otherwise the shard ends (resharding) and keeps its
+        watermark for its children; each result is this shard's part of its window, merged with
+        the children's parts of the same window by the results sink.
         """
-        parent = ShardCore(self.etype, [op.job for op in self.operators], "parent")
-        parent.restore(blob)
-        if any(op.open_windows for op in parent.operators):
-            raise ValueError("a parent's snapshot must be taken after its windows were closed")
-        self.newest_event_time_ms = max(self.newest_event_time_ms, parent.newest_event_time_ms)
-        merged = self.deduper.to_state()
-        for bucket, ids in parent.deduper.to_state().items():
-            merged[bucket] = merged.get(bucket, []) + ids
-        self.deduper.load_state(merged)
-
-    def _close_all(self) -> Outcome:
-        outcome = Outcome()
-        for operator in self.operators:
-            outcome.results.extend(operator.close_all())
-        outcome.counters.results = len(outcome.results)
-        self.newest_event_time_ms = END_TIME
+        outcome = self._close_windows(end_of_stream)
+        self.counters.add(outcome.counters)
         return outcome
 
-    def _process_control(self, record: RawRecord) -> Outcome:
-        try:
-            kind = _decode_control(record.data)._control
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            kind = f"unreadable ({exc})"
-        if kind == "end_of_stream":
-            return self._close_all()
+    def _process_events(self, batch: Sequence[RawRecord]) -> Outcome:
+        """Records with no control record among them: decode -> dedupe -> windows -> results."""
         outcome = Outcome()
-        outcome.dead_letters.append(self._dead_letter(record, f"unknown control record: {kind}"))
-        outcome.counters.records = 1
-        outcome.counters.dead_letters = 1
-        return outcome
-
-    def _process_events(self, records: Sequence[RawRecord], start: int, stop: int) -> Outcome:
-        outcome = Outcome()
-        batch = records[start:stop]
         counters = outcome.counters
         counters.records = len(batch)
         decoded = self.decoder.decode([r.data for r in batch])
-        for reject in decoded.rejects:
-            outcome.dead_letters.append(self._dead_letter(batch[reject.index], reject.reason))
-        counters.dead_letters = len(decoded.rejects)
+        outcome.dead_letters = [
+            DeadLetter.of(batch[reject.index], reject.reason, self.shard_id)
+            for reject in decoded.rejects
+        ]
+        counters.dead_letters = len(outcome.dead_letters)
         table = decoded.events
         if table.num_rows == 0:
             return outcome
@@ -171,46 +131,40 @@ class ShardCore:
             times, before = times[first], before[first]
             ids = [i for i, keep in zip(ids, first.tolist(), strict=True) if keep]
         counters.events = table.num_rows
-        record_index = table.column(RECORD_INDEX).to_numpy()
+        outcome.events = [batch[i] for i in table.column(RECORD_INDEX).to_numpy().tolist()]
         for operator in self.operators:
             late = operator.add(table, before) if table.num_rows else np.zeros(0, dtype=bool)
             if late.any():
-                job = operator.job
-                for row in np.flatnonzero(late).tolist():
-                    record = batch[int(record_index[row])]
-                    window_start = operator.job.window_start(int(times[row]))
-                    outcome.late.append(
-                        LateEvent(
-                            job=job.name,
-                            event_id=ids[row],
-                            event_time_ms=int(times[row]),
-                            window_start_ms=window_start,
-                            window_end_ms=window_start + job.size_ms,
-                            watermark_ms=int(before[row]) - job.lateness_ms,
-                            shard_id=self.shard_id,
-                            sequence_number=record.sequence_number,
-                            sub_sequence_number=record.sub_sequence_number,
-                            payload=record.data,
-                        )
-                    )
+                outcome.late += LateEvent.of_rows(
+                    operator.job, self.shard_id, late, ids, times, before, outcome.events
+                )
         counters.late = len(outcome.late)
         for operator in self.operators:
             outcome.results.extend(operator.close(self.newest_event_time_ms))
         counters.results = len(outcome.results)
         self.deduper.forget_before(self.newest_event_time_ms)
-        outcome.events = [batch[i] for i in record_index.tolist()]
         return outcome
 
-    def _dead_letter(self, record: RawRecord, reason: str) -> DeadLetter:
-        return DeadLetter(
-            reason=reason,
-            shard_id=self.shard_id,
-            sequence_number=record.sequence_number,
-            sub_sequence_number=record.sub_sequence_number,
-            partition_key=record.partition_key,
-            data=record.data,
-            approximate_arrival_ms=record.approximate_arrival_ms,
-        )
+    def _process_control(self, record: RawRecord) -> Outcome:
+        try:
+            kind = _decode_control(record.data)._control
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            kind = f"unreadable ({exc})"
+        if kind == "end_of_stream":
+            return self._close_windows(end_of_stream=True)
+        reason = f"unknown control record: {kind}"
+        outcome = Outcome(dead_letters=[DeadLetter.of(record, reason, self.shard_id)])
+        outcome.counters.records = outcome.counters.dead_letters = 1
+        return outcome
+
+    def _close_windows(self, end_of_stream: bool) -> Outcome:
+        outcome = Outcome()
+        for operator in self.operators:
+            outcome.results.extend(operator.close_all())
+        outcome.counters.results = len(outcome.results)
+        if end_of_stream:
+            self.newest_event_time_ms = END_TIME
+        return outcome
 
     # -- state snapshots -------------------------------------------------------------------------
 
@@ -228,14 +182,47 @@ class ShardCore:
         return zlib.compress(msgspec.msgpack.encode(state), level=1)
 
     def restore(self, blob: bytes) -> None:
-        state = msgspec.msgpack.decode(zlib.decompress(blob))
-        if state.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"unsupported snapshot version {state.get('version')!r}")
-        if state["event_type"] != self.etype.name:
-            raise ValueError(f"snapshot holds {state['event_type']} state, not {self.etype.name}")
+        """Continue from a :meth:`snapshot`; :class:`StateError` if it is not one of ours."""
+        state = self._read_snapshot(blob)
         self.newest_event_time_ms = state["newest_event_time_ms"]
         self.deduper.load_state(state["dedupe"])
         windows = state["windows"]
         for operator in self.operators:
             operator.load_state(windows.get(operator.job.name, []))
         self.counters = Counters(**state["counters"])
+
+    def adopt_parent(self, blob: bytes) -> None:
+        """Continue from a finished parent shard's snapshot (taken after :meth:`close_windows`).
+
+        A child inherits its parents' dedupe memory (a duplicate may straddle the reshard) and
+        newest event time (late stays late across it). Call before the first batch.
+        """
+        parent = self._read_snapshot(blob)
+        if any(parent["windows"].get(op.job.name) for op in self.operators):
+            raise StateError("a parent's snapshot must be taken after its windows were closed")
+        self.newest_event_time_ms = max(self.newest_event_time_ms, parent["newest_event_time_ms"])
+        self.deduper.merge(parent["dedupe"])
+
+    def _read_snapshot(self, blob: bytes) -> dict[str, Any]:
+        try:
+            state = msgspec.msgpack.decode(zlib.decompress(blob))
+        except (zlib.error, msgspec.DecodeError) as exc:
+            raise StateError(f"unreadable state snapshot ({exc})") from None
+        version = state.get("version") if isinstance(state, dict) else None
+        if version != SNAPSHOT_VERSION:
+            raise StateError(f"unsupported snapshot version {version!r}")
+        if state["event_type"] != self.etype.name:
+            raise StateError(f"snapshot holds {state['event_type']} state, not {self.etype.name}")
+        return state
+
+
+def _split_control(
+    records: Sequence[RawRecord],
+) -> Iterator[tuple[Sequence[RawRecord], RawRecord | None]]:
+    """The runs of records between control records, each with the control record ending it."""
+    start = 0
+    for i, record in enumerate(records):
+        if record.data[: len(CONTROL_PREFIX)] == CONTROL_PREFIX:
+            yield records[start:i], record
+            start = i + 1
+    yield records[start:], None

@@ -1,5 +1,9 @@
 """An independent oracle: what a correct consumer must output for what the stream delivered.
 
+The authority for the window semantics (dedupe over the horizon, lateness, end-of-stream
+markers, dead letters, resharding): the chaos harness and the crash test judge the consumer with
+it, and ``tests/oracle.py`` runs it on one shard's event dicts for the core's unit tests.
+
 Given every shard's records in sequence order and the shards' lineage, it replays the
 documented semantics one record at a time with plain dicts and loops: no Arrow, no batching, no
 code shared with the consumer beyond the event schema (the specification of a valid record). A

@@ -19,6 +19,7 @@ from pipeline.aws.retry import Backoff
 from pipeline.config import load_config
 from pipeline.config import shipped_event_type as event_type
 from pipeline.core.errors import SinkError, StateError
+from pipeline.core.records import Checkpoint
 from pipeline.core.shard import ShardCore
 from pipeline.testing import MemoryCheckpointer, MemorySink, MemoryStateStore, iot_event, records
 from tests.oracle import oracle
@@ -100,7 +101,7 @@ def test_crashes_at_random_points_never_double_count_or_lose_events():
     p.shutdown_requested(ShutdownRequestedInput(checkpointer))
     final = processor(sink, state)
     final.initialize(InitializeInput(SHARD, checkpointer.last.sequence_number))
-    for r in final.core.end_of_stream().results:
+    for r in final.core.close_windows(end_of_stream=True).results:
         got[(r.window_start_ms, tuple(v for _, v in r.group))] = r
     assert crashes == 8
     assert {
@@ -131,6 +132,15 @@ def test_restart_at_a_checkpoint_without_its_snapshot_refuses_to_start():
     p = processor(MemorySink(), MemoryStateStore())
     with pytest.raises(StateError, match="has no state snapshot"):
         p.initialize(InitializeInput(SHARD, "42"))
+
+
+def test_restart_with_an_unreadable_snapshot_refuses_to_start_and_keeps_no_state():
+    state = MemoryStateStore()
+    state.save(SHARD, Checkpoint("42"), b"garbage")
+    p = processor(MemorySink(), state)
+    with pytest.raises(StateError, match=f"{SHARD}: checkpoint 42's snapshot: unreadable"):
+        p.initialize(InitializeInput(SHARD, "42"))
+    assert p.core is None
 
 
 def test_lease_lost_never_checkpoints_and_shard_end_checkpoints_shard_end():

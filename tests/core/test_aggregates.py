@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from pipeline.config import load_config, shipped_types
 from pipeline.config import shipped_event_type as event_type
-from pipeline.core.errors import ConfigError
 from pipeline.core.shard import ShardCore
 from pipeline.core.windows.aggregates import HLL_REGISTERS, hll_estimate, hll_registers
 from pipeline.core.windows.operator import finish, merge_states
@@ -122,7 +121,7 @@ def test_every_function_equals_the_oracle_in_any_split_into_shards_and_batches(
         for size in [*splits, len(batch)]:
             core.process(batch[start : start + size])
             start += size
-        for r in core.end_of_stream().results:
+        for r in core.close_windows(end_of_stream=True).results:
             parts[(r.window_start_ms, r.group[0][1])][shard] = r.states
     got = {}
     for key, by_shard in parts.items():
@@ -189,7 +188,9 @@ def test_the_seeds_per_second_web_rollup_as_a_declared_job():
         }
         for i, (u, os_, q) in enumerate(clicks)
     ]
-    (result,) = core.process(records(payloads)).results + core.end_of_stream().results
+    (result,) = (
+        core.process(records(payloads)).results + core.close_windows(end_of_stream=True).results
+    )
     assert result.window_start_ms == second * 1000
     assert dict(result.metrics) == {
         "events": 7,
@@ -203,19 +204,3 @@ def test_the_seeds_per_second_web_rollup_as_a_declared_job():
         "quadrant_c_users": 1,
         "quadrant_d_users": 1,
     }
-
-
-@pytest.mark.parametrize(
-    ("metric", "message"),
-    [
-        ("count() if colour = 'red'", "unknown field 'colour' in condition"),
-        ("count() if site = 3", "'site' is compared with a non-string"),
-        ("count() if temperature ~ 3", "cannot read condition"),
-    ],
-)
-def test_bad_conditions_are_config_errors(metric, message):
-    class Job(AllFunctions):
-        metrics = {"m": metric}
-
-    with pytest.raises(ConfigError, match=message):
-        compile_jobs([Job()], shipped_types())

@@ -65,6 +65,17 @@ def test_bad_rules_stop_the_start_up_naming_the_rule(declared, message):
         rules(declared)
 
 
+@pytest.mark.parametrize("command", [["ddl"], ["alerts", "run"]])
+def test_a_bad_rule_stops_any_command_at_start_up_in_one_line(tmp_path, command):
+    path = tmp_path / "c.toml"
+    path.write_text('[[alerts]]\nname = "x"\njob = "nope"\nwhen = "events > 1"\n')
+    result = CliRunner().invoke(main, ["--config", str(path), *command])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"Error: alerts.x.job: no job 'nope' (jobs: {sorted(job.name for job in JOBS)})"
+    ]
+
+
 def test_a_file_that_replaces_the_jobs_keeps_only_alerts_on_its_jobs(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(
