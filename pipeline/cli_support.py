@@ -28,9 +28,10 @@ class CliContext:
     config_path: str | None
     endpoint_url: str | None
 
-    def config(self) -> Config:
-        """The configuration, with its alert rules validated: a bad rule stops any command."""
-        config = load_config(self.config_path)
+    def config(self, path: str | None = None) -> Config:
+        """The configuration (``--config``'s, or that of ``path``), with its alert rules
+        validated: a bad rule stops any command."""
+        config = load_config(path or self.config_path)
         configured_rules(config)
         if self.endpoint_url:
             config = config.with_endpoint(self.endpoint_url)

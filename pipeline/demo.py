@@ -30,6 +30,7 @@ from consumers.app import local_engine
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.provision import Provisioner
+from pipeline.aws.s3 import download_bucket
 from pipeline.config import Config
 from pipeline.core.errors import PipelineError
 from pipeline.core.results import Counters
@@ -94,7 +95,7 @@ def run_demo(
     _write_jsonl(out / "dynamodb" / f"{config.names.results_table}.jsonl", items)
     summary.results_items = len(items)
 
-    summary.lake_objects = _copy_bucket(clients, config.names.bucket, out / "lake")
+    summary.lake_objects = download_bucket(clients.s3, config.names.bucket, out / "lake")
     summary.lake_rows, summary.reports = _run_reports(config, clients, out / "reports", say)
     return summary
 
@@ -180,15 +181,3 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     with path.open("wb") as f:
         for row in rows:
             f.write(encode(row) + b"\n")
-
-
-def _copy_bucket(clients: AwsClients, bucket: str, target: Path) -> int:
-    s3 = clients.s3
-    count = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            path = target / obj["Key"]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-            count += 1
-    return count

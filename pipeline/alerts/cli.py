@@ -15,7 +15,7 @@ import click
 
 from pipeline.alerts.deliver import AlertPublisher, topic_arn
 from pipeline.alerts.evaluate import Alert, evaluate
-from pipeline.alerts.rules import AlertRule, compile_rules
+from pipeline.alerts.rules import AlertRule, configured_rules
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.cli_support import CliContext, domain_errors, pass_context
@@ -26,9 +26,7 @@ from pipeline.reports.params import parse_time
 def active_rules(config: Config) -> tuple[AlertRule, ...]:
     """The rules on jobs of the configured event type (the others have no results here)."""
     mine = {job.name for job in config.stream_jobs}
-    return tuple(
-        rule for rule in compile_rules(config.alerts, config.window_jobs) if rule.job in mine
-    )
+    return tuple(rule for rule in configured_rules(config) if rule.job in mine)
 
 
 def evaluate_results(
@@ -62,7 +60,7 @@ def rules_command(ctx: CliContext) -> None:
     """
     config = ctx.config()
     active = {rule.name for rule in active_rules(config)}
-    for rule in compile_rules(config.alerts, config.window_jobs):
+    for rule in configured_rules(config):
         note = "" if rule.name in active else "  (job of another event type)"
         click.echo(f"{rule.name:28} {rule.job:16} {rule.when}{note}")
 

@@ -1,6 +1,6 @@
 """S3 calls besides the state snapshots (:mod:`pipeline.aws.state`) and dead letters' raw data
-(:mod:`pipeline.aws.sinks`): whether a bucket exists, batched deletes, and the lake bucket's
-event notifications.
+(:mod:`pipeline.aws.sinks`): whether a bucket exists, batched deletes, a bucket's copy (the
+demo's output) and the lake bucket's event notifications.
 
 (Lake reads and report files go through pyarrow's S3 filesystem,
 :meth:`pipeline.aws.clients.AwsClients.arrow_s3_filesystem`.)
@@ -8,6 +8,7 @@ event notifications.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pipeline.aws.errors import aws_errors, classify
@@ -42,6 +43,21 @@ def delete_keys(client: Any, bucket: str, keys: list[str]) -> None:
                 "DeleteObjects",
                 f"S3 object s3://{bucket}/{first.get('Key')}",
             )
+
+
+def download_bucket(client: Any, bucket: str, target: Path) -> int:
+    """Copy every object of ``bucket`` under ``target`` (same keys); returns how many."""
+    count = 0
+    with aws_errors("ListObjectsV2", bucket_resource(bucket)):
+        pages = list(client.get_paginator("list_objects_v2").paginate(Bucket=bucket))
+    for page in pages:
+        for obj in page.get("Contents", []):
+            path = target / obj["Key"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with aws_errors("GetObject", f"S3 object s3://{bucket}/{obj['Key']}"):
+                path.write_bytes(client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+            count += 1
+    return count
 
 
 def notify_queue(client: Any, bucket: str, notification_id: str, queue_arn: str) -> None:

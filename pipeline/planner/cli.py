@@ -9,7 +9,6 @@ from decimal import Decimal, InvalidOperation
 import click
 
 from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
-from pipeline.config import load_config
 
 
 def _decimal(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
@@ -111,7 +110,7 @@ def plan(ctx: CliContext, options: PlanOptions) -> None:
     from pipeline.planner import load_prices, make_plan, workload_from_config
     from pipeline.planner.render import plan_data, render_text
 
-    config = load_config(options.windows_config) if options.windows_config else ctx.config()
+    config = ctx.config(options.windows_config)
     workload = workload_from_config(
         config,
         options.events_per_second,

@@ -130,7 +130,7 @@ def test_the_truth_file_lists_every_record_with_its_labels(tmp_path):
 )
 def test_bad_chaos_options_are_refused_with_a_clear_message(options, message):
     with pytest.raises(ValueError, match=message):
-        ChaosOptions(**options).resolve("iot")
+        ProduceOptions(source="iot", chaos=ChaosOptions(**options))
 
 
 def _raw(record: Outgoing, i: int) -> RawRecord:
