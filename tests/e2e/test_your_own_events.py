@@ -143,7 +143,7 @@ def test_demo_input_on_a_declared_type_equals_duckdb_over_the_same_file(tmp_path
     (table,) = (out / "dynamodb").glob("*.jsonl")
     items = [json.loads(line) for line in table.read_text().splitlines()]
     got = {(i["region"], i["window_start_ms"]): i for i in items if i["job"] == "region_10m"}
-    assert len(oracle) == 18  # 3 regions, 6 windows of 10 minutes
+    assert len(oracle) >= 18  # 3 regions, an hour of 10-minute windows (and disorder before it)
     assert got.keys() == oracle.keys() and len(got) == len(items)
     for key, want in oracle.items():
         item = got[key]
