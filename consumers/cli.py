@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import click
 
-from consumers.app import local_engine
+from consumers.app import bounded, local_engine
 from consumers.kcl.status import ShardStatus
 from pipeline.aws.clients import AwsClients
 from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
@@ -81,6 +81,8 @@ def consume(ctx: CliContext, options: ConsumeOptions) -> None:
     Example: pipeline --endpoint-url http://127.0.0.1:4566 consume --engine kcl --metrics-port 9464
     """
     config = ctx.config()
+    if options.until_end_of_stream:  # a bounded run: its end-of-stream markers count
+        config = bounded(config)
     clients = ctx.clients(config)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

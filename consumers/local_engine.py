@@ -191,13 +191,12 @@ class LocalEngine:
                     shard_id, lease.processor.position, lease.initial_position
                 )
                 continue
-            if result.records:
-                busy = True
-                lease.processor.process_records(
-                    ProcessRecordsInput(
-                        result.records, lease.checkpointer, result.millis_behind_latest
-                    )
-                )
+            busy = busy or bool(result.records)
+            # an empty batch too, as the KCL's callProcessRecordsEvenForEmptyRecordList: the
+            # processor's idle tick (a quiet shard's windows close on the wall clock)
+            lease.processor.process_records(
+                ProcessRecordsInput(result.records, lease.checkpointer, result.millis_behind_latest)
+            )
             lease.iterator = result.next_iterator
             if result.next_iterator is None:
                 lease.processor.shard_ended(ShardEndedInput(lease.checkpointer))

@@ -87,6 +87,20 @@ class ConsumerConfig:
     dedupe_horizon: str = "10m"
     #: Larger payloads are dead-lettered as oversized (an event's lake row must fit Firehose).
     max_event_bytes: int = 256 * 1024
+    #: An event more than this ahead of its record's arrival time (a device clock gone wrong)
+    #: is dead-lettered and never moves the watermark.
+    max_future_skew: str = "5m"
+    #: An event more than this behind its record's arrival is dead-lettered (empty: any age).
+    max_event_age: str = ""
+    #: A shard with no new record for this long advances its watermark with the wall clock,
+    #: so its last windows close (0: never; then only new events or end-of-stream close them).
+    idle_timeout: str = "60s"
+    #: Honour end-of-stream control records. Off in production: anyone who can write to the
+    #: stream could end a shard. Bounded runs (--until-end-of-stream, demo, chaos) turn it on.
+    control_records: bool = False
+    #: Jobs to start afresh from the checkpoint after their definition changed (their open
+    #: windows are dropped and counted); has no effect on an unchanged job.
+    restart_jobs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

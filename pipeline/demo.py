@@ -26,7 +26,7 @@ from pathlib import Path
 
 import msgspec
 
-from consumers.app import local_engine
+from consumers.app import bounded, local_engine
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.provision import Provisioner
@@ -73,6 +73,7 @@ def run_demo(
     for sub in ("truth", "dynamodb", "lake", "reports"):
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir()
+    config = bounded(config)  # a bounded run: the producer's end-of-stream markers close it
     clients = AwsClients(config.aws)
     summary = DemoSummary()
 

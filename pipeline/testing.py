@@ -16,8 +16,12 @@ import msgspec
 from pipeline.core.errors import SinkError
 from pipeline.core.records import Checkpoint, RawRecord
 from pipeline.core.results import DeadLetter, LateEvent, Outcome, WindowResult, event_row
+from pipeline.core.shard import ShardSettings
 from pipeline.core.windows.operator import finish, merge_states
 from pipeline.core.windows.spec import WindowJob
+
+#: The core's settings for a bounded test input: its end-of-stream markers close the windows.
+BOUNDED = ShardSettings(control_records=True)
 
 _encode = msgspec.json.Encoder().encode
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,14 @@ from pipeline.core.records import RawRecord
 from pipeline.core.shard import END_OF_STREAM, ShardCore
 from pipeline.core.windows.spec import parse_duration
 from pipeline.emulator import flush_firehose
+from pipeline.testing import BOUNDED
 from producers.iot import IotFleet
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 SHARDS = ("shardId-000000000000", "shardId-000000000001")
+#: Every record's arrival: after its event time (the test lakes hold less than an hour), in the
+#: first hour's partition
+ARRIVAL_MS = START_MS + 3_599_999
 _encode = msgspec.json.Encoder().encode
 
 
@@ -138,8 +142,8 @@ def write_to_lake(config: Config, clients: AwsClients, sent: Sent, batch: int = 
     sink = AwsOutputSink(config, clients)
     for shard, records in sent.records.items():
         horizon_ms = parse_duration(config.consumer.dedupe_horizon, "dedupe_horizon")
-        core = ShardCore(etype, jobs, shard, dedupe_horizon_ms=horizon_ms)
-        raw = [RawRecord(d, "pk", str(i + 1), 0, START_MS) for i, d in enumerate(records)]
+        core = ShardCore(etype, jobs, shard, replace(BOUNDED, dedupe_horizon_ms=horizon_ms))
+        raw = [RawRecord(d, "pk", str(i + 1), 0, ARRIVAL_MS) for i, d in enumerate(records)]
         raw.append(RawRecord(END_OF_STREAM, "pk", str(len(raw) + 1)))
         for start in range(0, len(raw), batch):
             sink.write(core.process(raw[start : start + batch]), shard)

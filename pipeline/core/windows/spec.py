@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -67,6 +68,11 @@ class MetricSpec:
         field_type = etype.arrow_schema.field(self.field).type if self.field else None
         return self.function.result_type(field_type)
 
+    def text(self) -> str:
+        """The metric as declared, normalised: ``count_distinct(cognitoId) if os = 'Android'``."""
+        condition = f" if {self.condition.text}" if self.condition else ""
+        return f"{self.function.name}({self.field or ''}){condition}"
+
 
 @dataclass(frozen=True)
 class WindowJob:
@@ -81,6 +87,20 @@ class WindowJob:
 
     def window_start(self, event_time_ms: int) -> int:
         return event_time_ms - event_time_ms % self.size_ms
+
+    def definition(self) -> dict[str, Any]:
+        """Everything that gives its state a meaning, as plain data: a snapshot keeps it, and
+        state saved under another definition of the same name is never restored into this one.
+        """
+        fields = sorted({*self.group_by, *(m.field for m in self.metrics if m.field)})
+        return {
+            "source": self.etype.name,
+            "window": format_duration(self.size_ms),
+            "lateness": format_duration(self.lateness_ms) if self.lateness_ms else "0s",
+            "group_by": list(self.group_by),
+            "metrics": {m.name: m.text() for m in self.metrics},
+            "field_types": {f: str(self.etype.arrow_schema.field(f).type) for f in fields},
+        }
 
     def result_schema(self) -> pa.Schema:
         """Columns of this job's result table in the lake (and items in DynamoDB)."""
