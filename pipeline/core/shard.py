@@ -42,7 +42,7 @@ from pipeline.core.events.schema import EventType
 from pipeline.core.records import RawRecord
 from pipeline.core.results import Counters, DeadLetter, LateEvent, Outcome
 from pipeline.core.windows.operator import WindowOperator, newest_before
-from pipeline.core.windows.spec import WindowJob, format_duration
+from pipeline.core.windows.spec import WindowJob
 
 CONTROL_PREFIX = b'{"_control"'
 END_OF_STREAM = b'{"_control":"end_of_stream"}'
@@ -348,8 +348,15 @@ def _changes(saved: dict[str, Any], job: WindowJob) -> str:
 
 
 def _span(ms: int) -> str:
-    """A duration for people: the largest unit that keeps it whole, else seconds."""
-    return format_duration(ms) if ms % 1000 == 0 or ms < 1000 else f"{ms / 1000:g}s"
+    """A duration for people: its two largest units (``5m``, ``1824d 23h``, ``1.5s``)."""
+    if ms < 60_000:
+        return f"{ms / 1000:g}s"
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        count, ms = divmod(ms, size)
+        if count or parts:
+            parts.append(f"{count}{unit}")
+    return " ".join(p for p in parts[:2] if not p.startswith("0")) or "0s"
 
 
 def _split_control(
