@@ -9,7 +9,7 @@ from consumers.lineage import StreamParents
 from consumers.local_engine import LocalEngine
 from consumers.processor import ShardProcessor
 from pipeline.aws.clients import AwsClients
-from pipeline.aws.dynamodb import CheckpointTable
+from pipeline.aws.dynamodb import CheckpointTable, ProgressTable
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.sinks import AwsOutputSink
 from pipeline.aws.state import SnapshotStore
@@ -28,13 +28,21 @@ def processor_factory(config: Config, clients: AwsClients) -> Callable[[], Shard
     state = SnapshotStore(clients.s3, config.names.state_bucket, config.consumer.application)
     settings = shard_settings(config)
     parents = StreamParents(KinesisStream(clients.kinesis, config.names.stream))
+    progress = ProgressTable(
+        clients.dynamodb, config.names.state_table, config.consumer.application
+    )
 
     def make_core(shard_id: str) -> ShardCore:
         return ShardCore(etype, jobs, shard_id, settings)
 
     def new_processor() -> ShardProcessor:
         return ShardProcessor(
-            make_core, sink, state, config.consumer.checkpoint_interval_s, parents=parents
+            make_core,
+            sink,
+            state,
+            config.consumer.checkpoint_interval_s,
+            parents=parents,
+            progress=progress,
         )
 
     return new_processor

@@ -39,8 +39,8 @@ from pipeline.aws.retry import Backoff
 from pipeline.core.errors import StateError
 from pipeline.core.records import Checkpoint
 from pipeline.core.results import Counters, Outcome
-from pipeline.core.shard import ShardCore
-from pipeline.core.sinks import OutputSink, StateStore
+from pipeline.core.shard import NO_TIME, ShardCore
+from pipeline.core.sinks import OutputSink, ProgressStore, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class NoParents:
 class ShardProcessor:
     """Processes one shard lease. One instance per shard, as the KCL creates them."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators injected for tests, each with a default
         self,
         make_core: Callable[[str], ShardCore],
         sink: OutputSink,
@@ -91,11 +91,14 @@ class ShardProcessor:
         clocks: Clocks | None = None,
         backoff: Backoff | None = None,
         parents: ParentLookup | None = None,
+        progress: ProgressStore | None = None,
     ) -> None:
         self._make_core = make_core
         self._sink = sink
         self._state = state
         self._parents = parents or NoParents()
+        self._progress = progress
+        self._progress_recorded = (NO_TIME, 0.0)  # newest event time recorded, and when
         self._interval = checkpoint_interval_s
         clocks = clocks or Clocks()
         self._clock = clocks.monotonic
@@ -155,6 +158,7 @@ class ShardProcessor:
         self.millis_behind_latest = batch.millis_behind_latest
         if not batch.records:
             self._durably(lambda: core.tick(self._wall_clock()))
+            self._record_progress(core)
             return
         records = batch.records
         if self.position is not None:  # re-delivered records (e.g. inside an aggregate)
@@ -197,6 +201,7 @@ class ShardProcessor:
             self.core = None  # windows closed in memory but not durably: never reuse
             raise
         self._checkpoint_with_retry(ended.checkpointer, None)
+        self._record_progress(core, ended=True)
         self.shut_down = True
         log.info("shard ended", extra={"shard": self.shard_id})
 
@@ -238,7 +243,22 @@ class ShardProcessor:
         if self._checkpoint_with_retry(checkpointer, position):
             self.checkpointed = position
             self._last_checkpoint_at = self._clock()
+            self._record_progress(core, ended=core.ended)
             self._state.prune(self.shard_id, position)
+
+    def _record_progress(self, core: ShardCore, ended: bool = False) -> None:
+        """Tell the progress store how far this shard's results are final: at most once per
+        checkpoint interval (an idle shard's watermark moves without checkpoints), and only
+        after its outputs are durable."""
+        newest, at = self._progress_recorded
+        now = self._clock()
+        if self._progress is None or (not ended and core.newest_event_time_ms <= newest):
+            return
+        if not ended and now - at < self._interval:
+            return
+        parents = self._parents.parents(self.shard_id)
+        self._progress.record(self.shard_id, core.newest_event_time_ms, ended, parents)
+        self._progress_recorded = (core.newest_event_time_ms, now)
 
     def _checkpoint_with_retry(
         self, checkpointer: Checkpointer, position: Checkpoint | None

@@ -250,6 +250,12 @@ def _chaos_options(*, keep: str | None, **params: Any) -> ChaosOptions:
 )
 @click.option("--shards", type=int, default=2, help="Shards at the start.")
 @click.option("--reshard/--no-reshard", default=True, help="Split and merge shards mid-run.")
+@click.option(
+    "--strays",
+    type=int,
+    default=6,
+    help="Records a stranger puts mid-run: events from clocks years ahead, stray control records.",
+)
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep logs and truth here.")
 @domain_errors
 @gather_options(_chaos_options)

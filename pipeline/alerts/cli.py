@@ -13,11 +13,13 @@ import time
 
 import click
 
+from pipeline.alerts.complete import complete_before
 from pipeline.alerts.deliver import AlertPublisher, topic_arn
 from pipeline.alerts.evaluate import Alert, evaluate
 from pipeline.alerts.rules import AlertRule, configured_rules
 from pipeline.aws.clients import AwsClients
-from pipeline.aws.dynamodb import ResultsTable
+from pipeline.aws.dynamodb import ProgressTable, ResultsTable
+from pipeline.aws.kinesis import KinesisStream
 from pipeline.cli_support import CliContext, domain_errors, pass_context
 from pipeline.config import Config
 from pipeline.reports.params import parse_time
@@ -32,14 +34,22 @@ def active_rules(config: Config) -> tuple[AlertRule, ...]:
 def evaluate_results(
     config: Config, clients: AwsClients, rules: tuple[AlertRule, ...], since_ms: int | None
 ) -> list[Alert]:
-    """The alerts the results table raises now (rows from ``since_ms`` on, when given)."""
+    """The alerts the results table raises now, on complete windows only (rows from
+    ``since_ms`` on, when given)."""
     jobs = {rule.job for rule in rules}
     rows = [
         row
         for row in ResultsTable(clients.dynamodb, config.names.results_table).scan()
         if row.get("job") in jobs and (since_ms is None or row["window_start_ms"] >= since_ms)
     ]
-    return evaluate(rules, rows)
+    progress = ProgressTable(
+        clients.dynamodb, config.names.state_table, config.consumer.application
+    )
+    shards = [
+        (s.shard_id, s.parents)
+        for s in KinesisStream(clients.kinesis, config.names.stream).shards()
+    ]
+    return evaluate(rules, rows, complete_before(shards, progress.read()))
 
 
 @click.group("alerts")

@@ -249,16 +249,17 @@ class ShardCore:
         return rejects
 
     def _process_control(self, record: RawRecord) -> Outcome:
-        try:
-            kind = _decode_control(record.data)._control
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            kind = f"unreadable ({exc})"
-        if kind == "end_of_stream" and self.settings.control_records:
+        """The exact end-of-stream marker ends a bounded input; any other control record, and
+        the marker when control records are off, is a dead letter."""
+        if record.data == END_OF_STREAM and self.settings.control_records:
             return self._close_windows(end_of_stream=True)
-        if kind == "end_of_stream":
+        if record.data == END_OF_STREAM:
             reason = "control record not enabled (end_of_stream: only for bounded runs)"
         else:
-            reason = f"unknown control record: {kind}"
+            try:
+                reason = f"unknown control record: {_decode_control(record.data)._control}"
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                reason = f"unknown control record: unreadable ({exc})"
         outcome = Outcome(dead_letters=[DeadLetter.of(record, reason, self.shard_id)])
         outcome.counters.records = outcome.counters.dead_letters = 1
         return outcome

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from pipeline.aws.clients import AwsClients
+from pipeline.aws.dynamodb import ProgressTable
 from pipeline.aws.provision import Provisioner
 from pipeline.aws.sinks import AwsOutputSink
 from pipeline.config import Config, load_config
@@ -135,11 +136,15 @@ def web_records(seconds: int, seed: int) -> Sent:
 
 def write_to_lake(config: Config, clients: AwsClients, sent: Sent, batch: int = 200) -> None:
     """Provision, run every shard's records through its core and the AWS sinks, close the
-    windows (end of stream) and deliver Firehose's buffers."""
+    windows (end of stream), record each shard's progress (ended) as a consumer does, and
+    deliver Firehose's buffers."""
     Provisioner(config, clients).run()
     etype = config.stream_type
     jobs = config.jobs_for(etype.name)
     sink = AwsOutputSink(config, clients)
+    progress = ProgressTable(
+        clients.dynamodb, config.names.state_table, config.consumer.application
+    )
     for shard, records in sent.records.items():
         horizon_ms = parse_duration(config.consumer.dedupe_horizon, "dedupe_horizon")
         core = ShardCore(etype, jobs, shard, replace(BOUNDED, dedupe_horizon_ms=horizon_ms))
@@ -147,6 +152,7 @@ def write_to_lake(config: Config, clients: AwsClients, sent: Sent, batch: int = 
         raw.append(RawRecord(END_OF_STREAM, "pk", str(len(raw) + 1)))
         for start in range(0, len(raw), batch):
             sink.write(core.process(raw[start : start + batch]), shard)
+        progress.record(shard, core.newest_event_time_ms, core.ended, ())
     flush_firehose(config.aws.endpoint_url)
 
 
@@ -178,6 +184,7 @@ class Lake:
         names = self.config.names
         return {
             "PIPELINE_STREAM_EVENT_TYPE": self.config.stream.event_type,
+            "PIPELINE_NAMES_STREAM": names.stream,
             "PIPELINE_NAMES_BUCKET": names.bucket,
             "PIPELINE_NAMES_FIREHOSE_PREFIX": names.firehose_prefix,
             "PIPELINE_NAMES_GLUE_DATABASE": names.glue_database,
