@@ -8,9 +8,10 @@ parameter list.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -18,6 +19,10 @@ from pipeline.alerts.rules import configured_rules
 from pipeline.aws.clients import AwsClients
 from pipeline.config import Config, load_config
 from pipeline.core.errors import PipelineError
+from pipeline.core.times import parse_duration, parse_instant
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 F = TypeVar("F", bound=Callable[..., Any])
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -85,3 +90,64 @@ def option_group(*decorators: Decorator) -> Decorator:
         return command
 
     return apply
+
+
+class DurationType(click.ParamType):
+    """An option holding a duration (``500ms``, ``30s``, ``1h30m``): its value in milliseconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        where = _option_name(param)
+        try:
+            return parse_duration(value, where)
+        except PipelineError as exc:
+            self.fail(str(exc).removeprefix(f"{where}: "), param, ctx)
+
+
+class InstantType(click.ParamType):
+    """An option holding an instant (ISO-8601, epoch ms, ``2h`` ago, ``now``): epoch ms."""
+
+    name = "instant"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        where = _option_name(param)
+        try:
+            return parse_instant(value, round(time.time() * 1000), where)
+        except PipelineError as exc:
+            self.fail(str(exc).removeprefix(f"{where}: "), param, ctx)
+
+
+def _option_name(param: click.Parameter | None) -> str:
+    return param.opts[0] if param is not None and param.opts else "value"
+
+
+#: The one grammar of durations and instants (pipeline.core.times) for every option
+DURATION = DurationType()
+INSTANT = InstantType()
+
+
+def on_terminal() -> bool:
+    """Progress is drawn on a terminal only: piped or redirected, stderr stays quiet."""
+    return click.get_text_stream("stderr").isatty()
+
+
+def progress_bar(length: int, label: str, **options: Any) -> ProgressBar[Any]:
+    """A bar on stderr with an end (``length`` steps) and time left; hidden off a terminal.
+
+    click's own bar: click is already the command line's library, and it draws, times and
+    clears one line, which is all a command needs (the consumer's per-shard lags ride in its
+    ``item_show_func`` text).
+    """
+    return click.progressbar(
+        length=length,
+        label=label,
+        hidden=not on_terminal(),
+        file=click.get_text_stream("stderr"),
+        show_pos=True,
+        **options,
+    )

@@ -7,13 +7,14 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 import msgspec
 
 from pipeline.cli_support import (
+    DURATION,
+    INSTANT,
     CliContext,
     domain_errors,
     gather_options,
@@ -22,29 +23,11 @@ from pipeline.cli_support import (
 )
 from pipeline.config import Config
 from pipeline.core.errors import ConfigError
-from pipeline.core.windows.spec import parse_duration
 from pipeline.runtime import tune_gc
 from producers.chaos import ChaosOptions
 from producers.file_source import FileCounts, FileSource
 from producers.run import ProduceOptions, produce, write_file
 from producers.writer import WriterStats
-
-
-def _duration_ms(text: str | None, option: str) -> int | None:
-    return parse_duration(text, option) if text is not None else None
-
-
-def _start_ms(text: str) -> int:
-    if text == "now":
-        return int(time.time() * 1000)
-    try:
-        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"--start: {text!r} is not an ISO-8601 instant or 'now'") from None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return int(instant.timestamp() * 1000)
-
 
 #: The chaos options shared by ``produce`` and ``demo`` (rates in [0, 1]).
 chaos_options = option_group(
@@ -62,6 +45,7 @@ chaos_options = option_group(
     ),
     click.option(
         "--max-disorder",
+        type=DURATION,
         default=None,
         help="Longest hold-back of an out-of-order event [10s iot, 1s web].",
     ),
@@ -73,6 +57,7 @@ chaos_options = option_group(
     ),
     click.option(
         "--lateness",
+        type=DURATION,
         default=None,
         help="The consumer's allowed lateness these labels assume [30s iot, 2s web].",
     ),
@@ -153,9 +138,9 @@ def source_run(
     chaos = ChaosOptions(
         duplicates=default_duplicates if duplicates is None else duplicates,
         out_of_order=params["out_of_order"],
-        max_disorder_ms=_duration_ms(params["max_disorder"], "--max-disorder"),
+        max_disorder_ms=params["max_disorder"],
         late=params["late"],
-        lateness_ms=_duration_ms(params["lateness"], "--lateness"),
+        lateness_ms=params["lateness"],
         malformed=params["malformed"],
         hot_keys=params["hot_keys"],
     )
@@ -195,13 +180,16 @@ _delivery_options = option_group(
 _produce_only_options = option_group(
     click.option("--count", type=int, help="Stop after this many events (instead of --minutes)."),
     click.option(
-        "--duration", help="Simulated time to cover, e.g. 90s, 30m (instead of --minutes)."
+        "--duration",
+        type=DURATION,
+        help="Simulated time to cover, e.g. 90s, 30m, 1h30m (instead of --minutes).",
     ),
     click.option(
         "--start",
+        type=INSTANT,
         default="2026-01-01T00:00:00Z",
         show_default=True,
-        help="Event time of the first event: ISO-8601 instant or 'now'.",
+        help="Event time of the first event: ISO-8601, epoch ms, 2h (ago) or now.",
     ),
     click.option(
         "--speed",
@@ -254,10 +242,10 @@ def _produce_request(source: str, **params: Any) -> ProduceRequest:
     """The request of a ``produce SOURCE`` command line (``--duration`` overrides --minutes)."""
     duration = params.pop("duration")
     if duration is not None:
-        params["minutes"] = (_duration_ms(duration, "--duration") or 0) / 60_000
+        params["minutes"] = duration / 60_000
+    params["start_ms"] = params.pop("start")
     to_file, as_json = params.pop("to_file"), params.pop("as_json")
     event_type = params.pop("event_type", None)
-    params["start_ms"] = _start_ms(params.pop("start"))
     return ProduceRequest(source, params, to_file, as_json, event_type)
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
+from pipeline.cli_support import INSTANT, CliContext, domain_errors, gather_options, pass_context
 from pipeline.dashboard.render import collect, render_html, write_dashboard
 from pipeline.lake.tables import lake_tables
-from pipeline.reports.params import bind, parse_time
+from pipeline.reports.params import bind
 
 
 @dataclass(frozen=True)
@@ -21,16 +21,20 @@ class DashboardOptions:
     """A ``pipeline dashboard`` command line."""
 
     out: str
-    since: str | None
-    until: str | None
+    since: int | None
+    until: int | None
     engine: str
     title: str
 
 
 @click.command("dashboard")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
-@click.option("--since", help="Event time from (inclusive): 2026-01-01, ISO time, epoch ms, or 2h.")
-@click.option("--until", help="Event time until (exclusive), same forms as --since.")
+@click.option(
+    "--since",
+    type=INSTANT,
+    help="Event time from (inclusive): 2026-01-01, ISO time, epoch ms, 2h (ago) or now.",
+)
+@click.option("--until", type=INSTANT, help="Event time until (exclusive), same forms as --since.")
 @click.option(
     "--engine",
     type=click.Choice(["duckdb", "athena"]),
@@ -51,10 +55,10 @@ def dashboard(ctx: CliContext, options: DashboardOptions) -> None:
     tables = lake_tables(config)
     now_ms = round(time.time() * 1000)
     given: dict[str, Any] = {}
-    if options.since:
-        given["since_ms"] = parse_time(options.since, now_ms)
-    if options.until:
-        given["until_ms"] = parse_time(options.until, now_ms)
+    if options.since is not None:
+        given["since_ms"] = options.since
+    if options.until is not None:
+        given["until_ms"] = options.until
     if options.engine == "athena":
         from pipeline.reports.athena import AthenaSession
 

@@ -14,7 +14,7 @@ import click
 import pyarrow as pa
 
 from pipeline.aws.clients import AwsClients
-from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
+from pipeline.cli_support import INSTANT, CliContext, domain_errors, gather_options, pass_context
 from pipeline.config import Config
 from pipeline.core.errors import PipelineError
 from pipeline.lake.ddl import relation_columns, tables_read
@@ -24,7 +24,7 @@ from pipeline.reports.catalog import Report, reports
 from pipeline.reports.catalog import report as find_report
 from pipeline.reports.lint import lint
 from pipeline.reports.output import FORMATS, csv_text, format_table, json_line, write_file
-from pipeline.reports.params import PARAMETERS, bind, parse_time
+from pipeline.reports.params import PARAMETERS, bind
 from pipeline.reports.publish import publish, report_date
 from pipeline.reports.runner import run_report
 from pipeline.reports.watch import LakeEvents, ensure_notifications
@@ -42,8 +42,8 @@ class ReportOptions:
     sql_files: tuple[str, ...]
     lint_only: bool
     engine: str
-    since: str | None
-    until: str | None
+    since: int | None
+    until: int | None
     site: str | None
     device: str | None
     param: tuple[str, ...]
@@ -58,12 +58,11 @@ class ReportOptions:
 
 
 def _parameters(options: ReportOptions) -> dict[str, Any]:
-    now_ms = round(time.time() * 1000)
     given: dict[str, Any] = {}
-    if options.since:
-        given["since_ms"] = parse_time(options.since, now_ms)
-    if options.until:
-        given["until_ms"] = parse_time(options.until, now_ms)
+    if options.since is not None:
+        given["since_ms"] = options.since
+    if options.until is not None:
+        given["until_ms"] = options.until
     if options.site:
         given["site"] = options.site
     if options.device:
@@ -153,8 +152,12 @@ class _Emitter:
     default="duckdb",
     help="DuckDB over the lake (local or S3), or Athena through awswrangler.",
 )
-@click.option("--since", help="Event time from (inclusive): 2026-01-01, ISO time, epoch ms, or 2h.")
-@click.option("--until", help="Event time until (exclusive), same forms as --since.")
+@click.option(
+    "--since",
+    type=INSTANT,
+    help="Event time from (inclusive): 2026-01-01, ISO time, epoch ms, 2h (ago) or now.",
+)
+@click.option("--until", type=INSTANT, help="Event time until (exclusive), same forms as --since.")
 @click.option("--site", help="Only this site.")
 @click.option("--device", help="Only this device.")
 @click.option(
@@ -254,7 +257,9 @@ def _run(
 
 def _emitter(options: ReportOptions, clients: AwsClients, values: dict[str, Any]) -> _Emitter:
     """Where results go; published results are dated by --since (else today)."""
-    date = report_date(values["since_ms"] if options.since else None, round(time.time() * 1000))
+    date = report_date(
+        values["since_ms"] if options.since is not None else None, round(time.time() * 1000)
+    )
     filesystem = clients.arrow_s3_filesystem() if options.to else None
 
     def publish_to(table: pa.Table, name: str) -> str:
