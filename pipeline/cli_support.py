@@ -10,14 +10,14 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from pipeline.alerts.rules import configured_rules
 from pipeline.aws.clients import AwsClients
-from pipeline.config import Config, load_config
+from pipeline.config import Config, effective_config
 from pipeline.core.errors import PipelineError
 from pipeline.core.times import parse_duration, parse_instant
 
@@ -32,21 +32,51 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 class CliContext:
     config_path: str | None
     endpoint_url: str | None
+    #: every command option's environment variable, which the configuration leaves to click
+    option_variables: frozenset[str] = field(default_factory=frozenset)
 
     def config(self, path: str | None = None) -> Config:
         """The configuration (``--config``'s, or that of ``path``), with its alert rules
         validated: a bad rule stops any command."""
-        config = load_config(path or self.config_path)
+        return self.effective_config(path)[0]
+
+    def effective_config(self, path: str | None = None) -> tuple[Config, dict[str, str]]:
+        """:meth:`config` and the source of each value (``--endpoint-url`` included)."""
+        config, sources = effective_config(
+            path or self.config_path, option_variables=self.option_variables
+        )
         configured_rules(config)
         if self.endpoint_url:
+            if self.endpoint_url != config.aws.endpoint_url:
+                sources["aws.endpoint_url"] = "option --endpoint-url"
             config = config.with_endpoint(self.endpoint_url)
-        return config
+        return config, sources
 
     def clients(self, config: Config) -> AwsClients:
         return AwsClients(config.aws)
 
 
 pass_context = click.make_pass_decorator(CliContext)
+
+
+def option_variables(command: click.Command, path: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every option's environment variable under ``command`` -> the option (``kcl properties
+    --worker-id``).
+
+    Click names them ``PIPELINE_<COMMAND>_..._<OPTION>`` (``auto_envvar_prefix``, dashes as
+    underscores); an option may also name its own (``--config``: ``PIPELINE_CONFIG``).
+    """
+    prefix = "_".join(["PIPELINE", *path]).upper().replace("-", "_")
+    found: dict[str, str] = {}
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name:
+            explicit = [param.envvar] if isinstance(param.envvar, str) else param.envvar or []
+            for name in [f"{prefix}_{param.name.upper()}", *explicit]:
+                found[name] = " ".join([*path, param.opts[0]])
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            found |= option_variables(sub, (*path, name))
+    return found
 
 
 def domain_errors(func: F) -> F:
