@@ -93,7 +93,7 @@ def test_every_default_is_within_its_declared_bounds():
 def test_each_value_says_where_it_came_from(tmp_path):
     path = tmp_path / "my.toml"
     path.write_text(
-        '[stream]\nshards = 4\n[firehose]\nbuffer_mib = 8\n'
+        "[stream]\nshards = 4\n[firehose]\nbuffer_mib = 8\n"
         '[[jobs]]\nname = "mine"\nsource = "iot"\nwindow = "5m"\nmetrics = { n = "count()" }\n'
     )
     config, sources = effective_config(path, env={"PIPELINE_STREAM_SHARDS": "6"})
