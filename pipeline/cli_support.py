@@ -8,6 +8,7 @@ parameter list.
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -122,51 +123,38 @@ def option_group(*decorators: Decorator) -> Decorator:
     return apply
 
 
-class DurationType(click.ParamType):
-    """An option holding a duration (``500ms``, ``30s``, ``1h30m``): its value in milliseconds."""
+class TimeType(click.ParamType):
+    """An option in the one time grammar (:mod:`pipeline.core.times`), converted by ``parse``
+    (text, option) to milliseconds: a duration, or an instant in epoch ms."""
 
-    name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        where = _option_name(param)
-        try:
-            return parse_duration(value, where)
-        except PipelineError as exc:
-            self.fail(str(exc).removeprefix(f"{where}: "), param, ctx)
-
-
-class InstantType(click.ParamType):
-    """An option holding an instant (ISO-8601, epoch ms, ``2h`` ago, ``now``): epoch ms."""
-
-    name = "instant"
+    def __init__(self, name: str, parse: Callable[[str, str], int]) -> None:
+        self.name = name
+        self._parse = parse
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
             return value
-        where = _option_name(param)
+        where = param.opts[0] if param is not None and param.opts else self.name
         try:
-            return parse_instant(value, round(time.time() * 1000), where)
-        except PipelineError as exc:
-            self.fail(str(exc).removeprefix(f"{where}: "), param, ctx)
+            return self._parse(value, where)
+        except PipelineError as exc:  # one line and status 1, like every bad value
+            raise click.ClickException(str(exc)) from exc
 
 
-def _option_name(param: click.Parameter | None) -> str:
-    return param.opts[0] if param is not None and param.opts else "value"
-
-
-#: The one grammar of durations and instants (pipeline.core.times) for every option
-DURATION = DurationType()
-INSTANT = InstantType()
+#: ``500ms``, ``30s``, ``1h30m``: milliseconds
+DURATION = TimeType("duration", parse_duration)
+#: ISO-8601, epoch ms, ``2h`` (ago) or ``now``: epoch milliseconds
+INSTANT = TimeType(
+    "instant", lambda text, where: parse_instant(text, round(time.time() * 1000), where)
+)
 
 
 def on_terminal() -> bool:
     """Progress is drawn on a terminal only: piped or redirected, stderr stays quiet."""
-    return click.get_text_stream("stderr").isatty()
+    return sys.stderr.isatty()
 
 
-def progress_bar(length: int, label: str, **options: Any) -> ProgressBar[Any]:
+def progress_bar(length: int, label: str, enabled: bool = True, **options: Any) -> ProgressBar[Any]:
     """A bar on stderr with an end (``length`` steps) and time left; hidden off a terminal.
 
     click's own bar: click is already the command line's library, and it draws, times and
@@ -176,8 +164,7 @@ def progress_bar(length: int, label: str, **options: Any) -> ProgressBar[Any]:
     return click.progressbar(
         length=length,
         label=label,
-        hidden=not on_terminal(),
-        file=click.get_text_stream("stderr"),
-        show_pos=True,
-        **options,
+        hidden=not (enabled and on_terminal()),
+        file=sys.stderr,
+        **{"show_pos": True, **options},
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import sys
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,13 +21,16 @@ from pipeline.cli_support import (
     gather_options,
     option_group,
     pass_context,
+    progress_bar,
 )
 from pipeline.config import Config
 from pipeline.core.errors import ConfigError
 from pipeline.runtime import tune_gc
+from producers.block import NO_TIME, Block
 from producers.chaos import ChaosOptions
 from producers.file_source import FileCounts, FileSource
-from producers.run import ProduceOptions, produce, write_file
+from producers.metrics import ProducerCollector, producer_metrics_server
+from producers.run import ProduceOptions, outgoing_blocks, produce, write_file
 from producers.writer import WriterStats
 
 #: The chaos options shared by ``produce`` and ``demo`` (rates in [0, 1]).
@@ -174,6 +178,11 @@ _delivery_options = option_group(
         "--end-of-stream", is_flag=True, help="Finish with an end-of-stream marker on every shard."
     ),
     click.option("--json", "as_json", is_flag=True, help="Print the final statistics as JSON."),
+    click.option(
+        "--metrics-port",
+        type=click.IntRange(0, 65_535),
+        help="Serve the run's Prometheus /metrics on this port (0: a free one, printed on stderr).",
+    ),
 )
 #: The options of the simulated sources beyond the source options (their names: ProduceOptions
 #: fields, except those :func:`_produce_request` converts or keeps for itself).
@@ -232,6 +241,7 @@ class ProduceRequest:
     to_file: str | None = None
     as_json: bool = False
     event_type: str | None = None
+    metrics_port: int | None = None
 
     def run(self, config: Config) -> ProduceOptions:
         settings = declared_settings(config, self.event_type) if self.source == "synthetic" else {}
@@ -246,7 +256,7 @@ def _produce_request(source: str, **params: Any) -> ProduceRequest:
     params["start_ms"] = params.pop("start")
     to_file, as_json = params.pop("to_file"), params.pop("as_json")
     event_type = params.pop("event_type", None)
-    return ProduceRequest(source, params, to_file, as_json, event_type)
+    return ProduceRequest(source, params, to_file, as_json, event_type, params.pop("metrics_port"))
 
 
 @click.group()
@@ -262,31 +272,91 @@ def _produce(ctx: CliContext, request: ProduceRequest) -> None:
         written = write_file(run, request.to_file)
         click.echo(f"wrote {written} records to {request.to_file}")
         return
-    _send(ctx, config, run, request.as_json)
+    _send(ctx, config, run, _Output(request.as_json, request.metrics_port))
+
+
+@dataclass(frozen=True)
+class _Output:
+    """Where a sending run reports: ``--json`` figures, ``--metrics-port``, and (``size``:
+    a file's bytes) the bar's end for a file."""
+
+    as_json: bool
+    metrics_port: int | None
+    size: int | None = None
 
 
 def _send(
     ctx: CliContext,
     config: Config,
     run: ProduceOptions,
-    as_json: bool,
+    output: _Output,
     source: FileSource | None = None,
 ) -> None:
-    """Send a run (or a file's records) and print its figures."""
+    """Send a run (or a file's records) and print its figures; on a terminal a bar shows how
+    far it is (event time covered, records of --count, or the file's bytes) and the time left."""
     tune_gc()  # a long run allocates millions of short-lived objects
-    progress = _Progress(enabled=sys.stderr.isatty() and not as_json)
-    stats = produce(
-        run,
-        ctx.clients(config).kinesis,
-        config.names.stream,
-        on_progress=progress,
-        records=source.blocks() if source else None,
-    )
-    progress.done()
-    elapsed = max(1e-6, time.monotonic() - progress.started)
+    started = time.monotonic()
+    collector = ProducerCollector()
+    length, advance = _progress_measure(run, output.size, source is not None)
+    with contextlib.ExitStack() as stack:
+        if output.metrics_port is not None:
+            server = stack.enter_context(producer_metrics_server(collector, output.metrics_port))
+            click.echo(f"metrics: http://0.0.0.0:{server.port}/metrics", err=True)
+        bar = stack.enter_context(
+            progress_bar(
+                length or 1,
+                "producing",
+                enabled=bool(length) and not output.as_json,
+                show_pos=False,
+                item_show_func=lambda stats: _rates(stats, started),
+            )
+        )
+
+        def tracked(blocks: Iterable[Block]) -> Iterator[Block]:
+            for block in blocks:
+                bar.current_item = collector.stats
+                bar.update(max(0, min(length or 0, advance(block, bar.pos)) - bar.pos))
+                yield block
+
+        blocks = source.blocks() if source else outgoing_blocks(run)
+        stats = produce(
+            run,
+            ctx.clients(config).kinesis,
+            config.names.stream,
+            on_progress=collector.observe,
+            records=tracked(blocks),
+        )
+    elapsed = max(1e-6, time.monotonic() - started)
     counts = source.counts if source else None
-    click.echo(
-        _figures_json(stats, elapsed, counts) if as_json else _figures(stats, elapsed, counts)
+    figures = _figures_json if output.as_json else _figures
+    click.echo(figures(stats, elapsed, counts))
+
+
+def _progress_measure(
+    run: ProduceOptions, size: int | None, from_file: bool
+) -> tuple[int | None, Callable[[Block, int], int]]:
+    """The bar's end and how a block moves it: the file's bytes, the --count's records, or the
+    event time (ms) of the --minutes covered; no end (no bar) for standard input."""
+    if from_file:
+        return size, lambda block, pos: pos + sum(len(data) + 1 for data in block.data)
+    if run.count is not None:
+        return run.count, lambda block, pos: pos + len(block)
+
+    def covered(block: Block, pos: int) -> int:
+        newest = int(block.ts.max()) if len(block) else NO_TIME
+        return max(pos, newest - run.start_ms)
+
+    return int(run.minutes * 60_000), covered
+
+
+def _rates(stats: WriterStats | None, started: float) -> str:
+    if stats is None:
+        return ""
+    elapsed = max(1e-6, time.monotonic() - started)
+    return (
+        f"{stats.user_records:,} records, {stats.user_records / elapsed:,.0f}/s, "
+        f"{stats.bytes / elapsed / 1e6:.2f} MB/s, retried {stats.retried_entries:,}, "
+        f"failed {stats.failed:,}"
     )
 
 
@@ -374,6 +444,7 @@ def file_command(
     partition_key: str | None,
     event_type: str | None,
     as_json: bool,
+    metrics_port: int | None,
     **delivery: Any,
 ) -> None:
     """Send the records of an NDJSON file (- for standard input) as they are.
@@ -386,33 +457,7 @@ def file_command(
     """
     config = ctx.config()
     run = ProduceOptions(source="file", **delivery, **declared_settings(config, event_type))
+    size = os.path.getsize(path) if path != "-" and os.path.isfile(path) else None
     with click.open_file(path, "rb") as lines:
         source = FileSource(run.event_type, lines, partition_key, name=path)
-        _send(ctx, config, run, as_json, source)
-
-
-class _Progress:
-    """A live line on a terminal: records/s, bytes/s, retries, failures. Quiet otherwise."""
-
-    def __init__(self, enabled: bool, every_s: float = 0.25) -> None:
-        self.enabled = enabled
-        self.every_s = every_s
-        self.started = self.shown = time.monotonic()
-
-    def __call__(self, stats: WriterStats) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self.shown < self.every_s:
-            return
-        self.shown = now
-        elapsed = max(1e-6, now - self.started)
-        click.echo(
-            f"\r{stats.user_records:>10,} records {stats.user_records / elapsed:>9,.0f}/s "
-            f"{stats.bytes / elapsed / 1e6:>6.2f} MB/s  retried {stats.retried_entries:,}  "
-            f"failed {stats.failed:,}",
-            nl=False,
-            err=True,
-        )
-
-    def done(self) -> None:
-        if self.enabled:
-            click.echo("", err=True)
+        _send(ctx, config, run, _Output(as_json, metrics_port, size), source)
