@@ -314,18 +314,23 @@ def _send(
 
         def tracked(blocks: Iterable[Block]) -> Iterator[Block]:
             for block in blocks:
-                bar.current_item = collector.stats
                 bar.update(max(0, min(length or 0, advance(block, bar.pos)) - bar.pos))
                 yield block
+
+        def delivered(stats: WriterStats) -> None:
+            collector.observe(stats)
+            bar.current_item = stats
+            bar.render_progress()
 
         blocks = source.blocks() if source else outgoing_blocks(run)
         stats = produce(
             run,
             ctx.clients(config).kinesis,
             config.names.stream,
-            on_progress=collector.observe,
+            on_progress=delivered,
             records=tracked(blocks),
         )
+        delivered(stats)
     elapsed = max(1e-6, time.monotonic() - started)
     counts = source.counts if source else None
     figures = _figures_json if output.as_json else _figures
