@@ -168,3 +168,12 @@ def progress_bar(length: int, label: str, enabled: bool = True, **options: Any) 
         file=sys.stderr,
         **{"show_pos": True, **options},
     )
+
+
+def above_bar(bar: ProgressBar[Any] | None, text: str, err: bool = False) -> None:
+    """Echo ``text`` where a drawn bar would garble it: the bar's line is cleared first (the
+    bar draws itself again at its next step)."""
+    if bar is not None and not bar.hidden:
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+    click.echo(text, err=err)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,8 +11,22 @@ from typing import Any
 
 import click
 
-from pipeline.cli_support import INSTANT, CliContext, domain_errors, gather_options, pass_context
-from pipeline.dashboard.render import collect, render_html, write_dashboard
+from pipeline.cli_support import (
+    INSTANT,
+    CliContext,
+    domain_errors,
+    gather_options,
+    pass_context,
+    progress_bar,
+)
+from pipeline.dashboard.charts import CHARTS
+from pipeline.dashboard.render import (
+    SUMMARY_REPORT,
+    TABLE_REPORTS,
+    collect,
+    render_html,
+    write_dashboard,
+)
 from pipeline.lake.tables import lake_tables
 from pipeline.reports.params import bind
 
@@ -67,9 +82,23 @@ def dashboard(ctx: CliContext, options: DashboardOptions) -> None:
         from pipeline.reports.duck import LakeSession
 
         session = LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
-    with session:
-        data = collect(session, tables, bind(given))
+    planned = len({c.report for c in CHARTS} | {SUMMARY_REPORT, *TABLE_REPORTS})
+    with session, progress_bar(planned, "dashboard") as bar:
+        data = collect(_Counted(session, bar.update), tables, bind(given))
     page = render_html(data, options.title, datetime.fromtimestamp(now_ms / 1000, tz=UTC))
     path = write_dashboard(Path(options.out), page)
     drawn = sum(1 for c in data["charts"] if c["has_data"])
     click.echo(f"{path} ({drawn} of {len(data['charts'])} charts with data)")
+
+
+class _Counted:
+    """An engine that counts its queries (one per report) into the bar."""
+
+    def __init__(self, engine: Any, step: Callable[[int], None]) -> None:
+        self._engine = engine
+        self._step = step
+
+    def query(self, sql: Any, parameters: Any = None) -> Any:
+        result = self._engine.query(sql, parameters)
+        self._step(1)
+        return result

@@ -10,6 +10,7 @@ import click
 from pipeline.cli_support import (
     INSTANT,
     CliContext,
+    above_bar,
     domain_errors,
     gather_options,
     pass_context,
@@ -76,18 +77,19 @@ def compact(ctx: CliContext, options: CompactOptions) -> None:
             by_name[name], _day(options.since), _day(options.until)
         )
     ]
-    with progress_bar(len(chosen), "compacting") as bar:
+    with progress_bar(len(chosen), "compacting", enabled=not options.dry_run) as bar:
         for name, partition, files in chosen:
             where = f"{name} dt={partition.dt} hour={partition.hour}"
             if options.dry_run:
-                click.echo(f"{where}: {len(files)} files")
+                above_bar(bar, f"{where}: {len(files)} files")
                 continue
             r = compactor.compact(by_name[name], partition, files)
             bar.update(1)
-            click.echo(
+            above_bar(
+                bar,
                 f"{where}: {r.files_before} files -> {r.files_after}, {r.rows_before} rows -> "
                 f"{r.rows_after} ({r.duplicates_removed} duplicates), "
-                f"{r.bytes_before / MIB:.2f} MiB -> {r.bytes_after / MIB:.2f} MiB"
+                f"{r.bytes_before / MIB:.2f} MiB -> {r.bytes_after / MIB:.2f} MiB",
             )
     done = "to compact" if options.dry_run else "compacted"
     click.echo(f"{len(chosen)} partitions {done}", err=True)

@@ -8,13 +8,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import pyarrow as pa
 
 from pipeline.aws.clients import AwsClients
-from pipeline.cli_support import INSTANT, CliContext, domain_errors, gather_options, pass_context
+from pipeline.cli_support import (
+    INSTANT,
+    CliContext,
+    above_bar,
+    domain_errors,
+    gather_options,
+    pass_context,
+    progress_bar,
+)
 from pipeline.config import Config
 from pipeline.core.errors import PipelineError
 from pipeline.lake.ddl import relation_columns, tables_read
@@ -28,6 +36,9 @@ from pipeline.reports.params import PARAMETERS, bind
 from pipeline.reports.publish import publish, report_date
 from pipeline.reports.runner import run_report
 from pipeline.reports.watch import LakeEvents, ensure_notifications
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 #: Parameters with no option of their own
 OTHERS = ("band_low", "band_high", "silent_windows")
@@ -116,18 +127,21 @@ class _Emitter:
         if fmt == "parquet" and not (out or to):
             raise PipelineError("--format parquet writes files: give --out DIR or --to s3://...")
         self.fmt, self.out, self.to, self.publish_to = fmt, out, to, publish_to
+        self.bar: ProgressBar[Any] | None = None  # the first run's, on a terminal
 
     def emit(self, spec: Report, table: pa.Table) -> None:
         if self.out:
             write_file(Path(self.out), spec.name, table, self.fmt)
         if self.to:
-            click.echo(f"{spec.name}: {self.publish_to(table, spec.name)}", err=True)
+            above_bar(self.bar, f"{spec.name}: {self.publish_to(table, spec.name)}", err=True)
         if self.fmt == "table":
-            click.echo(f"== {spec.name}: {spec.description}\n{format_table(table)}\n")
+            above_bar(self.bar, f"== {spec.name}: {spec.description}\n{format_table(table)}\n")
         elif self.fmt == "csv":
-            click.echo(f"# {spec.name}\n{csv_text(table)}")
+            above_bar(self.bar, f"# {spec.name}\n{csv_text(table)}")
         elif self.fmt == "json":
-            click.echo(json_line(spec.name, table))
+            above_bar(self.bar, json_line(spec.name, table))
+        if self.bar is not None:
+            self.bar.update(1)
 
 
 @click.command("report")
@@ -238,7 +252,9 @@ def _run(
         )
     with session:
         runner = _Runner(session, selected, tables, values, emitter)
-        runner.run()
+        with progress_bar(len(selected), "reports") as emitter.bar:
+            runner.run()
+        emitter.bar = None
         if queue is None:
             return
         events = LakeEvents(
