@@ -130,7 +130,7 @@ class ConsumerConfig:
     #: Records per GetRecords call (Kinesis: at most 10,000)
     max_records: int = setting(10_000, low=1, high=10_000)
     poll_interval_ms: int = setting(200, high=60_000, unit="ms")
-    checkpoint_interval_s: float = setting(5.0, high=3600, unit="s")
+    checkpoint_interval_s: float = 5.0
     initial_position: str = setting("TRIM_HORIZON", choices=("TRIM_HORIZON", "LATEST"))
     #: How long (in event time) ids are remembered for dedupe; at least lateness + window per job.
     #: Tie it to the producers' retry horizon: a copy re-sent later than this is treated as late.
