@@ -217,3 +217,14 @@ def test_secret_looking_keys_are_masked():
     )
     assert masked("url", "https://a:b@host/x") == f"https://a:{MASK}@host/x"
     assert masked("url", "https://host/x") == "https://host/x"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["consume", "--metrics-port", "70000"], ["produce", "iot", "--metrics-port", "-1"]],
+)
+def test_a_port_out_of_range_is_refused_before_anything_runs(args):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "Invalid value for '--metrics-port'" in result.output
+    assert "is not in the range 0<=x<=65535" in result.output
