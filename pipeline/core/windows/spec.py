@@ -27,32 +27,15 @@ import pyarrow as pa
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.events.schema import EventType
+from pipeline.core.times import format_duration, parse_duration
 from pipeline.core.windows.aggregates import FUNCTIONS, AggregateFunction
 from pipeline.core.windows.conditions import Condition, parse_condition
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _METRIC = re.compile(
     r"^\s*([a-z_][a-z0-9_]*)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)?\s*\)\s*(?:\s+if\s+(.+))?$",
     re.IGNORECASE | re.DOTALL,
 )
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-
-
-def parse_duration(text: str, where: str) -> int:
-    """``"1m"`` -> 60000. Units: ms, s, m, h, d."""
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ConfigError(f"{where}: {text!r} is not a duration such as 500ms, 30s, 1m, 1h, 1d")
-    return int(match.group(1)) * _UNIT_MS[match.group(2)]
-
-
-def format_duration(ms: int) -> str:
-    """60000 -> "1m": the largest unit that divides the duration."""
-    for unit in ("d", "h", "m", "s"):
-        if ms % _UNIT_MS[unit] == 0 and ms >= _UNIT_MS[unit]:
-            return f"{ms // _UNIT_MS[unit]}{unit}"
-    return f"{ms}ms"
 
 
 @dataclass(frozen=True)
