@@ -166,6 +166,7 @@ def test_config_show_names_the_source_of_every_setting_set_in_the_environment():
     }
     env["PIPELINE_AWS_ENDPOINT_URL"] = "http://user:hunter2@127.0.0.1:4566"
     env["PIPELINE_KCL_JAR_MANIFEST"] = ""  # no verification: a valid value
+    env["PIPELINE_CONSUMER_MAX_EVENT_AGE"] = "0"  # off: a valid value
     result = CliRunner().invoke(main, ["config", "show"], env=env)
     assert result.exit_code == 0, result.output
     assert _sources(result.output) == {
