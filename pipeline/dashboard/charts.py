@@ -17,7 +17,7 @@ import pyarrow as pa
 Rows = list[dict[str, Any]]
 
 
-def _lines(rows: Rows, series_of: Callable[[dict[str, Any]], Iterable[tuple[str, float]]]) -> list:
+def _lines(rows: Rows, series_of: Callable[[dict[str, Any]], Iterable[tuple[str, float]]]) -> list[dict[str, Any]]:
     """``[{name, points: [[x_ms, y], ...]}]`` from rows with ``window_start_ms``."""
     points: dict[str, dict[int, float]] = defaultdict(dict)
     for row in rows:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -101,7 +102,7 @@ class WindowJob:
 
 
 def compile_jobs(
-    jobs: Iterable[object], types: Mapping[str, EventType], retention_ms: int | None = None
+    jobs: Iterable[Any], types: Mapping[str, EventType], retention_ms: int | None = None
 ) -> tuple[WindowJob, ...]:
     """Validate job declarations (``JobConfig``) against the declared event ``types``; raise
     :class:`ConfigError` naming the job and the key."""
