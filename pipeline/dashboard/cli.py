@@ -64,7 +64,7 @@ def dashboard(ctx: CliContext, options: DashboardOptions) -> None:
 
         session = LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
     with session:
-        data = collect(session, tables, bind(given))
+        data = collect(session, tables, bind(given), config.stream_jobs)
     page = render_html(data, options.title, datetime.fromtimestamp(now_ms / 1000, tz=UTC))
     path = write_dashboard(Path(options.out), page)
     drawn = sum(1 for c in data["charts"] if c["has_data"])

@@ -27,6 +27,8 @@ from pipeline.emulator import flush_firehose
 from producers.iot import IotFleet
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+#: A declared event type (telemetry) and a job declared only there (site_5m)
+TELEMETRY_EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "telemetry.toml"
 SHARDS = ("shardId-000000000000", "shardId-000000000001")
 _encode = msgspec.json.Encoder().encode
 
