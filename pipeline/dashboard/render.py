@@ -70,10 +70,11 @@ def _json_for_script(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _charts(jobs: Sequence[WindowJob]) -> tuple[list[ChartSpec], dict[str, Report]]:
-    """The shipped reports' charts, then one per job; and every report they draw."""
+def plan(jobs: Sequence[WindowJob]) -> tuple[list[ChartSpec], dict[str, Report]]:
+    """The charts (the shipped reports', then one per job) and every report the page runs."""
     charts = list(CHARTS)
-    reports = {name: find_report(name) for name in {c.report for c in CHARTS}}
+    names = {c.report for c in CHARTS} | {SUMMARY_REPORT, *TABLE_REPORTS}
+    reports = {name: find_report(name) for name in sorted(names)}
     for job in jobs:
         chart, report = job_chart(job)
         charts.append(chart)
@@ -85,14 +86,12 @@ def collect(
     engine: Engine,
     tables: dict[str, LakeTable],
     values: Mapping[str, Any],
-    jobs: Sequence[WindowJob] = (),
+    jobs: Sequence[WindowJob],
 ) -> dict[str, Any]:
     """Run the reports the dashboard shows (each once) and build its data; ``jobs``: the
     configured window jobs of the lake's event type, a chart each."""
     relations = set(relation_columns(tables))
-    charts, reports = _charts(jobs)
-    for name in (SUMMARY_REPORT, *TABLE_REPORTS):
-        reports[name] = find_report(name)
+    charts, reports = plan(jobs)
     results: dict[str, pa.Table | None] = {}
     notes: dict[str, str] = {}
     for name, spec in reports.items():
