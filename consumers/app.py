@@ -16,7 +16,7 @@ from pipeline.aws.state import SnapshotStore
 from pipeline.config import Config
 from pipeline.core.errors import ConfigError
 from pipeline.core.shard import ShardCore, ShardSettings
-from pipeline.core.windows.spec import parse_duration
+from pipeline.core.times import parse_duration
 from pipeline.runtime import tune_gc
 
 

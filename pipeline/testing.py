@@ -88,11 +88,10 @@ def merged_metrics(sink: MemorySink, jobs: Iterable[WindowJob]) -> dict[str, dic
     merged = {}
     for result_id, parts in sink.parts.items():
         job = by_name[sink.results[result_id].job]
-        states = None
-        for shard in sorted(parts):
-            states = (
-                list(parts[shard]) if states is None else merge_states(job, states, parts[shard])
-            )
+        first, *others = sorted(parts)
+        states = list(parts[first])
+        for shard in others:
+            states = merge_states(job, states, parts[shard])
         merged[result_id] = dict(finish(job, states))
     return merged
 

@@ -352,7 +352,7 @@ def _span(ms: int) -> str:
     """A duration for people: its two largest units (``5m``, ``1824d 23h``, ``1.5s``)."""
     if ms < 60_000:
         return f"{ms / 1000:g}s"
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
         count, ms = divmod(ms, size)
         if count or parts:

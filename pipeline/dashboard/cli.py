@@ -19,14 +19,7 @@ from pipeline.cli_support import (
     pass_context,
     progress_bar,
 )
-from pipeline.dashboard.charts import CHARTS
-from pipeline.dashboard.render import (
-    SUMMARY_REPORT,
-    TABLE_REPORTS,
-    collect,
-    render_html,
-    write_dashboard,
-)
+from pipeline.dashboard.render import collect, plan, render_html, write_dashboard
 from pipeline.lake.tables import lake_tables
 from pipeline.reports.params import bind
 
@@ -82,9 +75,9 @@ def dashboard(ctx: CliContext, options: DashboardOptions) -> None:
         from pipeline.reports.duck import LakeSession
 
         session = LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
-    planned = len({c.report for c in CHARTS} | {SUMMARY_REPORT, *TABLE_REPORTS})
+    planned = len(plan(config.stream_jobs)[1])
     with session, progress_bar(planned, "dashboard") as bar:
-        data = collect(_Counted(session, bar.update), tables, bind(given))
+        data = collect(_Counted(session, bar.update), tables, bind(given), config.stream_jobs)
     page = render_html(data, options.title, datetime.fromtimestamp(now_ms / 1000, tz=UTC))
     path = write_dashboard(Path(options.out), page)
     drawn = sum(1 for c in data["charts"] if c["has_data"])

@@ -11,7 +11,7 @@ from pipeline.config import shipped_event_type as event_type
 from pipeline.core.kpl import deaggregate
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import ShardCore
-from pipeline.core.windows.spec import parse_duration
+from pipeline.core.times import parse_duration
 from pipeline.testing import BOUNDED
 from producers.shards import ShardMap
 

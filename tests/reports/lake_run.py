@@ -23,12 +23,14 @@ from pipeline.aws.sinks import AwsOutputSink
 from pipeline.config import Config, load_config
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import END_OF_STREAM, ShardCore
-from pipeline.core.windows.spec import parse_duration
+from pipeline.core.times import parse_duration
 from pipeline.emulator import flush_firehose
 from pipeline.testing import BOUNDED
 from producers.iot import IotFleet
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+#: A declared event type (telemetry) and a job declared only there (site_5m)
+TELEMETRY_EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "telemetry.toml"
 SHARDS = ("shardId-000000000000", "shardId-000000000001")
 #: Every record's arrival: after its event time (the test lakes hold less than an hour), in the
 #: first hour's partition

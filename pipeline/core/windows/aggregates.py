@@ -264,13 +264,13 @@ def _negated(value: Any) -> tuple[bool, Any]:
 def _first_partial(parts: Sequence[Any]) -> Any:
     times, values = parts
     pairs = [(t, v) for t, v in zip(times, values, strict=True) if v is not None]
-    return list(min(pairs, key=_order)) if pairs else None
+    return [*min(pairs, key=_order)] if pairs else None
 
 
 def _last_partial(parts: Sequence[Any]) -> Any:
     times, values = parts
     pairs = [(t, v) for t, v in zip(times, values, strict=True) if v is not None]
-    return list(max(pairs, key=lambda p: (p[0], _negated(p[1])))) if pairs else None
+    return [*max(pairs, key=lambda p: (p[0], _negated(p[1])))] if pairs else None
 
 
 def _with_time(field: str) -> list[ArrowAggregation]:

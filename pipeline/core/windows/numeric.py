@@ -145,7 +145,7 @@ class NumericMetric:
             return
         total, count = state if self.kind == "avg" else (state, 1)
         if self.exact:
-            canonical = exact.add(total, None)
+            canonical = exact.add(total, None) or [0] * exact.LIMBS
             self.limbs[slot] = canonical[: exact.LIMBS]
             if len(canonical) > exact.LIMBS:
                 self.rare[slot] = int(canonical[exact.LIMBS])

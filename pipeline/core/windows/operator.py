@@ -45,7 +45,7 @@ class WindowOperator:
         self.job = job
         self._slot_of: dict[tuple[Any, ...], int] = {}  # (start, *group key) -> slot
         self._slots_of_start: dict[int, list[int]] = {}
-        self._key_of: list[tuple[Any, ...] | None] = []
+        self._key_of: list[Any] = []  # slot -> (start, *group key), None while free
         self._free: list[int] = []
         self._aggregations: list[tuple[Any, str]] = []
         self._derived: list[tuple[str, MetricSpec]] = []  # filtered metrics' input columns
@@ -66,7 +66,8 @@ class WindowOperator:
                 aggregations = self._numeric[i].aggregations
             else:
                 self._plain[i] = []
-                aggregations = list(metric.function.arrow_aggregations(column))
+                # every function that is not vectorised reads a field: column is a str
+                aggregations = list(metric.function.arrow_aggregations(column))  # type: ignore[arg-type]
             self._aggregations += aggregations
             self._widths.append(len(aggregations))
 
@@ -95,7 +96,7 @@ class WindowOperator:
 
     def _fold(self, events: pa.Table) -> None:
         for column, metric in self._derived:
-            mask = metric.condition.mask(events)
+            mask = metric.condition.mask(events)  # type: ignore[union-attr]  # filtered: has one
             source = (
                 events.column(metric.field) if metric.field else pa.repeat(True, events.num_rows)
             )

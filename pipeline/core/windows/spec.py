@@ -104,7 +104,7 @@ class WindowJob:
 
 
 def compile_jobs(
-    jobs: Iterable[object], types: Mapping[str, EventType], retention_ms: int | None = None
+    jobs: Iterable[Any], types: Mapping[str, EventType], retention_ms: int | None = None
 ) -> tuple[WindowJob, ...]:
     """Validate job declarations (``JobConfig``) against the declared event ``types``; raise
     :class:`ConfigError` naming the job and the key."""
