@@ -29,6 +29,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -76,6 +77,7 @@ class _Control(msgspec.Struct):
 
 
 _decode_control = msgspec.json.Decoder(_Control).decode
+_ARRIVAL = attrgetter("approximate_arrival_ms")
 
 
 class ShardCore:
@@ -191,18 +193,17 @@ class ShardCore:
         times = table.column(EVENT_TIME).to_numpy()
         before = newest_before(times, self.newest_event_time_ms)
         self.newest_event_time_ms = max(self.newest_event_time_ms, int(times.max()))
-        ids = table.column(self.etype.id_field).to_pylist()
-        first = self.deduper.first_seen(ids, times, before)
-        counters.duplicates = int(len(first) - first.sum())
+        first = self.deduper.first_seen(table.column(self.etype.id_field), times, before)
+        counters.duplicates = int(len(first) - np.count_nonzero(first))
         if counters.duplicates:
             table = table.filter(first)
             times, before = times[first], before[first]
-            ids = [i for i, keep in zip(ids, first.tolist(), strict=True) if keep]
         counters.events = table.num_rows
-        outcome.events = [batch[i] for i in table.column(RECORD_INDEX).to_numpy().tolist()]
+        outcome.events = list(map(batch.__getitem__, table.column(RECORD_INDEX).to_pylist()))
         for operator in self.operators:
             late = operator.add(table, before) if table.num_rows else np.zeros(0, dtype=bool)
             if late.any():
+                ids = table.column(self.etype.id_field).to_pylist()
                 outcome.late += LateEvent.of_rows(
                     operator.job, self.shard_id, late, ids, times, before, outcome.events
                 )
@@ -220,9 +221,7 @@ class ShardCore:
         if table.num_rows == 0:
             return []
         rows = table.column(RECORD_INDEX).to_numpy()
-        arrival = np.fromiter(
-            (batch[i].approximate_arrival_ms for i in rows.tolist()), np.int64, len(rows)
-        )
+        arrival = np.fromiter(map(_ARRIVAL, batch), np.int64, len(batch))[rows]
         if now_ms is not None:
             arrival[arrival == 0] = now_ms
         known = arrival != 0

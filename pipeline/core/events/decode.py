@@ -1,25 +1,36 @@
 """Batch decoding: raw payloads -> an Arrow table of valid events + rejects with reasons.
 
-Every payload goes through the same strict ``msgspec`` decoder whatever else is in its batch, so
-a record's validity never depends on its neighbours (results must not change with the batch
-split). The common case, a batch with no bad record, is one list comprehension in C; a batch
-with bad records is decoded again one record at a time to name each failure.
+A compiled scanner (:class:`pipeline.core._kernels.RecordScanner`, specialised for the declared
+type at start-up) turns the records it can prove valid straight into columns: a JSON object
+whose declared fields hold values their struct field accepts, each key once, unknown fields
+scalar, no escapes, valid UTF-8. Every other record (a bad one, or one with escapes, nested
+unknown fields, an oversized payload...) goes to the strict ``msgspec`` decoder one by one,
+which decides it and names its failure; patterns and choices are checked on the distinct values
+of their columns, the failing records going the same way. A record's validity never depends on
+its neighbours (results must not change with the batch split).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress
-from operator import attrgetter
 from typing import Any
 
 import msgspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from pipeline.core.events.schema import EventType
+from pipeline.core._kernels import RecordScanner
+from pipeline.core.events.schema import (
+    MAX_EVENT_TIME_MS,
+    MIN_EVENT_TIME_MS,
+    EventType,
+    FieldSpec,
+)
 
 #: Payloads larger than this are not events (dead-lettered as oversized): an event's lake row
 #: must fit a Firehose record (1,000 KiB) with room to spare.
@@ -68,104 +79,103 @@ class Decoder:
         self._fields = [
             f for f in etype.arrow_schema if f.name in wanted and etype.usable_in_jobs(f.name)
         ]
-        self._required = [f.name for f in etype.field_specs if f.required]
-        self._optional = [f.name for f in etype.field_specs if not f.required]
-        #: fields whose decoded value is the JSON string itself (their colons are the raw ones)
-        self._string_fields = [f.name for f in etype.arrow_schema if f.type == pa.string()]
+        #: msgspec's checks left to the distinct values of a column: patterns, choices
+        self._screened = [f for f in etype.field_specs if f.pattern or f.choices]
+        self._patterns = {f.name: re.compile(f.pattern) for f in self._screened if f.pattern}
+        text_time = etype.time_format == "iso8601"
+        outputs = {f.name for f in self._fields} | {f.name for f in self._screened}
+        outputs |= {etype.time_field} if text_time else set()
+        specs = [_scan_spec(etype, f, f.name in outputs) for f in etype.field_specs]
+        self._outputs = [(s[0], s[1]) for s in specs if s[-1]]
+        self._scanner = RecordScanner(
+            specs, etype.fields.index(etype.time_field), _TIME_UNIT[etype.time_format]
+        )
         schema = pa.schema(self._fields)
         schema = schema.append(pa.field(EVENT_TIME, pa.int64(), nullable=False))
         self._schema = schema.append(pa.field(RECORD_INDEX, pa.int32(), nullable=False))
 
     def decode(self, payloads: Sequence[bytes]) -> DecodedBatch:
-        decode = self._decode
-        if payloads and max(map(len, payloads)) > self.max_bytes:
-            return self._finish(payloads, *self._decode_one_by_one(payloads))
-        try:
-            # the whole payload must be UTF-8, unknown fields included (msgspec skips those);
-            # a newline between payloads keeps a sequence split across two of them invalid
-            b"\n".join(payloads).decode("utf-8")
-            structs = [decode(p) for p in payloads]
-        except (UnicodeDecodeError, msgspec.DecodeError, RecursionError):  # incl. ValidationError
-            return self._finish(payloads, *self._decode_one_by_one(payloads))
-        return self._finish(payloads, structs, list(range(len(payloads))), [])
+        payloads = payloads if isinstance(payloads, list) else list(payloads)
+        columns, times, rows, slow = self._scanner.scan(payloads, self.max_bytes)
+        arrays = {
+            name: _arrow(kind, *parts)
+            for (name, kind), parts in zip(self._outputs, columns, strict=True)
+        }
+        bad = self._screen(arrays, len(rows))  # msgspec rejects these: it names why
+        dropped = bad
+        rejects: list[Reject] = []
+        if times is None:  # text times: parsed and range-checked in bulk
+            times, bad_times = self.etype.event_times_ms(arrays[self.etype.time_field].to_pylist())
+            rejected = [(row, reason) for row, reason in bad_times if not bad[row]]
+            rejects = [Reject(int(rows[row]), reason) for row, reason in rejected]
+            dropped = bad.copy()
+            dropped[[row for row, _ in rejected]] = True
+        arrays |= {EVENT_TIME: pa.array(times, pa.int64()), RECORD_INDEX: pa.array(rows)}
+        table = pa.Table.from_arrays([arrays[f.name] for f in self._schema], schema=self._schema)
+        if dropped.any():
+            table = table.filter(~dropped)
+        slow = sorted(slow + rows[bad].tolist())
+        if slow:
+            part, slow_rejects = self._decode_slow(payloads, slow)
+            rejects = sorted(rejects + slow_rejects, key=_index)
+            table = pa.concat_tables([table, part])
+            table = table.take(pc.sort_indices(table.column(RECORD_INDEX)))
+        return DecodedBatch(table, rejects)
 
-    def _finish(
-        self,
-        payloads: Sequence[bytes],
-        structs: list[msgspec.Struct],
-        indices: list[int],
-        rejects: list[Reject],
-    ) -> DecodedBatch:
-        values = {name: list(map(attrgetter(name), structs)) for name in self.etype.fields}
-        later = self._duplicate_keys(payloads, indices, values)
-        times, bad_times = self.etype.event_times_ms(values[self.etype.time_field])
-        bad_rows = {r.index for r in later}
-        later += [
-            Reject(indices[row], reason)
-            for row, reason in bad_times
-            if indices[row] not in bad_rows
-        ]
-        if later:
-            rejects = sorted(rejects + later, key=lambda r: r.index)
-            bad = {r.index for r in later}
-            keep = [i not in bad for i in indices]
-            indices = list(compress(indices, keep))
-            values = {name: list(compress(column, keep)) for name, column in values.items()}
-            times = times[np.asarray(keep, dtype=bool)]
-        return DecodedBatch(self._columns(values, times, indices), rejects)
+    def _screen(self, arrays: dict[str, pa.Array], rows: int) -> np.ndarray:
+        """Rows whose value breaks its field's pattern or choices (nulls: absent, fine)."""
+        bad = np.zeros(rows, dtype=bool)
+        for spec in self._screened:
+            column = arrays[spec.name]
+            if spec.choices:
+                ok = pc.or_kleene(pc.is_in(column, pa.array(spec.choices)), pc.is_null(column))
+            else:
+                search = self._patterns[spec.name].search
+                failing = [v for v in pc.unique(column).to_pylist() if v is not None]
+                failing = [v for v in failing if not search(v)]
+                if not failing:
+                    continue
+                ok = pc.invert(pc.is_in(column, pa.array(failing, pa.string())))
+            bad |= ~ok.to_numpy(zero_copy_only=False)
+        return bad
 
-    def _duplicate_keys(
-        self, payloads: Sequence[bytes], indices: list[int], values: dict[str, list[Any]]
-    ) -> list[Reject]:
-        """Records with a key twice (at any depth): the last value would silently win.
-
-        Screened in bulk, soundly: in valid JSON without a backslash, every ``:`` is a key's or
-        inside a string. The struct tells how many declared fields each record holds (an absent
-        optional field is ``UNSET``, an explicit null ``None``) and the colons of their string
-        values; a record whose colon count is exactly that has no other key, so no key twice.
-        Records with a backslash (escapes), unknown fields or a count that differs are parsed
-        again one by one with a duplicate-detecting parser.
-        """
-        if not indices:
-            return []
-        present = [len(indices)] * len(self._required)
-        present += [len(indices) - values[name].count(UNSET) for name in self._optional]
-        expected = sum(present) + sum(
-            "".join(filter(None, values[name])).count(":") for name in self._string_fields
-        )
-        joined = b"".join(payloads[i] for i in indices)
-        if b"\\" not in joined and joined.count(b":") == expected:
-            return []
-        rejects = []
-        for row, index in enumerate(indices):
-            payload = payloads[index]
-            if b"\\" not in payload and payload.count(b":") == self._keys_and_colons(values, row):
-                continue
+    def _decode_slow(
+        self, payloads: Sequence[bytes], indices: list[int]
+    ) -> tuple[pa.Table, list[Reject]]:
+        """The records the scanner left, decided one by one by msgspec (and a duplicate-key
+        parser: msgspec keeps the last of a key twice)."""
+        structs, kept, rejects = self._decode_one_by_one(payloads, indices)
+        values = {name: [getattr(s, name) for s in structs] for name in self.etype.fields}
+        later = []
+        for row, index in enumerate(kept):
             try:
-                key = _duplicated_key(payload)
+                key = _duplicated_key(payloads[index])
             except RecursionError:
-                rejects.append(Reject(index, "invalid JSON: nested too deeply"))
+                later.append((row, "invalid JSON: nested too deeply"))
                 continue
             if key is not None:
-                rejects.append(
-                    Reject(index, f"duplicate key {key!r}: the value would be ambiguous")
-                )
-        return rejects
-
-    def _keys_and_colons(self, values: dict[str, list[Any]], row: int) -> int:
-        """The colons of one record with only its declared fields, each once."""
-        own = len(self._required)
-        own += sum(values[name][row] is not UNSET for name in self._optional)
-        return own + sum((values[name][row] or "").count(":") for name in self._string_fields)
+                later.append((row, f"duplicate key {key!r}: the value would be ambiguous"))
+        times, bad_times = self.etype.event_times_ms(values[self.etype.time_field])
+        bad_rows = {row for row, _ in later}
+        later += [(row, reason) for row, reason in bad_times if row not in bad_rows]
+        if later:
+            rejects = sorted(rejects + [Reject(kept[r], why) for r, why in later], key=_index)
+            keep = np.ones(len(kept), dtype=bool)
+            keep[[row for row, _ in later]] = False
+            kept = list(compress(kept, keep.tolist()))
+            values = {name: list(compress(column, keep.tolist())) for name, column in values.items()}
+            times = times[keep]
+        return self._columns(values, times, kept), rejects
 
     def _decode_one_by_one(
-        self, payloads: Sequence[bytes]
+        self, payloads: Sequence[bytes], indices: list[int]
     ) -> tuple[list[msgspec.Struct], list[int], list[Reject]]:
         decode = self._decode
         structs: list[msgspec.Struct] = []
-        indices: list[int] = []
+        kept: list[int] = []
         rejects: list[Reject] = []
-        for i, payload in enumerate(payloads):
+        for i in indices:
+            payload = payloads[i]
             if len(payload) > self.max_bytes:
                 rejects.append(
                     Reject(i, f"oversized payload: {len(payload)} bytes > {self.max_bytes}")
@@ -178,14 +188,14 @@ class Decoder:
                 continue
             try:
                 structs.append(decode(payload))
-                indices.append(i)
+                kept.append(i)
             except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
                 rejects.append(Reject(i, f"schema violation: {exc}"))
             except msgspec.DecodeError as exc:
                 rejects.append(Reject(i, f"invalid JSON: {exc}"))
             except RecursionError:
                 rejects.append(Reject(i, "invalid JSON: nested too deeply"))
-        return structs, indices, rejects
+        return structs, kept, rejects
 
     def _columns(
         self, values: dict[str, list[Any]], times: np.ndarray, indices: list[int]
@@ -199,6 +209,60 @@ class Decoder:
                 arrays.append(pa.array([None if v is UNSET else v for v in column], type=f.type))
         arrays += [pa.array(times, type=pa.int64()), pa.array(indices, type=pa.int32())]
         return pa.Table.from_arrays(arrays, schema=self._schema)
+
+
+#: The scanner's time unit per format: ms per unit (1, 1000: µs), 0: seconds, -1: text.
+_TIME_UNIT = {"epoch_ms": 1, "epoch_us": 1000, "epoch_s": 0, "iso8601": -1}
+#: What the struct accepts for the time field: (scanner type, low, high, high excluded).
+_TIME_SPEC: dict[str, tuple[str, Any, Any]] = {
+    "epoch_ms": ("int", MIN_EVENT_TIME_MS, MAX_EVENT_TIME_MS),
+    "epoch_us": ("int", MIN_EVENT_TIME_MS * 1000, MAX_EVENT_TIME_MS * 1000),
+    "epoch_s": ("float", MIN_EVENT_TIME_MS / 1000, MAX_EVENT_TIME_MS / 1000),
+}
+
+
+def _scan_spec(etype: EventType, spec: FieldSpec, output: bool) -> tuple[Any, ...]:
+    """What the scanner checks of a field: the constraints of its struct field (schema.py)."""
+    if spec.type == "timestamp" and etype.time_format in _TIME_SPEC:
+        kind, low, high = _TIME_SPEC[etype.time_format]
+        return (spec.name, kind, spec.required, low, high, True, None, None, output)
+    if spec.type == "timestamp":  # ISO-8601: text, parsed in bulk after the scan
+        return (spec.name, "string", spec.required, None, None, False, None, 64, output)
+    if spec.choices:  # Literal: only the values (checked by Decoder._screen)
+        kind = "string" if spec.type == "string" else "int"
+        return (spec.name, kind, spec.required, None, None, False, None, None, output)
+    return (
+        spec.name,
+        spec.type,
+        spec.required,
+        spec.min,
+        spec.max,
+        False,
+        spec.min_length,
+        spec.max_length,
+        output,
+    )
+
+
+def _arrow(kind: str, values: np.ndarray, valid: np.ndarray, offsets: np.ndarray | None) -> pa.Array:
+    """A scanned column as an Arrow array (the scanner's buffers, not copied)."""
+    rows = len(valid)
+    nulls = rows - int(np.count_nonzero(valid))
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    if kind == "string":
+        buffers = [bitmap, pa.py_buffer(offsets), pa.py_buffer(values)]
+    elif kind == "bool":
+        buffers = [bitmap, pa.py_buffer(np.packbits(values, bitorder="little"))]
+    else:
+        buffers = [bitmap, pa.py_buffer(values)]
+    return pa.Array.from_buffers(_ARROW[kind], rows, buffers, null_count=nulls)
+
+
+_ARROW = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+
+
+def _index(reject: Reject) -> int:
+    return reject.index
 
 
 class _DuplicateKey(Exception):

@@ -23,17 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.core import _kernels
+
 LIMB_BITS = 35
 LIMBS = 4
 #: A limb sum's unit is 2**UNIT; a rare part's 2**RARE_UNIT (the smallest subnormal).
 UNIT = -80
 RARE_UNIT = -1074
 _MASK = (1 << LIMB_BITS) - 1
-#: ``x = M * 2**(e - 53)`` with ``M = m * 2**53`` and ``(m, e) = frexp(x)``; in units of
-#: 2**UNIT, ``X = M << (e - 53 - UNIT)``: a shift of at least 0 (no bits below the unit) and at
-#: most 86 (X below 2**139, inside the four limbs).
-_SHIFT = -53 - UNIT
-_MAX_SHIFT = LIMB_BITS * LIMBS - 53 - 1
 
 #: A plain state: limbs, and the rare part (decimal digits) when there is one.
 State = list[Any]
@@ -41,22 +38,9 @@ State = list[Any]
 
 def split(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Limbs (n x 4 int64) of each value, zero for NaN (nulls) and for the rare ones, and the
-    mask of the rare ones (to be added with :func:`add_values`)."""
-    mantissa, exponent = np.frexp(np.nan_to_num(values, nan=0.0))
-    shift = exponent.astype(np.int64) + _SHIFT
-    whole = np.rint(mantissa * 2.0**53).astype(np.int64)
-    fast = (whole == 0) | ((shift >= 0) & (shift <= _MAX_SHIFT))
-    magnitude = np.where(fast, np.abs(whole), 0)
-    shift = np.where(fast, shift, 0)
-    limbs = np.empty((len(values), LIMBS), dtype=np.int64)
-    for k in range(LIMBS):
-        offset = LIMB_BITS * k - shift  # the limb's lowest bit, in the mantissa's bits
-        down = np.right_shift(magnitude, np.clip(offset, 0, 63)) & _MASK
-        up_by = np.clip(-offset, 0, LIMB_BITS)
-        up = np.left_shift(magnitude & (_MASK >> up_by), up_by)
-        limbs[:, k] = np.where(offset >= 64, 0, np.where(offset >= 0, down, up))
-    limbs *= np.sign(whole)[:, None]
-    return limbs, ~fast & ~np.isnan(values)
+    mask of the rare ones (to be added with :func:`rare_units`). Compiled, as the window fold
+    splits each value (:func:`pipeline.core._kernels.split`)."""
+    return _kernels.split(np.ascontiguousarray(values, dtype=np.float64))
 
 
 def normalize(limbs: np.ndarray) -> np.ndarray:
@@ -68,21 +52,12 @@ def normalize(limbs: np.ndarray) -> np.ndarray:
     return limbs
 
 
-def values(limbs: np.ndarray) -> np.ndarray:
-    """The float of each normalized row of limbs, as :func:`value` computes it."""
-    as_float = limbs.astype(np.float64)
-    total = as_float[:, 3] * 2.0**105 + as_float[:, 2] * 2.0**70
-    total = total + as_float[:, 1] * 2.0**35
-    return (total + as_float[:, 0]) * 2.0**UNIT
-
-
 def value(state: State | float | None) -> float | None:
     """The sum a plain state holds (a bare float: an older snapshot's inexact sum)."""
     if state is None or isinstance(state, float | int):
         return state
-    l0, l1, l2, l3 = (float(limb) for limb in state[:LIMBS])
-    if len(state) == LIMBS:
-        return ((l3 * 2.0**105 + l2 * 2.0**70) + l1 * 2.0**35 + l0) * 2.0**UNIT
+    if len(state) == LIMBS:  # the fold's own formula (one fixed sequence of float operations)
+        return _kernels.value(*state)
     total = _exact_int(state)
     try:
         return total / (1 << -RARE_UNIT)  # correctly rounded
