@@ -31,6 +31,7 @@ import pyarrow as pa
 
 cdef extern from "Python.h":
     ctypedef struct PyObject
+    object PyType_GenericAlloc(type t, Py_ssize_t items)
     Py_hash_t _Py_HashBytes(const void* src, Py_ssize_t length)
     double PyOS_string_to_double(const char* s, char** endptr, PyObject* exc) noexcept
     PyObject* PyErr_Occurred() noexcept
@@ -39,12 +40,20 @@ cdef extern from "Python.h":
 # -- typed keys --------------------------------------------------------------------------------
 
 #: Tags of encoded values: one per type, null last (Python's order, None after every value).
-DEF TAG_STR = 0x10
-DEF TAG_INT = 0x11
-DEF TAG_FLOAT = 0x12
-DEF TAG_BOOL = 0x13
-DEF TAG_NULL = 0xFF
-DEF SIGN = 0x8000000000000000
+cdef enum:
+    TAG_STR = 0x10
+    TAG_INT = 0x11
+    TAG_FLOAT = 0x12
+    TAG_BOOL = 0x13
+    TAG_NULL = 0xFF
+
+cdef extern from *:
+    """
+    #define KPIPE_SIGN 0x8000000000000000ULL
+    #define KPIPE_LIMB_MASK ((1LL << 35) - 1)
+    """
+    const uint64_t SIGN "KPIPE_SIGN"
+    const int64_t LIMB_MASK "KPIPE_LIMB_MASK"
 
 cdef struct Buffer:
     char* data
@@ -499,11 +508,11 @@ def first_seen(
 
 # -- exact sums: limbs --------------------------------------------------------------------------
 
-DEF LIMB_BITS = 35
-DEF LIMBS = 4
-DEF UNIT = -80
-DEF LIMB_MASK = (1 << LIMB_BITS) - 1
-DEF MAX_SHIFT = LIMB_BITS * LIMBS - 53 - 1
+cdef enum:
+    LIMB_BITS = 35
+    LIMBS = 4
+    UNIT = -80
+    MAX_SHIFT = LIMB_BITS * LIMBS - 53 - 1
 
 
 cdef inline bint split_value(double x, int64_t* limbs) noexcept:
@@ -527,12 +536,12 @@ cdef inline bint split_value(double x, int64_t* limbs) noexcept:
     magnitude = <uint64_t>(whole if whole > 0 else -whole)
     for k in range(LIMBS):
         offset = LIMB_BITS * k - shift  # the limb's lowest bit, in the mantissa's bits
-        if offset >= 64:
+        if offset >= 64 or offset <= -LIMB_BITS:
             limbs[k] = 0
         elif offset >= 0:
-            limbs[k] = <int64_t>((magnitude >> offset) & LIMB_MASK)
+            limbs[k] = <int64_t>((magnitude >> offset) & <uint64_t>LIMB_MASK)
         else:
-            limbs[k] = <int64_t>((magnitude & (LIMB_MASK >> (-offset))) << (-offset))
+            limbs[k] = <int64_t>((magnitude & (<uint64_t>LIMB_MASK >> (-offset))) << (-offset))
         if whole < 0:
             limbs[k] = -limbs[k]
     return True
@@ -577,11 +586,12 @@ def value(int64_t l0, int64_t l1, int64_t l2, int64_t l3):
 
 # -- window states -------------------------------------------------------------------------------
 
-DEF COUNT = 0
-DEF SUM = 1
-DEF AVG = 2
-DEF MIN = 3
-DEF MAX = 4
+cdef enum:
+    COUNT = 0
+    SUM = 1
+    AVG = 2
+    MIN = 3
+    MAX = 4
 
 
 cdef class SlotMetric:
@@ -730,7 +740,7 @@ cdef class NumericMetric(SlotMetric):
             return None
         if self.exact:
             total = [self.limbs[slot, 0], self.limbs[slot, 1], self.limbs[slot, 2], self.limbs[slot, 3]]
-            if slot in self.rare:
+            if self.rare and slot in self.rare:
                 total = self.with_rare(total, self.rare[slot])
         else:
             total = self.ivalue[slot]
@@ -742,7 +752,7 @@ cdef class NumericMetric(SlotMetric):
             return state
         if not self.exact:
             return state if self.kind == SUM else state[0] / state[1]
-        if slot in self.rare:
+        if self.rare and slot in self.rare:
             total = self.rare_value(state if self.kind == SUM else state[0])
         else:
             total = limbs_value(&self.limbs[slot, 0])
@@ -800,18 +810,42 @@ cdef class PlainMetric(SlotMetric):
 
 
 def assign_slots(KeyTable table, const int64_t[::1] starts, list columns):
-    """The slot of each row's (window start, *group values), entering new ones."""
-    cdef Py_ssize_t n = starts.shape[0], i
+    """The slot of each row's (window start, *group values), entering new ones; and the starts
+    of the windows that got a new slot."""
+    cdef Py_ssize_t n = starts.shape[0], i, e, used
     slots = np.empty(n, dtype=np.int64)
     cdef int64_t[::1] out = slots
     cdef Column column
+    cdef uint64_t h
+    cdef set new_starts = set()
+    cdef int64_t last_new = 0
     for i in range(n):
         table.scratch.size = 0
         put_int(&table.scratch, starts[i])
         for column in columns:
             column.put(&table.scratch, i)
-        out[i] = table.scratch_entry(starts[i], True)
-    return slots
+        h = <uint64_t>_Py_HashBytes(table.scratch.data, table.scratch.size)
+        e = table.find(table.scratch.data, table.scratch.size, h)
+        if e < 0:
+            e = table.insert(table.scratch.data, table.scratch.size, h, starts[i])
+            if not new_starts or starts[i] != last_new:
+                new_starts.add(starts[i])
+                last_new = starts[i]
+        out[i] = e
+    return slots, new_starts
+
+
+def starting_with(list payloads, bytes prefix):
+    """The positions of the payloads that start with ``prefix``."""
+    cdef Py_ssize_t i, size = len(prefix)
+    cdef object payload
+    cdef const char* wanted = PyBytes_AS_STRING(prefix)
+    found = []
+    for i in range(len(payloads)):
+        payload = <object>PyList_GET_ITEM(payloads, i)
+        if PyBytes_GET_SIZE(payload) >= size and memcmp(PyBytes_AS_STRING(payload), wanted, size) == 0:
+            found.append(i)
+    return found
 
 
 cdef struct Ordered:
@@ -833,6 +867,7 @@ def closing_slots(KeyTable table, int64_t last_start):
     """Slots of the windows starting at or before ``last_start``, ordered by start then group
     (Python's order of the values, None last)."""
     cdef Py_ssize_t e, n = 0
+    cdef int64_t[::1] out
     cdef Ordered* order = <Ordered*>PyMem_Malloc(max(table.used, 1) * sizeof(Ordered))
     if order == NULL:
         raise MemoryError()
@@ -843,8 +878,9 @@ def closing_slots(KeyTable table, int64_t last_start):
                 n += 1
         qsort(order, n, sizeof(Ordered), by_key)
         slots = np.empty(n, dtype=np.int64)
+        out = slots
         for e in range(n):
-            slots[e] = order[e].slot
+            out[e] = order[e].slot
         return slots
     finally:
         PyMem_Free(order)
@@ -854,51 +890,61 @@ def emit(
     KeyTable table,
     const int64_t[::1] slots,
     list metrics,
-    result_type,
+    type result_type,
     str job,
     int64_t size_ms,
     tuple group_by,
     tuple names,
 ):
-    """The results of closing ``slots`` (their metrics' states and values), forgetting them."""
-    cdef Py_ssize_t n = slots.shape[0], i, m, g, count = len(metrics)
+    """The results (``result_type``: a named tuple of job, start, end, group, metrics and
+    states) of closing ``slots``; forgets them."""
+    cdef Py_ssize_t n = slots.shape[0], i, m, g, count = len(metrics), groups = len(group_by)
     cdef Py_ssize_t slot
     cdef SlotMetric metric
     cdef tuple key, group, pairs, states
-    cdef object state, start
+    cdef object state, result
+    cdef int64_t start
     results = []
-    new = tuple.__new__
     for i in range(n):
         slot = slots[i]
         key = values_of(table.entries[slot].key, table.entries[slot].size)
-        group = PyTuple_New(len(group_by))
-        for g in range(len(group_by)):
-            pair = (group_by[g], key[g + 1])
-            Py_INCREF(pair)
-            PyTuple_SET_ITEM(group, g, pair)
+        start = key[0]
+        group = PyTuple_New(groups)
+        for g in range(groups):
+            set_item(group, g, (group_by[g], key[g + 1]))
         states = PyTuple_New(count)
         pairs = PyTuple_New(count)
         for m in range(count):
             metric = <SlotMetric>metrics[m]
             state = metric.state(slot)
-            pair = (names[m], metric.value(slot, state))
-            Py_INCREF(state)
-            PyTuple_SET_ITEM(states, m, state)
-            Py_INCREF(pair)
-            PyTuple_SET_ITEM(pairs, m, pair)
+            set_item(states, m, state)
+            set_item(pairs, m, (names[m], metric.value(slot, state)))
             metric.reset(slot)
-        start = key[0]
-        results.append(new(result_type, (job, start, start + size_ms, group, pairs, states)))
+        result = PyType_GenericAlloc(result_type, 6)  # as tuple.__new__ fills it
+        set_item(result, 0, job)
+        set_item(result, 1, key[0])
+        set_item(result, 2, start + size_ms)
+        set_item(result, 3, group)
+        set_item(result, 4, pairs)
+        set_item(result, 5, states)
+        results.append(result)
         table.remove(slot)
     return results
 
 
+cdef inline void set_item(object container, Py_ssize_t i, object item) noexcept:
+    """Fill a fresh tuple (or named tuple) in place: it takes a reference."""
+    Py_INCREF(item)
+    PyTuple_SET_ITEM(container, i, item)
+
+
 # -- JSON records to columns ---------------------------------------------------------------------
 
-DEF F_STRING = 0
-DEF F_INT = 1
-DEF F_FLOAT = 2
-DEF F_BOOL = 3
+cdef enum:
+    F_STRING = 0
+    F_INT = 1
+    F_FLOAT = 2
+    F_BOOL = 3
 
 cdef extern from *:
     """
@@ -934,6 +980,21 @@ cdef inline const char* skip_ws(const char* p, const char* end) noexcept:
     return p
 
 
+cdef extern from *:
+    """
+    #define KPIPE_ONES 0x0101010101010101ULL
+    #define KPIPE_HIGHS 0x8080808080808080ULL
+    /* No byte of w is a control character, non-ASCII, a quote or a backslash. */
+    static inline int kpipe_plain8(uint64_t w) {
+        uint64_t quote = w ^ (KPIPE_ONES * 0x22), slash = w ^ (KPIPE_ONES * 0x5C);
+        uint64_t special = (w | ((w - KPIPE_ONES * 0x20) & ~w)
+            | ((quote - KPIPE_ONES) & ~quote) | ((slash - KPIPE_ONES) & ~slash));
+        return (special & KPIPE_HIGHS) == 0;
+    }
+    """
+    bint plain8 "kpipe_plain8"(uint64_t w) noexcept
+
+
 cdef const char* scan_string(const char* p, const char* end, Py_ssize_t* points) noexcept:
     """After the opening quote: the closing quote, or NULL for anything the fast path leaves to
     msgspec (escapes, control characters, invalid UTF-8, no end)."""
@@ -942,7 +1003,16 @@ cdef const char* scan_string(const char* p, const char* end, Py_ssize_t* points)
     cdef uint8_t c
     cdef int more
     cdef Py_ssize_t n = 0
+    cdef uint64_t word
     while q < stop:
+        while q + 8 <= stop:  # eight plain ASCII characters at a time
+            memcpy(&word, q, 8)
+            if not plain8(word):
+                break
+            q += 8
+            n += 8
+        if q >= stop:
+            break
         c = q[0]
         if c == c'"':
             points[0] = n
@@ -1156,7 +1226,7 @@ cdef class RecordScanner:
         cdef const char* key
         cdef const char* unknown[16]
         cdef Py_ssize_t unknown_size[16]
-        cdef Py_ssize_t points, size
+        cdef Py_ssize_t points, size, guess = 0
         for k in range(self.n_fields):
             values[k].present = False
         p = skip_ws(p, end)
@@ -1175,13 +1245,20 @@ cdef class RecordScanner:
             if p >= end or p[0] != c':':
                 return False
             p = skip_ws(p + 1, end)
-            for k in range(self.n_fields):
-                f = &self.fields[k]
+            k = -1
+            if guess < self.n_fields:  # fields usually come in their declared order
+                f = &self.fields[guess]
                 if f.name_size == size and memcmp(f.name, key, size) == 0:
-                    break
-            else:
-                k = -1
+                    k = guess
+            if k < 0:
+                for k in range(self.n_fields):
+                    f = &self.fields[k]
+                    if f.name_size == size and memcmp(f.name, key, size) == 0:
+                        break
+                else:
+                    k = -1
             if k >= 0:
+                guess = k + 1
                 if values[k].present:
                     return False  # a key twice
                 p = scan_value(p, end, f, &values[k])

@@ -36,6 +36,7 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
+from pipeline.core._kernels import starting_with
 from pipeline.core.dedupe import Deduper
 from pipeline.core.errors import StateError
 from pipeline.core.events.decode import EVENT_TIME, MAX_EVENT_BYTES, RECORD_INDEX, Decoder, Reject
@@ -78,6 +79,7 @@ class _Control(msgspec.Struct):
 
 _decode_control = msgspec.json.Decoder(_Control).decode
 _ARRIVAL = attrgetter("approximate_arrival_ms")
+_DATA = attrgetter("data")
 
 
 class ShardCore:
@@ -176,7 +178,7 @@ class ShardCore:
         outcome = Outcome()
         counters = outcome.counters
         counters.records = len(batch)
-        decoded = self.decoder.decode([r.data for r in batch])
+        decoded = self.decoder.decode(list(map(_DATA, batch)))
         rejects = decoded.rejects
         table = decoded.events
         untrusted = self._untrusted_times(table, batch, now_ms)
@@ -364,8 +366,7 @@ def _split_control(
 ) -> Iterator[tuple[Sequence[RawRecord], RawRecord | None]]:
     """The runs of records between control records, each with the control record ending it."""
     start = 0
-    for i, record in enumerate(records):
-        if record.data[: len(CONTROL_PREFIX)] == CONTROL_PREFIX:
-            yield records[start:i], record
-            start = i + 1
+    for i in starting_with(list(map(_DATA, records)), CONTROL_PREFIX):
+        yield records[start:i], records[i]
+        start = i + 1
     yield records[start:], None

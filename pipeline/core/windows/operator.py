@@ -93,10 +93,10 @@ class WindowOperator:
 
     def _fold(self, events: pa.Table, starts: np.ndarray) -> None:
         columns = [column_of(events.column(name)) for name in self.job.group_by]
-        slots = assign_slots(self._slots, starts, columns)
+        slots, new_starts = assign_slots(self._slots, starts, columns)
         for metric in self._metrics:
             metric.grow(self._slots.slots)
-        self._starts.update(np.unique(starts).tolist())
+        self._starts |= new_starts
         for i, metric in enumerate(self.job.metrics):
             numeric = self._metrics[i]
             if isinstance(numeric, PlainMetric):
