@@ -18,13 +18,13 @@ from cpython.float cimport PyFloat_FromDouble
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_FromLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.math cimport fmax, fmin, frexp, isnan, nearbyint
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport qsort
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +32,8 @@ import pyarrow as pa
 cdef extern from "Python.h":
     ctypedef struct PyObject
     object PyType_GenericAlloc(type t, Py_ssize_t items)
+    bint PyObject_GC_IsTracked(object o)
+    void PyObject_GC_UnTrack(void* o)
     Py_hash_t _Py_HashBytes(const void* src, Py_ssize_t length)
     double PyOS_string_to_double(const char* s, char** endptr, PyObject* exc) noexcept
     PyObject* PyErr_Occurred() noexcept
@@ -108,12 +110,16 @@ cdef int put_str(Buffer* b, const char* s, Py_ssize_t n) except -1:
     reserve(b, 2 * n + 3)
     b.data[b.size] = <char>TAG_STR
     b.size += 1
-    for i in range(n):
-        b.data[b.size] = s[i]
-        b.size += 1
-        if s[i] == 0:
-            b.data[b.size] = 1
+    if memchr(s, 0, n) == NULL:  # the common case: nothing to escape
+        memcpy(b.data + b.size, s, n)
+        b.size += n
+    else:
+        for i in range(n):
+            b.data[b.size] = s[i]
             b.size += 1
+            if s[i] == 0:
+                b.data[b.size] = 1
+                b.size += 1
     b.data[b.size] = 0
     b.data[b.size + 1] = 0
     b.size += 2
@@ -843,7 +849,10 @@ def starting_with(list payloads, bytes prefix):
     found = []
     for i in range(len(payloads)):
         payload = <object>PyList_GET_ITEM(payloads, i)
-        if PyBytes_GET_SIZE(payload) >= size and memcmp(PyBytes_AS_STRING(payload), wanted, size) == 0:
+        if not PyBytes_Check(payload):  # another bytes-like object
+            if bytes(payload[:size]) == prefix:
+                found.append(i)
+        elif PyBytes_GET_SIZE(payload) >= size and memcmp(PyBytes_AS_STRING(payload), wanted, size) == 0:
             found.append(i)
     return found
 
@@ -911,22 +920,23 @@ def emit(
         start = key[0]
         group = PyTuple_New(groups)
         for g in range(groups):
-            set_item(group, g, (group_by[g], key[g + 1]))
+            set_item(group, g, untracked((group_by[g], key[g + 1])))
         states = PyTuple_New(count)
         pairs = PyTuple_New(count)
         for m in range(count):
             metric = <SlotMetric>metrics[m]
             state = metric.state(slot)
             set_item(states, m, state)
-            set_item(pairs, m, (names[m], metric.value(slot, state)))
+            set_item(pairs, m, untracked((names[m], metric.value(slot, state))))
             metric.reset(slot)
         result = PyType_GenericAlloc(result_type, 6)  # as tuple.__new__ fills it
         set_item(result, 0, job)
         set_item(result, 1, key[0])
         set_item(result, 2, start + size_ms)
-        set_item(result, 3, group)
-        set_item(result, 4, pairs)
-        set_item(result, 5, states)
+        set_item(result, 3, untracked(group))
+        set_item(result, 4, untracked(pairs))
+        set_item(result, 5, untracked(states))
+        untracked(result)
         results.append(result)
         table.remove(slot)
     return results
@@ -936,6 +946,17 @@ cdef inline void set_item(object container, Py_ssize_t i, object item) noexcept:
     """Fill a fresh tuple (or named tuple) in place: it takes a reference."""
     Py_INCREF(item)
     PyTuple_SET_ITEM(container, i, item)
+
+
+cdef inline object untracked(object filled):
+    """A filled tuple no longer followed by the cyclic GC when none of its items is (as the GC
+    itself does to such tuples, later): results are many, and often kept a while."""
+    cdef Py_ssize_t i
+    for i in range(PyTuple_GET_SIZE(filled)):
+        if PyObject_GC_IsTracked(<object>PyTuple_GET_ITEM(filled, i)):
+            return filled
+    PyObject_GC_UnTrack(<void*>filled)
+    return filled
 
 
 # -- JSON records to columns ---------------------------------------------------------------------
@@ -984,15 +1005,25 @@ cdef extern from *:
     """
     #define KPIPE_ONES 0x0101010101010101ULL
     #define KPIPE_HIGHS 0x8080808080808080ULL
-    /* No byte of w is a control character, non-ASCII, a quote or a backslash. */
-    static inline int kpipe_plain8(uint64_t w) {
-        uint64_t quote = w ^ (KPIPE_ONES * 0x22), slash = w ^ (KPIPE_ONES * 0x5C);
-        uint64_t special = (w | ((w - KPIPE_ONES * 0x20) & ~w)
-            | ((quote - KPIPE_ONES) & ~quote) | ((slash - KPIPE_ONES) & ~slash));
-        return (special & KPIPE_HIGHS) == 0;
+    /* The first byte from q that is a control character, non-ASCII, a quote or a backslash
+       (or stop), eight bytes at a time: in each test the lowest flagged byte is exact. */
+    static inline const unsigned char* kpipe_skip_plain(
+            const unsigned char* q, const unsigned char* stop) {
+        while (q + 8 <= stop) {
+            uint64_t w, quote, slash, special;
+            memcpy(&w, q, 8);
+            quote = w ^ (KPIPE_ONES * 0x22);
+            slash = w ^ (KPIPE_ONES * 0x5C);
+            special = (w | ((w - KPIPE_ONES * 0x20) & ~w) | ((quote - KPIPE_ONES) & ~quote)
+                       | ((slash - KPIPE_ONES) & ~slash)) & KPIPE_HIGHS;
+            if (special) return q + (__builtin_ctzll(special) >> 3);
+            q += 8;
+        }
+        while (q < stop && *q >= 0x20 && *q < 0x80 && *q != 0x22 && *q != 0x5C) q++;
+        return q;
     }
     """
-    bint plain8 "kpipe_plain8"(uint64_t w) noexcept
+    const uint8_t* skip_plain "kpipe_skip_plain"(const uint8_t* q, const uint8_t* stop) noexcept
 
 
 cdef const char* scan_string(const char* p, const char* end, Py_ssize_t* points) noexcept:
@@ -1000,29 +1031,23 @@ cdef const char* scan_string(const char* p, const char* end, Py_ssize_t* points)
     msgspec (escapes, control characters, invalid UTF-8, no end)."""
     cdef const uint8_t* q = <const uint8_t*>p
     cdef const uint8_t* stop = <const uint8_t*>end
+    cdef const uint8_t* plain
     cdef uint8_t c
     cdef int more
     cdef Py_ssize_t n = 0
-    cdef uint64_t word
-    while q < stop:
-        while q + 8 <= stop:  # eight plain ASCII characters at a time
-            memcpy(&word, q, 8)
-            if not plain8(word):
-                break
-            q += 8
-            n += 8
+    while True:
+        plain = skip_plain(q, stop)
+        n += plain - q
+        q = plain
         if q >= stop:
-            break
+            return NULL
         c = q[0]
         if c == c'"':
             points[0] = n
             return <const char*>q
+        if c < 0x80:  # a control character or a backslash
+            return NULL
         n += 1
-        if c < 0x80:
-            if c < 0x20 or c == c'\\':
-                return NULL
-            q += 1
-            continue
         if 0xC2 <= c <= 0xDF:
             more = 1
         elif 0xE0 <= c <= 0xEF:
@@ -1041,7 +1066,6 @@ cdef const char* scan_string(const char* p, const char* end, Py_ssize_t* points)
             if q[k] & 0xC0 != 0x80:
                 return NULL
         q += more + 1
-    return NULL
 
 
 cdef const char* scan_number(const char* p, const char* end, Value* v, bint* integer) noexcept:
@@ -1342,6 +1366,7 @@ cdef class RecordScanner:
     cdef tuple _column(self, Value* kept, Py_ssize_t rows, Py_ssize_t c):
         cdef Py_ssize_t n_out = len(self.outputs), r, total = 0
         cdef str kind = self.outputs[c][1]
+        cdef bint text_kind = kind == "string"
         valid = np.empty(rows, dtype=np.uint8)
         cdef uint8_t[::1] ok = valid
         cdef Value* v
@@ -1354,8 +1379,8 @@ cdef class RecordScanner:
         for r in range(rows):
             v = &kept[r * n_out + c]
             ok[r] = v.present and not v.null
-            total += v.size if ok[r] and kind == "string" else 0
-        if kind == "string":
+            total += v.size if ok[r] and text_kind else 0
+        if text_kind:
             if total > 2147483647:
                 raise OverflowError("a batch's strings exceed 2 GiB: use smaller batches")
             offsets = np.empty(rows + 1, dtype=np.int32)
