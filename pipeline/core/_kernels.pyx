@@ -920,7 +920,7 @@ def emit(
         start = key[0]
         group = PyTuple_New(groups)
         for g in range(groups):
-            set_item(group, g, untracked((group_by[g], key[g + 1])))
+            set_item(group, g, untracked((group_by[g], <object>PyTuple_GET_ITEM(key, g + 1))))
         states = PyTuple_New(count)
         pairs = PyTuple_New(count)
         for m in range(count):

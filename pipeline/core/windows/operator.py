@@ -97,12 +97,16 @@ class WindowOperator:
         for metric in self._metrics:
             metric.grow(self._slots.slots)
         self._starts |= new_starts
+        columns_read: dict[tuple[str | None, bool], Any] = {}  # each column is read once
         for i, metric in enumerate(self.job.metrics):
             numeric = self._metrics[i]
             if isinstance(numeric, PlainMetric):
                 continue
             condition = _mask(metric.condition.mask(events)) if metric.condition else None
-            values, valid = _numbers(events, metric.field, numeric.function != "count")
+            read = (metric.field, numeric.function != "count")
+            if read not in columns_read:
+                columns_read[read] = _numbers(events, *read)
+            values, valid = columns_read[read]
             for row in numeric.fold(slots, values, valid, condition):
                 numeric.add_rare(int(slots[row]), exact.rare_units(float(values[row])))
         if self._plain:
