@@ -20,13 +20,18 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/kpipe
-COPY setup.cfg pyproject.toml README.md ./
+COPY setup.cfg setup.py pyproject.toml README.md ./
 COPY pipeline ./pipeline
 COPY consumers ./consumers
 COPY producers ./producers
 COPY sql ./sql
-RUN pip install --no-cache-dir ".[${KCL_EXTRA}]" \
-    && rm -rf /opt/kpipe/build /opt/kpipe/*.egg-info
+# The install compiles the core's per-event steps (pipeline/core/_kernels.pyx, Cython from
+# PyPI): a C compiler for this layer only, removed in the same layer.
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends gcc libc6-dev \
+    && pip install --no-cache-dir ".[${KCL_EXTRA}]" \
+    && apt-get purge --yes --auto-remove gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/* /opt/kpipe/build /opt/kpipe/*.egg-info
 COPY ${CONFIG} /etc/kpipe/config.toml
 
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin kpipe

@@ -7,26 +7,34 @@ STAMP := $(VENV)/.installed-dev
 
 .PHONY: install demo test test-fast lint format bench bench-quick clean
 
-$(STAMP): setup.cfg pyproject.toml
+KERNELS := build/.kernels-built
+
+$(STAMP): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The compiled core (pipeline/core/_kernels.pyx), rebuilt in place whenever its source changes
+# (the editable install builds it once).
+$(KERNELS): $(STAMP) pipeline/core/_kernels.pyx setup.py
+	$(PY) setup.py --quiet build_ext --inplace
+	mkdir -p build && touch $(KERNELS)
+
+install: $(STAMP) $(KERNELS)
 
 ## The whole pipeline end to end on the embedded emulator; outputs in demo-out/.
-demo: $(STAMP)
+demo: $(STAMP) $(KERNELS)
 	$(VENV)/bin/pipeline demo --out demo-out
 
 ## The whole test suite (unit, emulator-backed, end to end), the linter and the type checker.
-test: $(STAMP)
+test: $(STAMP) $(KERNELS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 ## Without the slow end-to-end tests.
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(KERNELS)
 	$(PY) -m pytest -m "not slow"
 
 lint: $(STAMP)
@@ -38,10 +46,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 ## Every benchmark at full size (figures for BENCHMARKS.md); bench-quick: CI-sized.
-bench: $(STAMP)
+bench: $(STAMP) $(KERNELS)
 	$(PY) -m bench.run_all
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) $(KERNELS)
 	$(PY) -m bench.run_all --quick
 
 clean:

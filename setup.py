@@ -5,7 +5,11 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=cythonize(
-        [Extension("pipeline.core._kernels", ["pipeline/core/_kernels.pyx"], extra_compile_args=["-O3"])],
+        [
+            Extension(
+                "pipeline.core._kernels", ["pipeline/core/_kernels.pyx"], extra_compile_args=["-O3"]
+            )
+        ],
         compiler_directives={"language_level": "3"},
     )
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import pkgutil
+import re
 import subprocess
 import sys
 from importlib import resources
@@ -55,6 +56,10 @@ FORBIDDEN_IN_CORE = {
     "threading",
     "asyncio",
     "importlib",
+    # C's files and clocks, for the compiled core (Cython cimports)
+    "libc.stdio",
+    "libc.time",
+    "posix",
     "pipeline.aws",
     "pipeline.emulator",
     "pipeline.config",
@@ -71,8 +76,31 @@ def _core_modules() -> list[str]:
     ]
 
 
+#: ``import``, ``cimport`` and ``from ... (c)import`` lines of a Cython source
+_CYTHON_IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+c?import\b|c?import\s+([\w., ]+))", re.M)
+
+
+def _cython_imports(source: Path) -> set[str]:
+    """What a compiled module's Cython source imports and calls: its Python and C imports, the
+    C headers it declares, ``open(`` and clock reads (a compiled module without its source
+    beside it fails here: it cannot be checked)."""
+    text = source.read_text(encoding="utf-8")
+    found = set(re.findall(r'cdef extern from "([^"]+)"', text))
+    for match in _CYTHON_IMPORT.finditer(text):
+        if match.group(1):
+            found.add(match.group(1))
+        else:
+            found.update(part.split(" as ")[0].strip() for part in match.group(2).split(","))
+    if re.search(r"\bopen\(", text):
+        found.add("open()")
+    found.update(f"{name}()" for name in re.findall(r"\.(now|utcnow|today)\(", text))
+    return found
+
+
 def _imports(module: str) -> set[str]:
     source = importlib.util.find_spec(module).origin
+    if not source.endswith(".py"):  # a compiled module: its Cython source is what is checked
+        return _cython_imports(Path(source).with_name(Path(source).name.split(".")[0] + ".pyx"))
     tree = ast.parse(Path(source).read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
@@ -89,9 +117,18 @@ def _imports(module: str) -> set[str]:
 
 def test_the_core_package_is_walked_whole():
     modules = _core_modules()
-    assert {"pipeline.core.shard", "pipeline.core.dedupe", "pipeline.core.windows.operator"} <= set(
-        modules
-    )
+    assert {
+        "pipeline.core.shard",
+        "pipeline.core.dedupe",
+        "pipeline.core.windows.operator",
+        "pipeline.core._kernels",  # compiled: its Cython source is read
+    } <= set(modules)
+
+
+def test_a_compiled_core_modules_source_is_read_for_its_imports():
+    found = _imports("pipeline.core._kernels")
+    assert {"numpy", "pyarrow", "cpython.bytes", "libc.string", "Python.h"} <= found
+    assert "open()" not in found
 
 
 @pytest.mark.parametrize("module", _core_modules())
@@ -204,6 +241,7 @@ def test_sql_files_are_usable_after_a_plain_install(tmp_path):
         "from pipeline.reports.catalog import reports;"
         "assert pipeline.__file__.startswith(sys.argv[1]), pipeline.__file__;"
         "assert sql.__file__.startswith(sys.argv[1]), sql.__file__;"
+        "import pipeline.core._kernels as k; assert k.__file__.startswith(sys.argv[1]), k.__file__;"
         "print(sorted(reports()))"
     )
     out = subprocess.run(
@@ -217,3 +255,4 @@ def test_sql_files_are_usable_after_a_plain_install(tmp_path):
     assert (target / "sql" / "ddl" / "events_iot.sql").is_file()
     for package in ("pipeline", "producers", "consumers"):  # their type hints are published
         assert (target / package / "py.typed").is_file()
+    assert (target / "pipeline" / "core" / "_kernels.pyi").is_file()  # the compiled core's

@@ -366,4 +366,3 @@ def _span(ms: int) -> str:
         if count or parts:
             parts.append(f"{count}{unit}")
     return " ".join(p for p in parts[:2] if not p.startswith("0")) or "0s"
-

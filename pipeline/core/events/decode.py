@@ -163,7 +163,9 @@ class Decoder:
             keep = np.ones(len(kept), dtype=bool)
             keep[[row for row, _ in later]] = False
             kept = list(compress(kept, keep.tolist()))
-            values = {name: list(compress(column, keep.tolist())) for name, column in values.items()}
+            values = {
+                name: list(compress(column, keep.tolist())) for name, column in values.items()
+            }
             times = times[keep]
         return self._columns(values, times, kept), rejects
 
@@ -244,7 +246,9 @@ def _scan_spec(etype: EventType, spec: FieldSpec, output: bool) -> tuple[Any, ..
     )
 
 
-def _arrow(kind: str, values: np.ndarray, valid: np.ndarray, offsets: np.ndarray | None) -> pa.Array:
+def _arrow(
+    kind: str, values: np.ndarray, valid: np.ndarray, offsets: np.ndarray | None
+) -> pa.Array:
     """A scanned column as an Arrow array (the scanner's buffers, not copied)."""
     rows = len(valid)
     nulls = rows - int(np.count_nonzero(valid))

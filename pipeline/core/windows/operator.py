@@ -153,8 +153,14 @@ class WindowOperator:
         self._starts = {start for start in self._starts if start > last_start}
         names = tuple(m.name for m in job.metrics)
         results: list[WindowResult] = emit(
-            self._slots, slots, self._metrics, WindowResult, job.name, job.size_ms,
-            job.group_by, names,
+            self._slots,
+            slots,
+            self._metrics,
+            WindowResult,
+            job.name,
+            job.size_ms,
+            job.group_by,
+            names,
         )
         return results
 
