@@ -5,8 +5,8 @@ dedupe by event_id, over seeded IoT NDJSON (2% duplicates, 5% out of order withi
 engine runs on one core over the same records in batches of 10,000 (what one GetRecords call
 returns at most); all must produce the same windows before any is timed.
 
-    python -m bench.bench_core [--events 1000000] [--runs 3] [--json out.json] [--profile]
-        [--default-gc]
+    python -m bench.bench_core [--events 1000000] [--devices 10000] [--runs 3] [--json out.json]
+        [--profile] [--default-gc] [--keep-input-in-gc]
 
 Engines: ours (pipeline.core.ShardCore); DuckDB with threads=1 doing the same job on the same
 lines (read_json + dedupe + GROUP BY time bucket); a plain per-record json.loads + dict + set loop
@@ -182,9 +182,15 @@ def timed(
     return seconds
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=10_000,
+        help="devices of the input (fewer: fewer, larger groups; 100 is the second shape)",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", dest="json_out")
     parser.add_argument("--profile", action="store_true", help="also: where the core's time goes")
@@ -194,14 +200,18 @@ def main() -> None:
     parser.add_argument(
         "--keep-input-in-gc",
         action="store_true",
-        help="leave the 1M input records to the cyclic GC (not frozen out of it)",
+        help="leave the input records to the cyclic GC (not frozen out of it)",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     if not args.default_gc:
         tune_gc()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one pinned core
-    lines = reference_lines(args.events)
+    lines = reference_lines(args.events, devices=args.devices)
     records = [RawRecord(line, "pk", str(i + 1)) for i, line in enumerate(lines)]
     if not args.keep_input_in_gc:
         # A consumer holds one batch at a time; the whole input, held here for every run of
@@ -232,7 +242,7 @@ def main() -> None:
     ours_rate = len(records) / figures["ours (ShardCore)"]
     print(
         f"{len(records):,} records ({len(lines) - args.events:,} duplicates), "
-        f"{len(reference):,} windows, "
+        f"{args.devices:,} devices, {len(reference):,} windows, "
         f"median of {args.runs} runs, one core"
     )
     print(f"{'engine':28} {'events/s':>12} {'seconds':>9} {'ours / engine':>14}")

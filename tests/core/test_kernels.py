@@ -74,10 +74,13 @@ def payloads(draw, etype=ALL_TYPES, base=None):
 
 def _accepted(decoder: Decoder, payload: bytes):
     """The row the scanner made of ``payload`` (None: left to msgspec)."""
-    columns, times, rows, slow = decoder._scanner.scan([payload], decoder.max_bytes)
+    columns, times, _, slow = decoder._scanner.scan([payload], decoder.max_bytes)
     if slow:
         return None
-    arrays = {name: _arrow(kind, *parts) for (name, kind), parts in zip(decoder._outputs, columns)}
+    arrays = {
+        name: _arrow(kind, *parts)
+        for (name, kind), parts in zip(decoder._outputs, columns, strict=True)
+    }
     if decoder._screen(arrays, 1)[0]:  # a pattern or choice it breaks: msgspec decides
         return None
     values = {}
