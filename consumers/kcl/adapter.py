@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 from amazon_kclpy.checkpoint_error import CheckpointError
 from amazon_kclpy.v3.processor import RecordProcessorBase
 
+from consumers.kcl.framing import FramedRecords
 from consumers.kcl.status import RateMeter, ShardStatus, StatusFile
 from consumers.lifecycle import (
     SHARD_END,
@@ -61,7 +62,10 @@ class KclCheckpointer:
 
 
 def raw_records(records: Iterable[Any]) -> list[RawRecord]:
-    """amazon_kclpy ``Record`` messages as the core's raw records."""
+    """amazon_kclpy ``Record`` messages as the core's raw records (records framed in bulk by
+    :mod:`consumers.kcl.framing` already are)."""
+    if isinstance(records, FramedRecords):
+        return records
     return [
         RawRecord(
             base64.b64decode(record.data),

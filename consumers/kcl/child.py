@@ -20,9 +20,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from amazon_kclpy.kcl import KCLProcess
-
 from consumers.kcl.adapter import KclRecordProcessor
+from consumers.kcl.framing import FramedKCLProcess
 from consumers.kcl.status import STATUS_DIR_ENV
 from consumers.processor import ShardProcessor
 from pipeline import logs
@@ -76,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(os.environ.get(LOG_LEVEL_ENV, "WARNING"))
     processor = load_factory(args.factory)()
     adapter = KclRecordProcessor(processor, os.environ.get(STATUS_DIR_ENV) or None)
-    KCLProcess(adapter, sys.stdin, protocol, sys.stderr).run()
+    FramedKCLProcess(adapter, sys.stdin, protocol, sys.stderr).run()
     return 0
 
 

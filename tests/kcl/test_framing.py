@@ -1,0 +1,112 @@
+"""processRecords lines framed in bulk (consumers/kcl/framing.py) against amazon_kclpy's own
+parser: the same raw records whenever the framing takes a line, and amazon_kclpy's handling of
+every line it leaves; the same protocol conversation through both processes."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import msgspec
+from amazon_kclpy.kcl import KCLProcess, _IOHandler
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consumers.kcl.adapter import KclRecordProcessor, raw_records
+from consumers.kcl.framing import FramedKCLProcess, framed
+from pipeline.testing import MemorySink, iot_event
+from tests.kcl.fakes import memory_processor
+from tests.kcl.test_protocol import checkpoint_reply, initialize, process, record
+
+_daemon = _IOHandler(None, None, None)
+
+#: A record as the daemon writes it, then one change that may or may not suit the framing.
+CHANGES = st.sampled_from(
+    [
+        {},
+        {"subSequenceNumber": None},
+        {"subSequenceNumber": 7},
+        {"approximateArrivalTimestamp": 1.767225600123e12},
+        {"approximateArrivalTimestamp": "1767225600000"},
+        {"data": "YQ"},  # unpadded: amazon_kclpy's b64decode refuses it too
+        {"data": "Y Q=="},  # b64decode skips the space; the framing leaves it to amazon_kclpy
+        {"partitionKey": 'k\u00e9y"\\\n'},
+        {"sequenceNumber": 49_000},
+        {"action": "other"},
+        {"extra": {"nested": [1, 2]}},
+    ]
+)
+
+
+@st.composite
+def records(draw):
+    payload = draw(st.binary(max_size=40))
+    message = {
+        "action": "record",
+        "data": base64.b64encode(payload).decode(),
+        "partitionKey": draw(st.text(max_size=5)),
+        "sequenceNumber": str(draw(st.integers(0, 2**128))),
+        "subSequenceNumber": draw(st.integers(0, 2**40)),
+        "approximateArrivalTimestamp": draw(st.integers(0, 2**45)),
+    }
+    message.update(draw(CHANGES))
+    if draw(st.integers(0, 9)) == 0:
+        del message[draw(st.sampled_from(sorted(message)))]
+    return message
+
+
+def amazon_kclpy(line: str):
+    """What amazon_kclpy and the adapter make of ``line``: (records, millis) or the error."""
+    try:
+        action = _daemon.load_action(line)
+        return raw_records(action.records), action.millis_behind_latest
+    except Exception as exc:
+        return type(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(records(), max_size=6), st.integers(0, 10**9), st.booleans())
+def test_a_framed_line_holds_what_amazon_kclpys_parser_reads_from_it(messages, behind, spaced):
+    line = json.dumps(process(*messages, behind=behind), separators=None if spaced else (",", ":"))
+    ours = framed(line)
+    if ours is None:  # left to amazon_kclpy's own parser, whatever it makes of the line
+        return
+    assert amazon_kclpy(line) == (ours.records, ours.millis_behind_latest)
+    assert ours.action == "processRecords" and framed(line.encode()) is not None
+
+
+def test_well_formed_lines_are_framed_and_other_messages_are_not():
+    line = json.dumps(process(record(1, iot_event(1, 0)), record(2, b"\x00\xff", sub=3)))
+    (first, second) = framed(line).records
+    assert first.data == msgspec.json.encode(iot_event(1, 0)) and first.sub_sequence_number == 0
+    assert (second.data, second.sequence_number, second.sub_sequence_number) == (
+        b"\x00\xff",
+        "2",
+        3,
+    )
+    assert framed(json.dumps(initialize())) is None
+    assert framed(json.dumps(checkpoint_reply("5"))) is None
+
+
+def converse(process_class) -> tuple[str, MemorySink]:
+    sink = MemorySink()
+    messages = [
+        initialize(),
+        process(*(record(i, iot_event(i % 30, 1_767_225_600_000 + i)) for i in range(1, 41))),
+        checkpoint_reply("40"),
+        {"action": "shardEnded"},
+        checkpoint_reply(None),
+    ]
+    stdin = io.StringIO("".join(json.dumps(m) + "\n" for m in messages))
+    out = io.StringIO()
+    process_class(KclRecordProcessor(memory_processor(sink)), stdin, out, io.StringIO()).run()
+    return out.getvalue(), sink
+
+
+def test_the_framed_process_holds_the_same_conversation_as_amazon_kclpys():
+    framed_out, framed_sink = converse(FramedKCLProcess)
+    plain_out, plain_sink = converse(KCLProcess)
+    assert framed_out == plain_out and '"action": "checkpoint"' in framed_out
+    assert framed_sink.events == plain_sink.events and len(framed_sink.events) == 30
+    assert framed_sink.results == plain_sink.results
