@@ -159,17 +159,17 @@ cdef inline uint64_t get_u64(const uint8_t* p) noexcept:
     return v
 
 
-cdef const uint8_t* decode_str(const uint8_t* p, list out) except NULL:
-    """An encoded string (after its tag) appended to ``out``; returns the end of its bytes."""
+cdef object decode_str(const uint8_t* p, const uint8_t** end):
+    """An encoded string (after its tag); ``end`` is set past its bytes."""
     cdef const uint8_t* q = p
     cdef bint escaped = False
     cdef Buffer text
     while not (q[0] == 0 and q[1] == 0):
         escaped |= q[0] == 0
         q += 2 if q[0] == 0 else 1
+    end[0] = q + 2
     if not escaped:
-        out.append(PyUnicode_DecodeUTF8(<const char*>p, q - p, NULL))
-        return q + 2
+        return PyUnicode_DecodeUTF8(<const char*>p, q - p, NULL)
     text.data, text.size, text.capacity = NULL, 0, 0
     try:
         reserve(&text, q - p)
@@ -177,10 +177,32 @@ cdef const uint8_t* decode_str(const uint8_t* p, list out) except NULL:
             text.data[text.size] = <char>p[0]
             text.size += 1
             p += 2 if p[0] == 0 else 1
-        out.append(PyUnicode_DecodeUTF8(text.data, text.size, NULL))
+        return PyUnicode_DecodeUTF8(text.data, text.size, NULL)
     finally:
         PyMem_Free(text.data)
-    return q + 2
+
+
+cdef object next_value(const uint8_t** at):
+    """The Python value encoded at ``at[0]``, which moves past it."""
+    cdef const uint8_t* p = at[0]
+    cdef uint64_t bits
+    cdef double d
+    if p[0] == TAG_INT:
+        at[0] = p + 9
+        return <int64_t>(get_u64(p + 1) ^ SIGN)
+    if p[0] == TAG_FLOAT:
+        bits = get_u64(p + 1)
+        bits = bits ^ SIGN if bits & SIGN else ~bits
+        memcpy(&d, &bits, 8)
+        at[0] = p + 9
+        return d
+    if p[0] == TAG_BOOL:
+        at[0] = p + 2
+        return p[1] == 1
+    if p[0] == TAG_NULL:
+        at[0] = p + 1
+        return None
+    return decode_str(p + 1, at)
 
 
 cdef tuple values_of(const char* key, Py_ssize_t size):
@@ -188,26 +210,8 @@ cdef tuple values_of(const char* key, Py_ssize_t size):
     cdef const uint8_t* p = <const uint8_t*>key
     cdef const uint8_t* end = p + size
     cdef list out = []
-    cdef uint64_t bits
-    cdef double d
     while p < end:
-        if p[0] == TAG_INT:
-            out.append(<int64_t>(get_u64(p + 1) ^ SIGN))
-            p += 9
-        elif p[0] == TAG_FLOAT:
-            bits = get_u64(p + 1)
-            bits = bits ^ SIGN if bits & SIGN else ~bits
-            memcpy(&d, &bits, 8)
-            out.append(d)
-            p += 9
-        elif p[0] == TAG_BOOL:
-            out.append(p[1] == 1)
-            p += 2
-        elif p[0] == TAG_NULL:
-            out.append(None)
-            p += 1
-        else:
-            p = decode_str(p + 1, out)
+        out.append(next_value(&p))
     return tuple(out)
 
 
@@ -910,17 +914,19 @@ def emit(
     cdef Py_ssize_t n = slots.shape[0], i, m, g, count = len(metrics), groups = len(group_by)
     cdef Py_ssize_t slot
     cdef SlotMetric metric
-    cdef tuple key, group, pairs, states
-    cdef object state, result
+    cdef tuple group, pairs, states
+    cdef object state, result, first
+    cdef const uint8_t* at
     cdef int64_t start
     results = []
     for i in range(n):
         slot = slots[i]
-        key = values_of(table.entries[slot].key, table.entries[slot].size)
-        start = key[0]
+        at = <const uint8_t*>table.entries[slot].key
+        first = next_value(&at)
+        start = first
         group = PyTuple_New(groups)
         for g in range(groups):
-            set_item(group, g, untracked((group_by[g], <object>PyTuple_GET_ITEM(key, g + 1))))
+            set_item(group, g, untracked((group_by[g], next_value(&at))))
         states = PyTuple_New(count)
         pairs = PyTuple_New(count)
         for m in range(count):
@@ -931,7 +937,7 @@ def emit(
             metric.reset(slot)
         result = PyType_GenericAlloc(result_type, 6)  # as tuple.__new__ fills it
         set_item(result, 0, job)
-        set_item(result, 1, key[0])
+        set_item(result, 1, first)
         set_item(result, 2, start + size_ms)
         set_item(result, 3, untracked(group))
         set_item(result, 4, untracked(pairs))
