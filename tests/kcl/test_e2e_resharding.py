@@ -13,7 +13,7 @@ import dataclasses
 
 import pytest
 
-from consumers.app import local_engine
+from consumers.app import bounded, local_engine
 from consumers.kcl.status import read_statuses
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.provision import Provisioner
@@ -103,7 +103,7 @@ def test_the_local_engine_gives_the_same_results_on_the_same_stream(run, emulato
     )
     clients = AwsClients(other.aws)
     Provisioner(other, clients).run()
-    local_engine(other, clients).run(until_end_of_stream=True)
+    local_engine(bounded(other), clients).run(until_end_of_stream=True)
     kcl = {(i["pk"], i["sk"]): i for i in results(config)}
     local = {(i["pk"], i["sk"]): i for i in results(other)}
     assert kcl.keys() == local.keys()
