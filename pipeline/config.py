@@ -28,7 +28,7 @@ from typing import Any
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.events.schema import EventType, compile_event_types
-from pipeline.core.windows.spec import WindowJob, compile_jobs
+from pipeline.core.windows.spec import WindowJob, compile_jobs, parse_duration
 
 ENV_PREFIX = "PIPELINE_"
 
@@ -91,10 +91,29 @@ class ConsumerConfig:
 
 @dataclass(frozen=True)
 class FirehoseConfig:
-    """Buffering hints of the delivery streams (AWS: 1-128 MiB, 0-900 s)."""
+    """Buffering hints of the delivery streams (AWS: 1-128 MiB, 0-900 s), and how many KiB of
+    rows the consumer packs into one Firehose record (1-1000: Firehose bills each record rounded
+    up to 5 KiB, so one row per record would bill ~12 times a 400-byte row's size)."""
 
     buffer_mib: int = 64
     buffer_seconds: int = 60
+    record_kib: int = 1000
+
+
+@dataclass(frozen=True)
+class ResultsConfig:
+    """Window results in DynamoDB: each write sets ``expires_at`` to its time plus
+    ``retention``, and the table's TTL deletes the item after that (usually within days)."""
+
+    retention: str = "30d"
+
+    @property
+    def retention_s(self) -> int:
+        """``retention`` in seconds (at least one)."""
+        seconds = parse_duration(self.retention, "results.retention") // 1000
+        if seconds < 1:
+            raise ConfigError(f"results.retention: {self.retention!r} is under a second")
+        return seconds
 
 
 @dataclass(frozen=True)
@@ -157,6 +176,7 @@ class Config:
     stream: StreamConfig = field(default_factory=StreamConfig)
     consumer: ConsumerConfig = field(default_factory=ConsumerConfig)
     firehose: FirehoseConfig = field(default_factory=FirehoseConfig)
+    results: ResultsConfig = field(default_factory=ResultsConfig)
     kcl: KclConfig = field(default_factory=KclConfig)
     #: ``[[event_types]]`` declarations as written (compiled and checked by :attr:`types`)
     event_types: tuple[Mapping[str, Any], ...] = ()
@@ -229,6 +249,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     config = _build(Config, data, "")
     config.stream_type  # noqa: B018 - validates the declarations and the stream's type
     config.window_jobs  # noqa: B018 - validates the jobs against the declared types
+    config.results.retention_s  # noqa: B018 - validates the duration
     return config
 
 
