@@ -228,9 +228,10 @@ _ARROW_KINDS: dict[str, type[PipelineError]] = {
 }
 
 
-def translate_arrow(exc: OSError, resource: str | None = None) -> PipelineError | None:
+def translate_arrow(exc: BaseException, resource: str | None = None) -> PipelineError | None:
     """The project's error for a failure of pyarrow's S3 filesystem on ``resource`` (default:
-    the bucket its message names); None if ``exc`` is not one (a local file's error, say)."""
+    the bucket its message names), raised by pyarrow or by DuckDB reading through it; None if
+    ``exc`` is not one (a local file's error, say)."""
     text = " ".join(str(exc).split())
     match = _ARROW_ERROR.search(text)
     if match is None:

@@ -27,6 +27,14 @@ def head_bucket(client: Any, bucket: str) -> None:
         client.head_bucket(Bucket=bucket)
 
 
+def check_listable(client: Any, bucket: str) -> None:
+    """Check that ``bucket`` exists and these credentials may list it, before pyarrow reads it
+    (pyarrow lists a missing bucket as empty): ListObjectsV2 of one key, whose refusals carry
+    S3's code (ExpiredToken, InvalidAccessKeyId) where HeadBucket's bare status cannot."""
+    with aws_errors("ListObjectsV2", bucket_resource(bucket)):
+        client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+
+
 def delete_keys(client: Any, bucket: str, keys: list[str]) -> None:
     """Delete ``keys`` of ``bucket`` (DeleteObjects, batched); raises on the first key refused."""
     for start in range(0, len(keys), MAX_DELETE_KEYS):

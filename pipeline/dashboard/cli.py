@@ -62,7 +62,7 @@ def dashboard(ctx: CliContext, options: DashboardOptions) -> None:
     else:
         from pipeline.reports.duck import LakeSession
 
-        session = LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
+        session = LakeSession.on_bucket(tables, clients, config.names.bucket)
     with session:
         data = collect(session, tables, bind(given))
     page = render_html(data, options.title, datetime.fromtimestamp(now_ms / 1000, tz=UTC))

@@ -273,7 +273,7 @@ def _session(
         return AthenaSession(config, clients, options.workgroup, options.athena_output)
     from pipeline.reports.duck import LakeSession
 
-    return LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
+    return LakeSession.on_bucket(tables, clients, config.names.bucket)
 
 
 def _watch(events: LakeEvents, runner: _Runner, max_refreshes: int) -> None:
