@@ -7,9 +7,10 @@ request to a matching service and operation draws from one seeded generator and 
   ``ProvisionedThroughputExceededException``, Firehose ``ServiceUnavailableException``, S3
   ``SlowDown``), nothing applied;
 * ``error``: an HTTP 500 internal error, nothing applied;
-* ``partial``: for PutRecords, PutRecordBatch and BatchWriteItem, a share ``rate`` of the
-  *entries* fail (``FailedRecordCount`` / ``FailedPutCount`` / ``UnprocessedItems``) while the
-  others are applied, as AWS reports throttled entries;
+* ``partial``: for PutRecords, PutRecordBatch, BatchWriteItem and SQS's DeleteMessageBatch, a
+  share ``rate`` of the *entries* fail (``FailedRecordCount`` / ``FailedPutCount`` /
+  ``UnprocessedItems`` / ``Failed``) while the others are applied, as AWS reports throttled
+  entries (SQS: an internal error, ``SenderFault`` false);
 * ``delay``: the response is ``seconds`` late (a slow service);
 * ``lost_response``: the request IS applied, then the response is held ``seconds`` (longer than
   the client's read timeout): the client times out and retries a request that succeeded, the
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 KINDS = ("throttle", "error", "partial", "delay", "lost_response", "refuse")
-PARTIAL_OPERATIONS = {"PutRecords", "PutRecordBatch", "BatchWriteItem"}
+PARTIAL_OPERATIONS = {"PutRecords", "PutRecordBatch", "BatchWriteItem", "DeleteMessageBatch"}
 _TARGET_SERVICES = {
     "Kinesis": "kinesis",
     "DynamoDB": "dynamodb",
@@ -216,6 +217,8 @@ class FaultInjector:
         request = json.loads(_read_body(environ) or b"{}")
         if operation == "BatchWriteItem":
             return self._partial_batch_write(environ, start_response, request, rule, name)
+        if operation == "DeleteMessageBatch":
+            return self._partial_delete(environ, start_response, request, rule, name)
         entries_key = "Records"
         entries = request.get(entries_key, [])
         failed = PLAN.fail_entries(len(entries), rule.rate, name)
@@ -250,6 +253,34 @@ class FaultInjector:
                 "FailedRecordCount": sum(failed),
                 "Records": [failure if f else next(applied) for f in failed],
             }
+        return _json(start_response, result, headers)
+
+    def _partial_delete(
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        request: dict[str, Any],
+        rule: Rule,
+        name: str,
+    ) -> Iterable[bytes]:
+        entries = request.get("Entries", [])
+        failed = PLAN.fail_entries(len(entries), rule.rate, name)
+        kept = [e for e, f in zip(entries, failed, strict=True) if not f]
+        result: dict[str, Any] = {"Successful": [], "Failed": []}
+        headers = [("Content-Type", "application/x-amz-json-1.0")]
+        if kept:
+            status, headers, body = _call(
+                self.app, _with_body(environ, {**request, "Entries": kept})
+            )
+            if not status.startswith("200"):
+                start_response(status, headers)
+                return [body]
+            result = json.loads(body)
+        result.setdefault("Failed", []).extend(
+            {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "injected"}
+            for e, f in zip(entries, failed, strict=True)
+            if f
+        )
         return _json(start_response, result, headers)
 
     def _partial_batch_write(

@@ -14,6 +14,7 @@ import click
 import pyarrow as pa
 
 from pipeline.aws.clients import AwsClients
+from pipeline.aws.sqs import Queue
 from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
 from pipeline.config import Config
 from pipeline.core.errors import PipelineError
@@ -239,15 +240,15 @@ def _run(
         if queue is None:
             return
         events = LakeEvents(
-            clients.client("sqs"),
-            queue,
+            Queue(clients.client("sqs"), queue),
             config.names.bucket,
             {t.name for t in tables.values()},
             quiet_s=options.quiet_seconds,
         )
         click.echo(f"watching s3://{config.names.bucket} through {queue}", err=True)
         try:
-            _watch(events, runner, options.max_refreshes)
+            with events:
+                _watch(events, runner, options.max_refreshes)
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
 
