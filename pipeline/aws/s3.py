@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pipeline.aws.clients import AwsClients
 from pipeline.aws.errors import aws_errors, classify
 
 #: DeleteObjects' limit per call
@@ -27,12 +28,14 @@ def head_bucket(client: Any, bucket: str) -> None:
         client.head_bucket(Bucket=bucket)
 
 
-def check_listable(client: Any, bucket: str) -> None:
-    """Check that ``bucket`` exists and these credentials may list it, before pyarrow reads it
-    (pyarrow lists a missing bucket as empty): ListObjectsV2 of one key, whose refusals carry
-    S3's code (ExpiredToken, InvalidAccessKeyId) where HeadBucket's bare status cannot."""
+def listed_filesystem(clients: AwsClients, bucket: str) -> Any:
+    """pyarrow's S3 filesystem for ``bucket``, once ``bucket`` was found and listed: pyarrow
+    lists a missing bucket as empty, tries without credentials when there are none, and names no
+    fix. ListObjectsV2 of one key, whose refusals carry S3's code (ExpiredToken,
+    InvalidAccessKeyId) where HeadBucket's bare status cannot."""
     with aws_errors("ListObjectsV2", bucket_resource(bucket)):
-        client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+        clients.s3.list_objects_v2(Bucket=bucket, MaxKeys=1)
+    return clients.arrow_s3_filesystem()
 
 
 def delete_keys(client: Any, bucket: str, keys: list[str]) -> None:

@@ -24,7 +24,7 @@ from pyarrow import fs
 
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.errors import arrow_errors, translate_arrow
-from pipeline.aws.s3 import bucket_resource, check_listable
+from pipeline.aws.s3 import bucket_resource, listed_filesystem
 from pipeline.core.errors import PipelineError
 from pipeline.lake.ddl import common_views, relation_columns, view_name, view_select
 from pipeline.lake.layout import data_files, table_base
@@ -105,8 +105,7 @@ class LakeSession:
     ) -> LakeSession:
         """A session over the lake in ``bucket``, once the bucket was found listable (so that a
         missing bucket, bad credentials or a wrong endpoint are named as such)."""
-        check_listable(clients.s3, bucket)
-        return cls(tables, clients.arrow_s3_filesystem(), bucket)
+        return cls(tables, listed_filesystem(clients, bucket), bucket)
 
     def _create_view(self, name: str, select: str) -> None:
         self.connection.execute(f"CREATE VIEW {name} AS {to_duckdb(select, self.relations)}")
