@@ -114,7 +114,13 @@ def test_stack_on_the_emulator_runs_the_pipeline(emulator, client, name, tmp_pat
             f"table {names.state_table}",
         ]
     )
-    assert all(what.startswith(("glue ", "delivery stream ")) for what in report.created)
+    # moto's CloudFormation ignores the results table's TimeToLiveSpecification: provision
+    # enables it, as it would on a table made without
+    assert all(
+        what.startswith(("glue ", "delivery stream ", "time to live ")) for what in report.created
+    )
+    ttl = clients.dynamodb.describe_time_to_live(TableName=names.results_table)
+    assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
 
     summary = run_demo(
         config,
