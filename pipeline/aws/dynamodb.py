@@ -276,12 +276,15 @@ class ResultsTable:
             raise_sink_error(what, exc, operation, self.resource)
 
     def scan(self) -> Iterator[dict[str, Any]]:
-        """Every item as plain Python, without the binary parts (for exports and tests)."""
+        """Every item as plain Python, without the binary parts and the expiry (for exports,
+        alerts and tests: the same results, whenever they were written)."""
         with aws_errors("Scan", self.resource):
             paginator = self.client.get_paginator("scan")
             for page in paginator.paginate(TableName=self.table, ConsistentRead=True):
                 for item in page.get("Items", []):
-                    yield from_item({k: v for k, v in item.items() if k != "parts"})
+                    yield from_item(
+                        {k: v for k, v in item.items() if k not in ("parts", EXPIRES_AT)}
+                    )
 
 
 def _retryable(exc: ClientError) -> bool:
