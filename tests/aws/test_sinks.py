@@ -4,6 +4,7 @@ write's rows are packed into Firehose records of up to ``firehose.record_kib``."
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
 import pyarrow.dataset as ds
@@ -83,7 +84,7 @@ def test_the_event_rows_of_a_write_are_packed_into_records_of_record_kib(provisi
     assert [row for r in sent for row in r.splitlines(keepends=True)] == rows  # in order
     assert len(sent) > 1 and all(len(r) <= 16 * 1024 for r in sent)
     # full: no record could have taken the next record's first row
-    for record, following in zip(sent, sent[1:], strict=False):
+    for record, following in itertools.pairwise(sent):
         assert len(record) + len(following.splitlines(keepends=True)[0]) > 16 * 1024
     flush_firehose(config.aws.endpoint_url)
     table = lake_tables(config)["events"]
