@@ -19,9 +19,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/pipeline demo --out demo-out
 
-## The whole test suite (unit, emulator-backed, end to end) and the linter.
+## The whole test suite (unit, emulator-backed, end to end), the linter and the type checker.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 ## Without the slow end-to-end tests.

@@ -36,6 +36,7 @@ from pipeline.core.records import RawRecord
 from pipeline.core.shard import ShardCore
 from pipeline.core.windows.spec import compile_jobs
 from pipeline.runtime import tune_gc
+from pipeline.testing import BOUNDED
 
 BATCH = 10_000
 #: The core's stages, by the functions that implement them (``--profile``).
@@ -74,7 +75,7 @@ def ours(records: list[RawRecord]) -> dict:
     jobs = compile_jobs(
         [ReferenceJob()], shipped_types(), load_config(env={}).stream.retention_hours * 3_600_000
     )
-    core = ShardCore(event_type("iot"), jobs, "shardId-000000000000")
+    core = ShardCore(event_type("iot"), jobs, "shardId-000000000000", BOUNDED)
     results = []
     for start in range(0, len(records), BATCH):
         results += core.process(records[start : start + BATCH]).results

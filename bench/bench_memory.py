@@ -23,7 +23,7 @@ from pipeline.config import shipped_event_type as event_type
 from pipeline.config import shipped_types
 from pipeline.core.dedupe import Deduper
 from pipeline.core.records import RawRecord
-from pipeline.core.shard import ShardCore
+from pipeline.core.shard import ShardCore, ShardSettings
 from pipeline.core.windows.operator import WindowOperator
 from pipeline.core.windows.spec import compile_jobs
 from pipeline.runtime import tune_gc
@@ -40,7 +40,9 @@ def main() -> None:
     lines = reference_lines(events, devices=args.devices)
     records = [RawRecord(line, "pk", str(i + 1)) for i, line in enumerate(lines)]
     jobs = compile_jobs([ReferenceJob()], shipped_types())
-    core = ShardCore(event_type("iot"), jobs, "shardId-000000000000", dedupe_horizon_ms=600_000)
+    core = ShardCore(
+        event_type("iot"), jobs, "shardId-000000000000", ShardSettings(dedupe_horizon_ms=600_000)
+    )
     for start in range(0, len(records), 10_000):
         core.process(records[start : start + 10_000])
     state = core.snapshot()

@@ -12,11 +12,13 @@ failover are the KCL's job, not this loop's.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from consumers.kcl.status import RateMeter, ShardStatus
 from consumers.lifecycle import (
     SHARD_END,
     InitializeInput,
@@ -39,13 +41,15 @@ class LocalCheckpointer:
     def __init__(self, table: CheckpointTable, shard_id: str) -> None:
         self.table = table
         self.shard_id = shard_id
+        self.last = ""  # the last checkpoint written, and when (epoch s): for the metrics
+        self.last_s = 0.0
 
     def checkpoint(
         self, sequence_number: str | None = None, sub_sequence_number: int | None = None
     ) -> None:
-        self.table.set(
-            self.shard_id, Checkpoint(sequence_number or SHARD_END, sub_sequence_number or 0)
-        )
+        checkpoint = Checkpoint(sequence_number or SHARD_END, sub_sequence_number or 0)
+        self.table.set(self.shard_id, checkpoint)
+        self.last, self.last_s = str(checkpoint), time.time()
 
 
 @dataclass
@@ -55,6 +59,30 @@ class _Lease:
     checkpointer: LocalCheckpointer
     iterator: str | None
     initial_position: str
+    started_s: float = field(default_factory=time.time)
+    rate: RateMeter = field(default_factory=RateMeter)
+
+    def status(self, state: str) -> ShardStatus:
+        """The shard as the metrics and the progress line see it."""
+        c = self.processor.counters
+        return ShardStatus(
+            shard_id=self.shard.shard_id,
+            state=state,
+            pid=os.getpid(),
+            updated_s=time.time(),
+            started_s=self.started_s,
+            records=c.records,
+            events=c.events,
+            duplicates=c.duplicates,
+            late=c.late,
+            dead_letters=c.dead_letters,
+            results=c.results,
+            records_per_second=self.rate.observe(c.records),
+            millis_behind_latest=self.processor.millis_behind_latest,
+            checkpoint=self.checkpointer.last,
+            checkpoint_s=self.checkpointer.last_s,
+            end_of_stream=self.processor.ended,
+        )
 
 
 @dataclass
@@ -91,6 +119,17 @@ class LocalEngine:
         self._finished: set[str] = set()
         self._finished_counters = Counters()
         self._pending: int = 0
+        self._ended: dict[str, ShardStatus] = {}  # shards this run read to their end
+        self._statuses: list[ShardStatus] = []
+
+    def statuses(self) -> list[ShardStatus]:
+        """Every shard this run has read, as of the last poll (safe from another thread: the
+        metrics server's)."""
+        return self._statuses
+
+    def _publish(self) -> None:
+        live = [lease.status("processing") for lease in self._leases.values()]
+        self._statuses = sorted([*self._ended.values(), *live], key=lambda s: s.shard_id)
 
     def status(self) -> EngineStatus:
         counters = Counters()
@@ -109,7 +148,10 @@ class LocalEngine:
         on_progress: Callable[[EngineStatus], None] | None = None,
         progress_interval_s: float = 2.0,
     ) -> EngineStatus:
-        """Poll until ``stop`` is set (or, with ``until_end_of_stream``, every shard has ended)."""
+        """Poll until ``stop`` is set (or, with ``until_end_of_stream``, every shard has ended).
+
+        Every ``progress_interval_s`` the shards' statuses are published (:meth:`statuses`)
+        and ``on_progress`` is called."""
         stop = stop or threading.Event()
         next_sync = 0.0
         next_progress = time.monotonic() + progress_interval_s
@@ -124,13 +166,16 @@ class LocalEngine:
                     next_sync = 0.0  # children may start now
                 if until_end_of_stream and self._all_ended():
                     break
-                if on_progress and time.monotonic() >= next_progress:
-                    on_progress(self.status())
+                if time.monotonic() >= next_progress:
+                    self._publish()
+                    if on_progress:
+                        on_progress(self.status())
                     next_progress = time.monotonic() + progress_interval_s
                 if not busy:
                     stop.wait(self.poll_interval_s)
         finally:
             self._shutdown()
+            self._publish()
         return self.status()
 
     def _all_ended(self) -> bool:
@@ -191,16 +236,16 @@ class LocalEngine:
                     shard_id, lease.processor.position, lease.initial_position
                 )
                 continue
-            if result.records:
-                busy = True
-                lease.processor.process_records(
-                    ProcessRecordsInput(
-                        result.records, lease.checkpointer, result.millis_behind_latest
-                    )
-                )
+            busy = busy or bool(result.records)
+            # an empty batch too, as the KCL's callProcessRecordsEvenForEmptyRecordList: the
+            # processor's idle tick (a quiet shard's windows close on the wall clock)
+            lease.processor.process_records(
+                ProcessRecordsInput(result.records, lease.checkpointer, result.millis_behind_latest)
+            )
             lease.iterator = result.next_iterator
             if result.next_iterator is None:
                 lease.processor.shard_ended(ShardEndedInput(lease.checkpointer))
+                self._ended[shard_id] = lease.status("ended")
                 self._finished_counters.add(lease.processor.counters)
                 self._finished.add(shard_id)
                 del self._leases[shard_id]

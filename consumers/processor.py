@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from consumers.lifecycle import (
@@ -37,9 +38,9 @@ from consumers.lifecycle import (
 from pipeline.aws.retry import Backoff
 from pipeline.core.errors import StateError
 from pipeline.core.records import Checkpoint
-from pipeline.core.results import Counters
-from pipeline.core.shard import ShardCore
-from pipeline.core.sinks import OutputSink, StateStore
+from pipeline.core.results import Counters, Outcome
+from pipeline.core.shard import NO_TIME, ShardCore
+from pipeline.core.sinks import OutputSink, ProgressStore, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,20 @@ class ShardStateStore(StateStore, Protocol):
     def load_final(self, shard_id: str) -> bytes | None: ...
 
 
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """The processor's clocks (tests inject their own): ``monotonic`` seconds pace the
+    checkpoints, ``wall_ms`` (epoch ms) stands in for a record's missing arrival time and
+    times a quiet shard's idleness."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    wall_ms: Callable[[], int] = _wall_ms
+
+
 class NoParents:
     """A stream that is never resharded (tests, replays of one shard)."""
 
@@ -67,22 +82,27 @@ class NoParents:
 class ShardProcessor:
     """Processes one shard lease. One instance per shard, as the KCL creates them."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators injected for tests, each with a default
         self,
         make_core: Callable[[str], ShardCore],
         sink: OutputSink,
         state: ShardStateStore,
         checkpoint_interval_s: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
+        clocks: Clocks | None = None,
         backoff: Backoff | None = None,
         parents: ParentLookup | None = None,
+        progress: ProgressStore | None = None,
     ) -> None:
         self._make_core = make_core
         self._sink = sink
         self._state = state
         self._parents = parents or NoParents()
+        self._progress = progress
+        self._progress_recorded = (NO_TIME, 0.0)  # newest event time recorded, and when
         self._interval = checkpoint_interval_s
-        self._clock = clock
+        clocks = clocks or Clocks()
+        self._clock = clocks.monotonic
+        self._wall_clock = clocks.wall_ms
         self._backoff = backoff or Backoff(max_attempts=5)
         self.shard_id = ""
         self.core: ShardCore | None = None
@@ -132,25 +152,37 @@ class ShardProcessor:
         log.info("shard restored", extra={"shard": self.shard_id, "checkpoint": str(checkpoint)})
 
     def process_records(self, batch: ProcessRecordsInput) -> None:
+        """A batch of records, or an empty one (the engine's idle tick: a quiet shard's windows
+        close on the wall clock after the idle timeout)."""
         core = self._require_core()
         self.millis_behind_latest = batch.millis_behind_latest
+        if not batch.records:
+            self._durably(lambda: core.tick(self._wall_clock()))
+            self._record_progress(core)
+            return
         records = batch.records
         if self.position is not None:  # re-delivered records (e.g. inside an aggregate)
             position = self.position.key
             records = [r for r in records if r.position > position]
         if not records:
             return
+        self._durably(lambda: core.process(records, self._wall_clock()))
+        self.position = Checkpoint.of(records[-1])
+        if core.ended or self._clock() - self._last_checkpoint_at >= self._interval:
+            self._checkpoint(batch.checkpointer)
+
+    def _durably(self, step: Callable[[], Outcome]) -> None:
+        """Run a step of the core and make its outcome durable (an idle tick's only when it
+        closed windows); on any failure the core's state is dropped."""
         try:
-            outcome = core.process(records)
-            self._sink.write(outcome, self.shard_id)
+            outcome = step()
+            if outcome.counters.records or outcome.results:
+                self._sink.write(outcome, self.shard_id)
         except BaseException:
             # The in-memory state is now ahead of what is durable: it must never be snapshotted.
             # Drop it; a restart replays from the last checkpoint with that checkpoint's state.
             self.core = None
             raise
-        self.position = Checkpoint.of(records[-1])
-        if core.ended or self._clock() - self._last_checkpoint_at >= self._interval:
-            self._checkpoint(batch.checkpointer)
 
     def lease_lost(self, _: LeaseLostInput) -> None:
         log.info("lease lost; dropping state", extra={"shard": self.shard_id})
@@ -169,6 +201,7 @@ class ShardProcessor:
             self.core = None  # windows closed in memory but not durably: never reuse
             raise
         self._checkpoint_with_retry(ended.checkpointer, None)
+        self._record_progress(core, ended=True)
         self.shut_down = True
         log.info("shard ended", extra={"shard": self.shard_id})
 
@@ -210,7 +243,22 @@ class ShardProcessor:
         if self._checkpoint_with_retry(checkpointer, position):
             self.checkpointed = position
             self._last_checkpoint_at = self._clock()
+            self._record_progress(core, ended=core.ended)
             self._state.prune(self.shard_id, position)
+
+    def _record_progress(self, core: ShardCore, ended: bool = False) -> None:
+        """Tell the progress store how far this shard's results are final: at most once per
+        checkpoint interval (an idle shard's watermark moves without checkpoints), and only
+        after its outputs are durable."""
+        newest, at = self._progress_recorded
+        now = self._clock()
+        if self._progress is None or (not ended and core.newest_event_time_ms <= newest):
+            return
+        if not ended and now - at < self._interval:
+            return
+        parents = self._parents.parents(self.shard_id)
+        self._progress.record(self.shard_id, core.newest_event_time_ms, ended, parents)
+        self._progress_recorded = (core.newest_event_time_ms, now)
 
     def _checkpoint_with_retry(
         self, checkpointer: Checkpointer, position: Checkpoint | None

@@ -1,7 +1,9 @@
 """The ``pipeline`` command.
 
 Every option can also be given as an environment variable, ``PIPELINE_<COMMAND>_<OPTION>`` (for
-example ``PIPELINE_DEMO_DEVICES=100``); ``--help`` of each command names them.
+example ``PIPELINE_DEMO_DEVICES=100``, ``PIPELINE_KCL_PROPERTIES_WORKER_ID=w1``); settings are
+``PIPELINE_<SECTION>_<KEY>`` (``pipeline config show`` lists them with their sources), and the
+configuration is told the options' names so that the two never collide.
 """
 
 from __future__ import annotations
@@ -19,8 +21,14 @@ import click
 from consumers.cli import consume, kcl_group
 from pipeline import logs
 from pipeline.alerts.cli import alerts_group
-from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
-from pipeline.config import Config
+from pipeline.cli_support import (
+    CliContext,
+    domain_errors,
+    gather_options,
+    option_variables,
+    pass_context,
+)
+from pipeline.config import TABLES, Config, setting_keys
 from pipeline.dashboard.cli import dashboard
 from pipeline.deploy.cli import template
 from pipeline.lake.cli import compact
@@ -61,7 +69,8 @@ def main(
 ) -> None:
     """Streaming analytics on AWS: produce, consume, report; locally on an embedded emulator."""
     logs.configure(log_level)
-    ctx.obj = CliContext(config_path, endpoint_url)
+    variables = frozenset(option_variables(ctx.find_root().command))
+    ctx.obj = CliContext(config_path, endpoint_url, variables)
 
 
 main.add_command(produce_group, "produce")
@@ -73,6 +82,36 @@ main.add_command(report)
 main.add_command(compact)
 main.add_command(dashboard)
 main.add_command(alerts_group)
+
+
+@main.group("config")
+def config_group() -> None:
+    """Inspect the configuration: defaults, then --config's file, then PIPELINE_* variables.
+
+    Example: PIPELINE_STREAM_SHARDS=4 pipeline --config my.toml config show stream
+    """
+
+
+@config_group.command("show")
+@click.argument(
+    "sections",
+    nargs=-1,
+    type=click.Choice(sorted({s for s, _ in setting_keys()} | set(TABLES))),
+)
+@pass_context
+@domain_errors
+def config_show(ctx: CliContext, sections: tuple[str, ...]) -> None:
+    """Print the effective configuration as TOML, each value with its source.
+
+    A source is `default`, `file PATH`, `env PIPELINE_<SECTION>_<KEY>` or `option
+    --endpoint-url`. Values of keys named like secrets are masked, and so are URL passwords.
+
+    Example: pipeline --config examples/aws.toml config show firehose stream
+    """
+    from pipeline.config_view import render
+
+    config, sources = ctx.effective_config()
+    click.echo(render(config, sources, sections), nl=False)
 
 
 @main.command()
@@ -250,6 +289,12 @@ def _chaos_options(*, keep: str | None, **params: Any) -> ChaosOptions:
 )
 @click.option("--shards", type=int, default=2, help="Shards at the start.")
 @click.option("--reshard/--no-reshard", default=True, help="Split and merge shards mid-run.")
+@click.option(
+    "--strays",
+    type=int,
+    default=6,
+    help="Records a stranger puts mid-run: events from clocks years ahead, stray control records.",
+)
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep logs and truth here.")
 @domain_errors
 @gather_options(_chaos_options)

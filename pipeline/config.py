@@ -5,6 +5,13 @@ Every key can be overridden by ``PIPELINE_<SECTION>_<KEY>`` (for example
 ``PIPELINE_CONFIG``. Credentials are never part of the configuration: boto3's standard chain
 provides them, so they cannot leak into a config dump or a log line.
 
+Variables are matched against the known sections and keys only: the command line's own
+``PIPELINE_<COMMAND>_<OPTION>`` variables (``PIPELINE_KCL_PROPERTIES_WORKER_ID``) share the
+prefix, so the loader is told their names and leaves them to click; any other unknown
+``PIPELINE_<SECTION>_...`` variable is an error naming both readings. A setting's allowed
+values are declared on its field (:func:`setting`) and checked at load, one line naming the key;
+:func:`effective_config` also says where each value came from (default, file, environment).
+
 Event types are declared as ``[[event_types]]`` tables (see :mod:`pipeline.core.events.schema`);
 a file's declarations add to the shipped ``iot`` and ``web`` types (one of the same name replaces
 the shipped one). Window jobs are declared as ``[[jobs]]`` tables (see
@@ -15,10 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -28,9 +36,53 @@ from typing import Any
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.events.schema import EventType, compile_event_types
-from pipeline.core.windows.spec import WindowJob, compile_jobs, parse_duration
+from pipeline.core.times import parse_duration
+from pipeline.core.windows.spec import WindowJob, compile_jobs
 
 ENV_PREFIX = "PIPELINE_"
+CONFIG_VARIABLE = "PIPELINE_CONFIG"
+#: The sections that are arrays of tables (declarations), not ``PIPELINE_*`` settings
+TABLES = ("event_types", "jobs", "alerts")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A setting's allowed values (field metadata, see :func:`setting`): a number's range, a
+    duration's (``duration``: ``low`` and ``high`` are durations too), or choices."""
+
+    low: float | str | None = None
+    high: float | str | None = None
+    unit: str = ""
+    duration: bool = False
+    choices: tuple[str, ...] = ()
+    #: values that turn the setting off (an empty duration: no limit)
+    off: tuple[str, ...] = ()
+
+    def check(self, value: Any, where: str) -> None:
+        """Raise :class:`ConfigError` naming ``where`` if ``value`` is not allowed."""
+        if value in self.off:
+            return
+        if self.choices and value not in self.choices:
+            raise ConfigError(f"{where}: must be one of {', '.join(self.choices)}, got {value!r}")
+        number, low, high = value, self.low, self.high
+        if self.duration:
+            number = parse_duration(value, where)
+            low, high = (None if b is None else parse_duration(b, where) for b in (low, high))
+        unit = f" {self.unit}" if self.unit else ""
+        if low is not None and high is not None and not low <= number <= high:
+            raise ConfigError(
+                f"{where}: must be between {self.low} and {self.high}{unit}, got {value!r}"
+            )
+        if low is not None and number < low:
+            raise ConfigError(f"{where}: must be at least {self.low}{unit}, got {value!r}")
+        if high is not None and number > high:
+            raise ConfigError(f"{where}: must be at most {self.high}{unit}, got {value!r}")
+
+
+def setting(default: Any, **bounds: Any) -> Any:
+    """A field, its default and its allowed values (:class:`Bounds`), checked at load:
+    ``shards: int = setting(2, low=1)``. A number without bounds must not be negative."""
+    return field(default=default, metadata={"bounds": Bounds(**bounds)})
 
 
 @dataclass(frozen=True)
@@ -39,9 +91,9 @@ class AwsConfig:
 
     region: str = "us-east-1"
     endpoint_url: str = ""
-    max_attempts: int = 8
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 30.0
+    max_attempts: int = setting(8, low=1, high=100)
+    connect_timeout_s: float = setting(5.0, low=0.1, high=600, unit="s")
+    read_timeout_s: float = setting(30.0, low=0.1, high=3600, unit="s")
 
 
 @dataclass(frozen=True)
@@ -68,9 +120,10 @@ class NamesConfig:
 class StreamConfig:
     """The Kinesis stream and the type of event it carries."""
 
-    shards: int = 2
+    shards: int = setting(2, low=1)
     event_type: str = "iot"
-    retention_hours: int = 24
+    #: Kinesis keeps records 24 hours to 365 days
+    retention_hours: int = setting(24, low=24, high=8760, unit="hours")
 
 
 @dataclass(frozen=True)
@@ -78,15 +131,30 @@ class ConsumerConfig:
     """How the consumer reads, checkpoints and bounds its state."""
 
     application: str = "kpipe-consumer"
-    max_records: int = 10_000
-    poll_interval_ms: int = 200
+    #: Records per GetRecords call (Kinesis: at most 10,000)
+    max_records: int = setting(10_000, low=1, high=10_000)
+    poll_interval_ms: int = setting(200, high=60_000, unit="ms")
     checkpoint_interval_s: float = 5.0
-    initial_position: str = "TRIM_HORIZON"
+    initial_position: str = setting("TRIM_HORIZON", choices=("TRIM_HORIZON", "LATEST"))
     #: How long (in event time) ids are remembered for dedupe; at least lateness + window per job.
     #: Tie it to the producers' retry horizon: a copy re-sent later than this is treated as late.
-    dedupe_horizon: str = "10m"
+    dedupe_horizon: str = setting("10m", duration=True)
     #: Larger payloads are dead-lettered as oversized (an event's lake row must fit Firehose).
-    max_event_bytes: int = 256 * 1024
+    max_event_bytes: int = setting(256 * 1024, low=1)
+    #: An event more than this ahead of its record's arrival time (a device clock gone wrong)
+    #: is dead-lettered and never moves the watermark.
+    max_future_skew: str = setting("5m", duration=True)
+    #: An event more than this behind its record's arrival is dead-lettered (empty: any age).
+    max_event_age: str = setting("", duration=True, off=("", "0"))
+    #: A shard with no new record for this long advances its watermark with the wall clock,
+    #: so its last windows close (0: never; then only new events or end-of-stream close them).
+    idle_timeout: str = setting("60s", duration=True, off=("0",))
+    #: Honour end-of-stream control records. Off in production: anyone who can write to the
+    #: stream could end a shard. Bounded runs (--until-end-of-stream, demo, chaos) turn it on.
+    control_records: bool = False
+    #: Jobs to start afresh from the checkpoint after their definition changed (their open
+    #: windows are dropped and counted); has no effect on an unchanged job.
+    restart_jobs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,9 +163,9 @@ class FirehoseConfig:
     rows the consumer packs into one Firehose record (1-1000: Firehose bills each record rounded
     up to 5 KiB, so one row per record would bill ~12 times a 400-byte row's size)."""
 
-    buffer_mib: int = 64
-    buffer_seconds: int = 60
-    record_kib: int = 1000
+    buffer_mib: int = setting(64, low=1, high=128, unit="MiB")
+    buffer_seconds: int = setting(60, low=0, high=900, unit="s")
+    record_kib: int = setting(1000, low=1, high=1000, unit="KiB")
 
 
 @dataclass(frozen=True)
@@ -105,15 +173,12 @@ class ResultsConfig:
     """Window results in DynamoDB: each write sets ``expires_at`` to its time plus
     ``retention``, and the table's TTL deletes the item after that (usually within days)."""
 
-    retention: str = "30d"
+    retention: str = setting("30d", duration=True, low="1s")
 
     @property
     def retention_s(self) -> int:
-        """``retention`` in seconds (at least one)."""
-        seconds = parse_duration(self.retention, "results.retention") // 1000
-        if seconds < 1:
-            raise ConfigError(f"results.retention: {self.retention!r} is under a second")
-        return seconds
+        """``retention`` in seconds."""
+        return parse_duration(self.retention, "results.retention") // 1000
 
 
 @dataclass(frozen=True)
@@ -144,6 +209,19 @@ class KclConfig:
     #: A shipped manifest name (``kcl-2.5.8``), a path to a ``sha256sum`` file, or empty to
     #: skip verification (a connected install of the official package).
     jar_manifest: str = "kcl-2.5.8"
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """The pipeline's own metrics besides Prometheus' ``--metrics-port``: CloudWatch embedded
+    metric format (EMF) lines, which ECS's awslogs driver turns into CloudWatch metrics."""
+
+    #: The consumer logs its per-shard figures as EMF JSON lines on stderr
+    emf: bool = False
+    #: The CloudWatch namespace of those metrics
+    emf_namespace: str = "kpipe"
+    #: At most one line per shard this often
+    emf_interval_s: float = setting(60.0, low=1, high=3600, unit="s")
 
 
 @dataclass(frozen=True)
@@ -178,6 +256,7 @@ class Config:
     firehose: FirehoseConfig = field(default_factory=FirehoseConfig)
     results: ResultsConfig = field(default_factory=ResultsConfig)
     kcl: KclConfig = field(default_factory=KclConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     #: ``[[event_types]]`` declarations as written (compiled and checked by :attr:`types`)
     event_types: tuple[Mapping[str, Any], ...] = ()
     jobs: tuple[JobConfig, ...] = ()
@@ -221,36 +300,87 @@ class Config:
         return self.jobs_for(self.stream_type.name)
 
 
-def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    option_variables: Collection[str] = (),
+) -> Config:
     """Load defaults, then ``path`` (or ``$PIPELINE_CONFIG``), then ``PIPELINE_*`` variables.
 
-    Raises :class:`ConfigError` naming the offending key for unknown keys and bad values.
+    ``option_variables`` are the command line's own variables (left to click). Raises
+    :class:`ConfigError` naming the offending key for unknown keys and bad values.
     """
+    return effective_config(path, env, option_variables)[0]
+
+
+def effective_config(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    option_variables: Collection[str] = (),
+) -> tuple[Config, dict[str, str]]:
+    """:func:`load_config`, and where each value came from: ``"default"``, ``"file PATH"`` or
+    ``"env NAME"`` by ``section.key`` (declarations: ``jobs.NAME`` and the like)."""
     env = os.environ if env is None else env
     data = _read_toml_text(
         resources.files("pipeline").joinpath("defaults.toml").read_text(), "defaults"
     )
-    path = path or env.get("PIPELINE_CONFIG")
+    sources = dict.fromkeys((f"{s}.{k}" for s, k in setting_keys()), "default")
+    path = path or env.get(CONFIG_VARIABLE)
+    declared: set[int] = set()  # ids of the file's declarations
     if path:
-        file_path = Path(path)
-        if not file_path.is_file():
-            raise ConfigError(f"config file not found: {file_path}")
-        user = _read_toml_text(file_path.read_text(encoding="utf-8"), str(file_path))
-        declared = {key: user.pop(key) for key in ("jobs", "alerts") if key in user}
-        data["event_types"] = _by_name(data.get("event_types", []), user.pop("event_types", []))
-        data = _merge(data, user)
-        # a file that declares jobs (or alerts) replaces the default ones entirely; default
-        # alerts on default jobs it dropped go with them
-        if "jobs" in declared and "alerts" not in declared:
-            names = {job.get("name") for job in declared["jobs"] if isinstance(job, dict)}
-            declared["alerts"] = [a for a in data.get("alerts", []) if a.get("job") in names]
-        data.update(declared)
-    data = _merge(data, _env_overrides(env))
+        data = _with_file(data, Path(path), sources, declared)
+    overrides = _env_overrides(env, option_variables)
+    for section, keys in overrides.items():
+        sources.update({f"{section}.{key}": f"env {variable(section, key)}" for key in keys})
+    data = _merge(data, overrides)
+    for table in TABLES:
+        for item in data.get(table, []):
+            name = item.get("name") if isinstance(item, dict) else None
+            sources[f"{table}.{name}"] = f"file {path}" if id(item) in declared else "default"
     config = _build(Config, data, "")
     config.stream_type  # noqa: B018 - validates the declarations and the stream's type
     config.window_jobs  # noqa: B018 - validates the jobs against the declared types
-    config.results.retention_s  # noqa: B018 - validates the duration
-    return config
+    return config, sources
+
+
+def setting_keys() -> list[tuple[str, str]]:
+    """Every ``(section, key)`` a file or a ``PIPELINE_SECTION_KEY`` variable can set."""
+    hints = typing.get_type_hints(Config)
+    return [
+        (section.name, key.name)
+        for section in dataclasses.fields(Config)
+        if section.name not in TABLES
+        for key in dataclasses.fields(hints[section.name])
+    ]
+
+
+def variable(section: str, key: str) -> str:
+    """The environment variable of a setting: ``PIPELINE_STREAM_SHARDS``."""
+    return f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+
+
+def _with_file(
+    data: dict[str, Any], file_path: Path, sources: dict[str, str], declared: set[int]
+) -> dict[str, Any]:
+    """``data`` with the file's settings and declarations (their sources and ids noted)."""
+    if not file_path.is_file():
+        raise ConfigError(f"config file not found: {file_path}")
+    user = _read_toml_text(file_path.read_text(encoding="utf-8"), str(file_path))
+    for section, table in user.items():
+        if section in TABLES:
+            declared.update(id(item) for item in table if isinstance(table, list))
+        elif isinstance(table, dict):
+            sources.update({f"{section}.{key}": f"file {file_path}" for key in table})
+    tables = {key: user.pop(key) for key in ("jobs", "alerts") if key in user}
+    data["event_types"] = _by_name(data.get("event_types", []), user.pop("event_types", []))
+    data = _merge(data, user)
+    # a file that declares jobs (or alerts) replaces the default ones entirely; default
+    # alerts on default jobs it dropped go with them
+    if "jobs" in tables and "alerts" not in tables:
+        names = {job.get("name") for job in tables["jobs"] if isinstance(job, dict)}
+        tables["alerts"] = [a for a in data.get("alerts", []) if a.get("job") in names]
+    data.update(tables)
+    return data
 
 
 @functools.cache
@@ -288,18 +418,29 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    """``PIPELINE_SECTION_KEY=value`` -> ``{"section": {"key": "value"}}`` for known sections."""
-    tables = ("event_types", "jobs", "alerts")
-    sections = {f.name for f in dataclasses.fields(Config) if f.name not in tables}
+def _env_overrides(env: Mapping[str, str], option_variables: Collection[str]) -> dict[str, Any]:
+    """``PIPELINE_SECTION_KEY=value`` -> ``{"section": {"key": "value"}}`` for known keys.
+
+    A variable under a section's prefix that is no setting and no command option's variable
+    (``option_variables``) is a typo: an error naming both readings (not its value)."""
+    known = {variable(section, key): (section, key) for section, key in setting_keys()}
     out: dict[str, dict[str, str]] = {}
     for name, value in env.items():
-        if not name.startswith(ENV_PREFIX) or name == "PIPELINE_CONFIG":
-            continue
-        rest = name[len(ENV_PREFIX) :].lower()
-        section, _, key = rest.partition("_")
-        if section in sections and key:
+        if name in known:
+            section, key = known[name]
             out.setdefault(section, {})[key] = value
+            continue
+        if name == CONFIG_VARIABLE or name in option_variables:
+            continue
+        for section in {section for section, _ in known.values()}:
+            prefix = f"{ENV_PREFIX}{section.upper()}_"
+            if name.startswith(prefix):
+                key = name[len(prefix) :].lower()
+                keys = ", ".join(k for s, k in known.values() if s == section)
+                raise ConfigError(
+                    f"{name}: neither a setting ([{section}] has no key {key!r}; its keys: "
+                    f"{keys}) nor a command option's variable (PIPELINE_<COMMAND>_<OPTION>)"
+                )
     return out
 
 
@@ -313,7 +454,11 @@ def _build(cls: type, data: Any, where: str) -> Any:
         raise ConfigError(f"{where or 'config'}: unknown key(s) {', '.join(unknown)}")
     kwargs = {}
     for name, value in data.items():
-        kwargs[name] = _coerce(hints[name], value, f"{where}.{name}" if where else name)
+        key = f"{where}.{name}" if where else name
+        kwargs[name] = _coerce(hints[name], value, key)
+        bounds = fields[name].metadata.get("bounds")
+        if bounds is not None:
+            bounds.check(kwargs[name], key)
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a required key is missing
@@ -355,6 +500,8 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}") from None
         if number < 0:
             raise ConfigError(f"{where}: must not be negative, got {value!r}")
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: must be a finite number, got {value!r}")
         return number
     if hint is str:
         if not isinstance(value, str):

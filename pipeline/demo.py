@@ -26,11 +26,13 @@ from pathlib import Path
 
 import msgspec
 
-from consumers.app import local_engine
+from consumers.app import bounded, local_engine
+from consumers.cli import ShardWatch
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.provision import Provisioner
 from pipeline.aws.s3 import download_bucket
+from pipeline.cli_support import progress_bar
 from pipeline.config import Config
 from pipeline.core.errors import PipelineError
 from pipeline.core.results import Counters
@@ -73,6 +75,7 @@ def run_demo(
     for sub in ("truth", "dynamodb", "lake", "reports"):
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir()
+    config = bounded(config)  # a bounded run: the producer's end-of-stream markers close it
     clients = AwsClients(config.aws)
     summary = DemoSummary()
 
@@ -124,13 +127,18 @@ def _produce_and_consume(
 
     thread = threading.Thread(target=producer, name="producer", daemon=True)
     thread.start()
-    if engine == "kcl":
-        counters = _consume_kcl(config, clients, stop)
-    else:
-        status = local_engine(config, clients).run(
-            stop=stop, until_end_of_stream=True, on_progress=lambda s: say(_progress(s.counters))
-        )
-        counters = status.counters
+    with ShardWatch(config) as watch:  # on a terminal: shards at their end, lags
+        if engine == "kcl":
+            counters = _consume_kcl(config, clients, stop, watch)
+        else:
+            consumer = local_engine(config, clients)
+            status = consumer.run(
+                stop=stop,
+                until_end_of_stream=True,
+                on_progress=lambda _: watch(consumer.statuses()),
+                progress_interval_s=1.0,
+            )
+            counters = status.counters
     thread.join()
     if producer_error:
         raise PipelineError(f"producer failed: {producer_error[0]}") from producer_error[0]
@@ -143,27 +151,37 @@ def _run_reports(
     """Rows of each lake table and of each report, whose results go to ``out`` as CSV."""
     lake_rows: dict[str, int] = {}
     report_rows: dict[str, int] = {}
+    printed: list[str] = []
     tables = lake_tables(config)
     with LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket) as session:
         for table in tables.values():
             count = session.query(f"SELECT count(*) AS n FROM v_{table.name}").column(0)[0].as_py()
             lake_rows[table.name] = count
-        for name, spec in available(relation_columns(tables)).items():
-            result = run_report(session, spec, tables, bind({}))
-            write_csv(out / f"{name}.csv", result)
-            report_rows[name] = result.num_rows
-            say(f"\n== {name}: {spec.description}\n{format_table(result, limit=10)}")
+        chosen = available(relation_columns(tables))
+        with progress_bar(len(chosen), "reports") as bar:
+            for name, spec in chosen.items():
+                result = run_report(session, spec, tables, bind({}))
+                write_csv(out / f"{name}.csv", result)
+                report_rows[name] = result.num_rows
+                bar.update(1)
+                printed.append(f"\n== {name}: {spec.description}\n{format_table(result, limit=10)}")
+    for text in printed:  # after the bar: a terminal keeps them whole
+        say(text)
     return lake_rows, report_rows
 
 
-def _consume_kcl(config: Config, clients: AwsClients, stop: threading.Event) -> Counters:
+def _consume_kcl(
+    config: Config, clients: AwsClients, stop: threading.Event, watch: ShardWatch
+) -> Counters:
     """One KCL worker on a fresh emulator: seeded leases, and a short failover time (nothing to
     fail over to), which is what its graceful stop waits for."""
     from consumers.kcl.daemon import ExitCode, KclDaemon
 
     kcl = dataclasses.replace(config.kcl, failover_ms=2_000, shutdown_grace_ms=5_000)
     config = dataclasses.replace(config, kcl=kcl)
-    result = KclDaemon(config, clients, seed_leases=True).run(stop=stop, until_end_of_stream=True)
+    result = KclDaemon(config, clients, seed_leases=True).run(
+        stop=stop, until_end_of_stream=True, on_progress=watch, progress_interval_s=1.0
+    )
     if result.exit_code != ExitCode.OK:
         raise PipelineError(f"KCL engine: {result.reason}")
     return result.counters

@@ -16,8 +16,12 @@ import msgspec
 from pipeline.core.errors import SinkError
 from pipeline.core.records import Checkpoint, RawRecord
 from pipeline.core.results import DeadLetter, LateEvent, Outcome, WindowResult, event_row
+from pipeline.core.shard import ShardSettings
 from pipeline.core.windows.operator import finish, merge_states
 from pipeline.core.windows.spec import WindowJob
+
+#: The core's settings for a bounded test input: its end-of-stream markers close the windows.
+BOUNDED = ShardSettings(control_records=True)
 
 _encode = msgspec.json.Encoder().encode
 
@@ -84,11 +88,10 @@ def merged_metrics(sink: MemorySink, jobs: Iterable[WindowJob]) -> dict[str, dic
     merged = {}
     for result_id, parts in sink.parts.items():
         job = by_name[sink.results[result_id].job]
-        states = None
-        for shard in sorted(parts):
-            states = (
-                list(parts[shard]) if states is None else merge_states(job, states, parts[shard])
-            )
+        first, *others = sorted(parts)
+        states = list(parts[first])
+        for shard in others:
+            states = merge_states(job, states, parts[shard])
         merged[result_id] = dict(finish(job, states))
     return merged
 

@@ -2,49 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import sys
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 import msgspec
 
 from pipeline.cli_support import (
+    DURATION,
+    INSTANT,
     CliContext,
     domain_errors,
     gather_options,
     option_group,
     pass_context,
+    progress_bar,
 )
 from pipeline.config import Config
 from pipeline.core.errors import ConfigError
-from pipeline.core.windows.spec import parse_duration
 from pipeline.runtime import tune_gc
+from producers.block import NO_TIME, Block
 from producers.chaos import ChaosOptions
 from producers.file_source import FileCounts, FileSource
-from producers.run import ProduceOptions, produce, write_file
+from producers.metrics import ProducerCollector, producer_metrics_server
+from producers.run import ProduceOptions, outgoing_blocks, produce, write_file
 from producers.writer import WriterStats
-
-
-def _duration_ms(text: str | None, option: str) -> int | None:
-    return parse_duration(text, option) if text is not None else None
-
-
-def _start_ms(text: str) -> int:
-    if text == "now":
-        return int(time.time() * 1000)
-    try:
-        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"--start: {text!r} is not an ISO-8601 instant or 'now'") from None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return int(instant.timestamp() * 1000)
-
 
 #: The chaos options shared by ``produce`` and ``demo`` (rates in [0, 1]).
 chaos_options = option_group(
@@ -62,6 +49,7 @@ chaos_options = option_group(
     ),
     click.option(
         "--max-disorder",
+        type=DURATION,
         default=None,
         help="Longest hold-back of an out-of-order event [10s iot, 1s web].",
     ),
@@ -73,6 +61,7 @@ chaos_options = option_group(
     ),
     click.option(
         "--lateness",
+        type=DURATION,
         default=None,
         help="The consumer's allowed lateness these labels assume [30s iot, 2s web].",
     ),
@@ -153,9 +142,9 @@ def source_run(
     chaos = ChaosOptions(
         duplicates=default_duplicates if duplicates is None else duplicates,
         out_of_order=params["out_of_order"],
-        max_disorder_ms=_duration_ms(params["max_disorder"], "--max-disorder"),
+        max_disorder_ms=params["max_disorder"],
         late=params["late"],
-        lateness_ms=_duration_ms(params["lateness"], "--lateness"),
+        lateness_ms=params["lateness"],
         malformed=params["malformed"],
         hot_keys=params["hot_keys"],
     )
@@ -189,19 +178,27 @@ _delivery_options = option_group(
         "--end-of-stream", is_flag=True, help="Finish with an end-of-stream marker on every shard."
     ),
     click.option("--json", "as_json", is_flag=True, help="Print the final statistics as JSON."),
+    click.option(
+        "--metrics-port",
+        type=click.IntRange(0, 65_535),
+        help="Serve the run's Prometheus /metrics on this port (0: a free one, printed on stderr).",
+    ),
 )
 #: The options of the simulated sources beyond the source options (their names: ProduceOptions
 #: fields, except those :func:`_produce_request` converts or keeps for itself).
 _produce_only_options = option_group(
     click.option("--count", type=int, help="Stop after this many events (instead of --minutes)."),
     click.option(
-        "--duration", help="Simulated time to cover, e.g. 90s, 30m (instead of --minutes)."
+        "--duration",
+        type=DURATION,
+        help="Simulated time to cover, e.g. 90s, 30m, 1h30m (instead of --minutes).",
     ),
     click.option(
         "--start",
+        type=INSTANT,
         default="2026-01-01T00:00:00Z",
         show_default=True,
-        help="Event time of the first event: ISO-8601 instant or 'now'.",
+        help="Event time of the first event: ISO-8601, epoch ms, 2h (ago) or now.",
     ),
     click.option(
         "--speed",
@@ -244,6 +241,7 @@ class ProduceRequest:
     to_file: str | None = None
     as_json: bool = False
     event_type: str | None = None
+    metrics_port: int | None = None
 
     def run(self, config: Config) -> ProduceOptions:
         settings = declared_settings(config, self.event_type) if self.source == "synthetic" else {}
@@ -254,11 +252,11 @@ def _produce_request(source: str, **params: Any) -> ProduceRequest:
     """The request of a ``produce SOURCE`` command line (``--duration`` overrides --minutes)."""
     duration = params.pop("duration")
     if duration is not None:
-        params["minutes"] = (_duration_ms(duration, "--duration") or 0) / 60_000
+        params["minutes"] = duration / 60_000
+    params["start_ms"] = params.pop("start")
     to_file, as_json = params.pop("to_file"), params.pop("as_json")
     event_type = params.pop("event_type", None)
-    params["start_ms"] = _start_ms(params.pop("start"))
-    return ProduceRequest(source, params, to_file, as_json, event_type)
+    return ProduceRequest(source, params, to_file, as_json, event_type, params.pop("metrics_port"))
 
 
 @click.group()
@@ -274,31 +272,96 @@ def _produce(ctx: CliContext, request: ProduceRequest) -> None:
         written = write_file(run, request.to_file)
         click.echo(f"wrote {written} records to {request.to_file}")
         return
-    _send(ctx, config, run, request.as_json)
+    _send(ctx, config, run, _Output(request.as_json, request.metrics_port))
+
+
+@dataclass(frozen=True)
+class _Output:
+    """Where a sending run reports: ``--json`` figures, ``--metrics-port``, and (``size``:
+    a file's bytes) the bar's end for a file."""
+
+    as_json: bool
+    metrics_port: int | None
+    size: int | None = None
 
 
 def _send(
     ctx: CliContext,
     config: Config,
     run: ProduceOptions,
-    as_json: bool,
+    output: _Output,
     source: FileSource | None = None,
 ) -> None:
-    """Send a run (or a file's records) and print its figures."""
+    """Send a run (or a file's records) and print its figures; on a terminal a bar shows how
+    far it is (event time covered, records of --count, or the file's bytes) and the time left."""
     tune_gc()  # a long run allocates millions of short-lived objects
-    progress = _Progress(enabled=sys.stderr.isatty() and not as_json)
-    stats = produce(
-        run,
-        ctx.clients(config).kinesis,
-        config.names.stream,
-        on_progress=progress,
-        records=source.blocks() if source else None,
-    )
-    progress.done()
-    elapsed = max(1e-6, time.monotonic() - progress.started)
+    started = time.monotonic()
+    collector = ProducerCollector()
+    length, advance = _progress_measure(run, output.size, source is not None)
+    with contextlib.ExitStack() as stack:
+        if output.metrics_port is not None:
+            server = stack.enter_context(producer_metrics_server(collector, output.metrics_port))
+            click.echo(f"metrics: http://0.0.0.0:{server.port}/metrics", err=True)
+        bar = stack.enter_context(
+            progress_bar(
+                length or 1,
+                "producing",
+                enabled=bool(length) and not output.as_json,
+                show_pos=False,
+                item_show_func=lambda stats: _rates(stats, started),
+            )
+        )
+
+        def tracked(blocks: Iterable[Block]) -> Iterator[Block]:
+            for block in blocks:
+                bar.update(max(0, min(length or 0, advance(block, bar.pos)) - bar.pos))
+                yield block
+
+        def delivered(stats: WriterStats) -> None:
+            collector.observe(stats)
+            bar.current_item = stats
+            bar.render_progress()
+
+        blocks = source.blocks() if source else outgoing_blocks(run)
+        stats = produce(
+            run,
+            ctx.clients(config).kinesis,
+            config.names.stream,
+            on_progress=delivered,
+            records=tracked(blocks),
+        )
+        delivered(stats)
+    elapsed = max(1e-6, time.monotonic() - started)
     counts = source.counts if source else None
-    click.echo(
-        _figures_json(stats, elapsed, counts) if as_json else _figures(stats, elapsed, counts)
+    figures = _figures_json if output.as_json else _figures
+    click.echo(figures(stats, elapsed, counts))
+
+
+def _progress_measure(
+    run: ProduceOptions, size: int | None, from_file: bool
+) -> tuple[int | None, Callable[[Block, int], int]]:
+    """The bar's end and how a block moves it: the file's bytes, the --count's records, or the
+    event time (ms) of the --minutes covered; no end (no bar) for standard input."""
+    if from_file:
+        return size, lambda block, pos: pos + sum(len(data) + 1 for data in block.data)
+    if run.count is not None:
+        return run.count, lambda block, pos: pos + len(block)
+
+    def covered(block: Block, pos: int) -> int:
+        newest = int(block.ts.max()) if len(block) else NO_TIME
+        return max(pos, newest - run.start_ms)
+
+    return int(run.minutes * 60_000), covered
+
+
+def _rates(stats: WriterStats | None, started: float) -> str:
+    if stats is None:
+        return ""
+    elapsed = max(1e-6, time.monotonic() - started)
+    return (
+        f"{stats.user_records:,} records, {stats.user_records / elapsed:,.0f}/s, "
+        f"{stats.bytes / elapsed / 1e6:.2f} MB/s, retried {stats.retried_entries:,}, "
+        f"failed {stats.failed:,}"
     )
 
 
@@ -386,6 +449,7 @@ def file_command(
     partition_key: str | None,
     event_type: str | None,
     as_json: bool,
+    metrics_port: int | None,
     **delivery: Any,
 ) -> None:
     """Send the records of an NDJSON file (- for standard input) as they are.
@@ -398,33 +462,7 @@ def file_command(
     """
     config = ctx.config()
     run = ProduceOptions(source="file", **delivery, **declared_settings(config, event_type))
+    size = os.path.getsize(path) if path != "-" and os.path.isfile(path) else None
     with click.open_file(path, "rb") as lines:
         source = FileSource(run.event_type, lines, partition_key, name=path)
-        _send(ctx, config, run, as_json, source)
-
-
-class _Progress:
-    """A live line on a terminal: records/s, bytes/s, retries, failures. Quiet otherwise."""
-
-    def __init__(self, enabled: bool, every_s: float = 0.25) -> None:
-        self.enabled = enabled
-        self.every_s = every_s
-        self.started = self.shown = time.monotonic()
-
-    def __call__(self, stats: WriterStats) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self.shown < self.every_s:
-            return
-        self.shown = now
-        elapsed = max(1e-6, now - self.started)
-        click.echo(
-            f"\r{stats.user_records:>10,} records {stats.user_records / elapsed:>9,.0f}/s "
-            f"{stats.bytes / elapsed / 1e6:>6.2f} MB/s  retried {stats.retried_entries:,}  "
-            f"failed {stats.failed:,}",
-            nl=False,
-            err=True,
-        )
-
-    def done(self) -> None:
-        if self.enabled:
-            click.echo("", err=True)
+        _send(ctx, config, run, _Output(as_json, metrics_port, size), source)

@@ -34,7 +34,7 @@ DEFAULT_RANGE = (0.0, 1000.0)
 _ABSENT = object()
 
 
-class SyntheticSource(ChunkedSource[dict]):
+class SyntheticSource(ChunkedSource[dict[str, Any]]):
     """Events of ``etype`` for ``keys`` keys from ``start_ms``."""
 
     def __init__(
@@ -67,6 +67,7 @@ class SyntheticSource(ChunkedSource[dict]):
         etype = self.etype
         columns: dict[str, list[Any]] = {}
         for spec in etype.field_specs:
+            values: list[Any]
             if spec.name == etype.id_field:
                 values = [f"{self.run_id:016x}-{i:012d}" for i in numbers.tolist()]
                 if spec.type == "int":
@@ -117,7 +118,8 @@ def _string_pool(spec: FieldSpec, regex: rstr.Rstr) -> list[str]:
     high = spec.max_length if spec.max_length is not None else max(low, 24)
     make: Callable[[int], str]
     if spec.pattern:
-        make = lambda _: regex.xeger(spec.pattern)  # noqa: E731
+        pattern = spec.pattern  # narrowed to str for the lambda
+        make = lambda _: regex.xeger(pattern)  # noqa: E731
     else:
         make = lambda i: f"{spec.name}-{i:05d}"  # noqa: E731
     pool = []

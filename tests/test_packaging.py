@@ -215,4 +215,5 @@ def test_sql_files_are_usable_after_a_plain_install(tmp_path):
     )
     assert "device_summary" in out.stdout
     assert (target / "sql" / "ddl" / "events_iot.sql").is_file()
-    assert (target / "pipeline" / "dashboard" / "charts.js").is_file()  # the dashboard's drawing
+    for package in ("pipeline", "producers", "consumers"):  # their type hints are published
+        assert (target / package / "py.typed").is_file()

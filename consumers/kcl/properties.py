@@ -70,6 +70,8 @@ def daemon_properties(
         "metricsLevel": _choice(kcl.metrics_level, METRICS_LEVELS, "kcl.metrics_level"),
         "maxRecords": str(min(consumer.max_records, MAX_RECORDS)),
         "idleTimeBetweenReadsInMillis": str(consumer.poll_interval_ms),
+        # empty batches too: the processor's idle tick (a quiet shard's windows close)
+        "callProcessRecordsEvenForEmptyRecordList": "true",
         "failoverTimeMillis": str(kcl.failover_ms),
         "shardSyncIntervalMillis": str(kcl.shard_sync_interval_ms),
         "parentShardPollIntervalMillis": str(kcl.parent_poll_ms),

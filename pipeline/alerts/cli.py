@@ -13,14 +13,15 @@ import time
 
 import click
 
+from pipeline.alerts.complete import complete_before
 from pipeline.alerts.deliver import AlertPublisher, topic_arn
 from pipeline.alerts.evaluate import Alert, evaluate
 from pipeline.alerts.rules import AlertRule, configured_rules
 from pipeline.aws.clients import AwsClients
-from pipeline.aws.dynamodb import ResultsTable
-from pipeline.cli_support import CliContext, domain_errors, pass_context
+from pipeline.aws.dynamodb import ProgressTable, ResultsTable
+from pipeline.aws.kinesis import KinesisStream
+from pipeline.cli_support import INSTANT, CliContext, domain_errors, pass_context
 from pipeline.config import Config
-from pipeline.reports.params import parse_time
 
 
 def active_rules(config: Config) -> tuple[AlertRule, ...]:
@@ -32,14 +33,22 @@ def active_rules(config: Config) -> tuple[AlertRule, ...]:
 def evaluate_results(
     config: Config, clients: AwsClients, rules: tuple[AlertRule, ...], since_ms: int | None
 ) -> list[Alert]:
-    """The alerts the results table raises now (rows from ``since_ms`` on, when given)."""
+    """The alerts the results table raises now, on complete windows only (rows from
+    ``since_ms`` on, when given)."""
     jobs = {rule.job for rule in rules}
     rows = [
         row
         for row in ResultsTable(clients.dynamodb, config.names.results_table).scan()
         if row.get("job") in jobs and (since_ms is None or row["window_start_ms"] >= since_ms)
     ]
-    return evaluate(rules, rows)
+    progress = ProgressTable(
+        clients.dynamodb, config.names.state_table, config.consumer.application
+    )
+    shards = [
+        (s.shard_id, s.parents)
+        for s in KinesisStream(clients.kinesis, config.names.stream).shards()
+    ]
+    return evaluate(rules, rows, complete_before(shards, progress.read()))
 
 
 @click.group("alerts")
@@ -66,14 +75,16 @@ def rules_command(ctx: CliContext) -> None:
 
 
 @alerts_group.command("run")
-@click.option("--since", help="Only windows from this event time: 2026-01-01, ISO time, 2h.")
+@click.option(
+    "--since", type=INSTANT, help="Only windows from this event time: 2026-01-01, ISO time, 2h."
+)
 @click.option("--follow", is_flag=True, help="Keep evaluating every --interval seconds.")
 @click.option("--interval", type=float, default=30.0, help="Seconds between evaluations.")
 @click.option("--dry-run", is_flag=True, help="Print the alerts; publish and mark nothing.")
 @pass_context
 @domain_errors
 def run_command(
-    ctx: CliContext, since: str | None, follow: bool, interval: float, dry_run: bool
+    ctx: CliContext, since: int | None, follow: bool, interval: float, dry_run: bool
 ) -> None:
     """Evaluate the rules on the results table and publish new alerts to the SNS topic.
 
@@ -84,7 +95,6 @@ def run_command(
     config = ctx.config()
     clients = ctx.clients(config)
     rules = active_rules(config)
-    since_ms = parse_time(since, round(time.time() * 1000)) if since else None
     publisher = None
     if not dry_run:
         arn = topic_arn(clients.client("sns"), config.names.alerts_topic)
@@ -93,7 +103,7 @@ def run_command(
         )
     try:
         while True:
-            _evaluate_once(config, clients, rules, since_ms, publisher)
+            _evaluate_once(config, clients, rules, since, publisher)
             if not follow:
                 return
             time.sleep(interval)

@@ -13,6 +13,11 @@ alerts with the same ids (which is what makes delivery once per rule, key and wi
 Rows are window results as plain dicts (DynamoDB items or lake rows): ``job``,
 ``window_start_ms``, ``window_end_ms``, the job's group-by fields and metrics; copies of a
 window count once (the highest ``version``, as in the lake's views).
+
+With ``complete_before`` (:func:`pipeline.alerts.complete.complete_before`), rules see only
+complete windows, whose every shard part is in: a window still missing a lagging shard's part
+would look like a drop, and the newest window of the quickest shard would make the others' keys
+look silent. ``silent`` then counts up to the newest complete window with a result.
 """
 
 from __future__ import annotations
@@ -122,14 +127,22 @@ def _drop(rule: AlertRule, key: Key, rows: Sequence[dict[str, Any]]) -> Iterable
             )
 
 
-def evaluate(rules: Sequence[AlertRule], rows: Iterable[dict[str, Any]]) -> list[Alert]:
-    """Every alert the rows raise, ordered by rule, job, window and key."""
+def evaluate(
+    rules: Sequence[AlertRule],
+    rows: Iterable[dict[str, Any]],
+    complete_before: int | None = None,
+) -> list[Alert]:
+    """Every alert the rows raise, ordered by rule, job, window and key (only complete windows'
+    when ``complete_before`` is given)."""
     by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_job[row["job"]].append(row)
     alerts: list[Alert] = []
     for rule in rules:
         job_rows = by_job.get(rule.job, [])
+        if complete_before is not None:
+            limit = complete_before - rule.lateness_ms
+            job_rows = [r for r in job_rows if r["window_end_ms"] <= limit]
         if not job_rows:
             continue
         newest_ms = max(r["window_start_ms"] for r in job_rows)

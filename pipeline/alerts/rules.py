@@ -73,6 +73,9 @@ class AlertRule:
     kind: str
     when: str
     group_by: tuple[str, ...]
+    #: the job's allowed lateness: a window is complete once every shard's newest event time
+    #: is its end plus the lateness (pipeline.alerts.complete)
+    lateness_ms: int = 0
     terms: tuple[Term, ...] = ()
     windows: int = 0
     metric: str = ""
@@ -87,7 +90,13 @@ def _metric(job: WindowJob, name: str, where: str) -> str:
 
 
 def _compile(name: str, job: WindowJob, when: str, where: str) -> AlertRule:
-    base = {"name": name, "job": job.name, "when": when, "group_by": job.group_by}
+    base = {
+        "name": name,
+        "job": job.name,
+        "when": when,
+        "group_by": job.group_by,
+        "lateness_ms": job.lateness_ms,
+    }
     silent = _SILENT.match(when)
     if silent:
         windows = int(silent.group(1))

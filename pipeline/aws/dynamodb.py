@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -325,6 +326,62 @@ class CheckpointTable:
         }
         with sink_errors(f"cannot write checkpoint of {shard_id}", "PutItem", self.resource):
             self.client.put_item(TableName=self.table, Item=item)
+
+
+@dataclass(frozen=True)
+class ShardProgress:
+    """How far one shard's results are final (see :class:`pipeline.core.sinks.ProgressStore`)."""
+
+    shard_id: str
+    newest_event_time_ms: int
+    ended: bool
+    parents: tuple[str, ...]
+
+
+class ProgressTable:
+    """Each shard's progress in the state table, one item per application and shard
+    (``pk = "progress|<application>|<shard>"``): written by the record processors of both
+    engines, read by the alert evaluator to know which windows are complete."""
+
+    def __init__(self, client: Any, table: str, application: str) -> None:
+        self.client = client
+        self.table = table
+        self.prefix = f"progress|{application}|"
+        self.resource = f"DynamoDB table {table!r}"
+
+    def record(
+        self, shard_id: str, newest_event_time_ms: int, ended: bool, parents: tuple[str, ...]
+    ) -> None:
+        item = {
+            "pk": {"S": self.prefix + shard_id},
+            "shard_id": {"S": shard_id},
+            "newest_event_time_ms": {"N": str(newest_event_time_ms)},
+            "ended": {"BOOL": ended},
+            "parents": {"L": [{"S": p} for p in parents]},
+        }
+        with sink_errors(f"cannot record the progress of {shard_id}", "PutItem", self.resource):
+            self.client.put_item(TableName=self.table, Item=item)
+
+    def read(self) -> dict[str, ShardProgress]:
+        """Every shard's progress, by shard."""
+        out = {}
+        with aws_errors("Scan", self.resource):
+            pages = self.client.get_paginator("scan").paginate(
+                TableName=self.table,
+                ConsistentRead=True,
+                FilterExpression="begins_with(pk, :prefix)",
+                ExpressionAttributeValues={":prefix": {"S": self.prefix}},
+            )
+            for page in pages:
+                for item in page.get("Items", []):
+                    shard = item["shard_id"]["S"]
+                    out[shard] = ShardProgress(
+                        shard,
+                        int(item["newest_event_time_ms"]["N"]),
+                        item["ended"]["BOOL"],
+                        tuple(p["S"] for p in item["parents"]["L"]),
+                    )
+        return out
 
 
 class AlertMarks:

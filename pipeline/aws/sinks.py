@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.errors import sink_errors
@@ -31,7 +33,7 @@ class AwsOutputSink:
             retention_s=config.results.retention_s,
         )
 
-    def _dead_letter_row(self, dead: DeadLetter) -> dict:
+    def _dead_letter_row(self, dead: DeadLetter) -> dict[str, Any]:
         if len(dead.data) <= INLINE_DEAD_LETTER_BYTES:
             return dead.as_row()
         uri = f"s3://{self._bucket}/{dead.raw_key}"
@@ -52,7 +54,7 @@ class AwsOutputSink:
         if outcome.results:
             # DynamoDB first: the lake receives the merged rows (every version; readers take
             # the highest), so a part is in the lake only once it is merged in the table
-            by_job: dict[str, list[dict]] = {}
+            by_job: dict[str, list[dict[str, Any]]] = {}
             for row in self._results.write(outcome.results, shard_id):
                 by_job.setdefault(row["job"], []).append(row)
             for job, rows in by_job.items():

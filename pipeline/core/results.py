@@ -219,6 +219,8 @@ class Counters:
     late: int = 0
     dead_letters: int = 0
     results: int = 0
+    #: open windows dropped when a changed job was restarted (consumer.restart_jobs)
+    dropped_windows: int = 0
 
     def add(self, other: Counters) -> None:
         for name in self.__dataclass_fields__:

@@ -25,3 +25,16 @@ class StateStore(Protocol):
     def load(self, shard_id: str, checkpoint: Checkpoint) -> bytes | None: ...
 
     def prune(self, shard_id: str, keep: Checkpoint) -> None: ...
+
+
+class ProgressStore(Protocol):
+    """Where each shard says how far its results are final (alerts read complete windows).
+
+    ``newest_event_time_ms``: every window a job closes at that newest event time (its end at
+    or before it minus the job's lateness) has its results durable; ``ended``: the shard has
+    written everything it ever will (SHARD_END or an end-of-stream marker).
+    """
+
+    def record(
+        self, shard_id: str, newest_event_time_ms: int, ended: bool, parents: tuple[str, ...]
+    ) -> None: ...

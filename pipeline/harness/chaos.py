@@ -24,12 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from consumers.app import shard_settings
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.provision import Provisioner
 from pipeline.config import Config, load_config
 from pipeline.core.errors import PipelineError
-from pipeline.core.windows.spec import parse_duration
 from pipeline.emulator import flush_firehose, set_faults
 from pipeline.harness.oracle import Oracle
 from pipeline.harness.verdict import Verdict, judge, read_stream
@@ -84,6 +84,9 @@ class ChaosOptions:
     shards: int = 2
     reshard: bool = True
     duplicates: float = 0.02
+    #: records a stranger puts on the stream mid-run: events from clocks years ahead and stray
+    #: control records (dead letters both, and neither may move a watermark)
+    strays: int = 6
     timeout_s: float = 900.0
     keep: Path | None = None  # keep logs and truth here (default: a scratch folder, removed)
 
@@ -94,6 +97,7 @@ class ChaosReport:
     produced: int = 0
     kills: int = 0
     reshards: list[str] = field(default_factory=list)
+    strays: int = 0
     faults: dict[str, int] = field(default_factory=dict)
     lost_by_producer: int = 0
 
@@ -113,6 +117,7 @@ class ChaosReport:
             ("window results checked", v.window_results),
             ("consumer kills", self.kills),
             ("reshards", ", ".join(self.reshards) or "none"),
+            ("stray records (skewed clocks, control)", self.strays),
             ("faults injected", sum(self.faults.values())),
             *((f"  {name}", count) for name, count in sorted(self.faults.items())),
             ("mismatches (must be 0)", v.mismatches),
@@ -218,8 +223,13 @@ class ChaosRun:
         duration = max(10.0, self.options.events / 2_000)  # real seconds the producer takes
         producer = self._producer(duration)
         report = ChaosReport(verdict=Verdict())
+        stream = KinesisStream(clients.kinesis, config.names.stream)
         self._supervise(
-            producer, duration, report, lambda action: self._reshard(clients, config, action)
+            producer,
+            duration,
+            report,
+            lambda action: self._reshard(clients, config, action),
+            lambda n: _put_stray(stream, n),
         )
         report.faults = set_faults(self.endpoint, None)
         flush_firehose(self.endpoint)
@@ -257,12 +267,15 @@ class ChaosRun:
         duration: float,
         report: ChaosReport,
         reshard: Callable[[str], str],
+        put_stray: Callable[[int], None],
     ) -> None:
-        """Reshard and kill the consumer on schedule until both processes are done."""
+        """Reshard, put stray records and kill the consumer on schedule until both processes
+        are done."""
         options = self.options
         consumer = self._consumer(first=True)
         deadline = time.monotonic() + options.timeout_s
         reshards = self._reshard_plan(duration) if options.reshard else []
+        strays = sorted(self.rng.uniform(0.0, 0.9 * duration) for _ in range(options.strays))
         kill_times = sorted(self.rng.uniform(1.0, 1.2 * duration) for _ in range(options.kills))
         started = time.monotonic()
         while consumer.poll() is None or producer.poll() is None:
@@ -273,6 +286,10 @@ class ChaosRun:
             elapsed = time.monotonic() - started
             if reshards and elapsed >= reshards[0][0] and producer.poll() is None:
                 report.reshards.append(reshard(reshards.pop(0)[1]))
+            if strays and elapsed >= strays[0] and producer.poll() is None:
+                strays.pop(0)
+                put_stray(report.strays)
+                report.strays += 1
             if kill_times and elapsed >= kill_times[0] and consumer.poll() is None:
                 kill_times.pop(0)
                 self._kill(consumer)
@@ -319,9 +336,10 @@ class ChaosRun:
 
     def _judge(self, config: Config, clients: AwsClients) -> tuple[Verdict, int, int]:
         jobs = config.stream_jobs
-        horizon = parse_duration(config.consumer.dedupe_horizon, "consumer.dedupe_horizon")
+        settings = shard_settings(config)
         shards, parents = read_stream(clients, config.names.stream)
-        expected = Oracle(jobs, horizon).run(shards, parents)
+        oracle = Oracle(jobs, settings.dedupe_horizon_ms or 0, settings.max_future_skew_ms)
+        expected = oracle.run(shards, parents)
         verdict = judge(config, clients, jobs, expected)
         verdict.delivered_records = sum(len(records) for records in shards.values())
         sent: set[str] = set()
@@ -331,6 +349,36 @@ class ChaosRun:
                 continue
             sent.add(json.loads(truth["payload"])["event_id"])
         return verdict, len(sent), len(sent - expected.events)
+
+
+#: Stray control records: none is the exact end-of-stream marker (a bounded run honours that)
+STRAY_CONTROLS = (b'{"_control":"pause"}', b'{"_control": "end_of_stream"}')
+#: How far ahead of the wall clock a stray device's clock reads
+SKEW_MS = 2 * 365 * 86_400_000
+
+
+def _put_stray(stream: KinesisStream, n: int) -> None:
+    """A stranger's record: an event from a clock two years ahead, or a stray control record
+    (retried while the injected faults refuse it)."""
+    if n % 2:
+        data = STRAY_CONTROLS[n // 2 % len(STRAY_CONTROLS)]
+    else:
+        event = {
+            "event_id": f"skewed-{n}",
+            "device_id": f"skewed-device-{n}",
+            "device_type": "thermostat",
+            "site": "site-00",
+            "ts": time.time_ns() // 1_000_000 + SKEW_MS,
+            "temperature": 21.0,
+        }
+        data = json.dumps(event).encode()
+    entry = {"Data": data, "PartitionKey": f"stray-{n}"}
+    for _ in range(20):
+        with contextlib.suppress(PipelineError):
+            if not stream.put_records([entry]):
+                return
+        time.sleep(0.1)
+    raise PipelineError(f"could not put stray record {n} on the stream")
 
 
 def run_chaos(options: ChaosOptions, say: Callable[[str], None] = print) -> ChaosReport:

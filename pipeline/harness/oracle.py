@@ -52,13 +52,25 @@ class _ShardState:
 
 
 class Oracle:
-    def __init__(self, jobs: Sequence[WindowJob], dedupe_horizon_ms: int) -> None:
+    """``max_future_skew_ms``: events that far ahead of their record's arrival are dead letters
+    (None: no bound); ``control_records``: end-of-stream markers end a shard (a bounded run)
+    or are dead letters."""
+
+    def __init__(
+        self,
+        jobs: Sequence[WindowJob],
+        dedupe_horizon_ms: int,
+        max_future_skew_ms: int | None = None,
+        control_records: bool = True,
+    ) -> None:
         if not jobs:
             raise ValueError("the oracle needs at least one job")
         self.jobs = list(jobs)
         self.etype = jobs[0].etype
         self.horizon = max([dedupe_horizon_ms] + [j.size_ms + j.lateness_ms for j in jobs])
         self.bucket_ms = Deduper(self.horizon).bucket_ms
+        self.max_future_skew_ms = max_future_skew_ms
+        self.control_records = control_records
         self._decode = msgspec.json.Decoder(self.etype.struct).decode
         self.expected = Expected()
         self._parts: dict[OracleKey, list[list[dict[str, Any]]]] = defaultdict(list)
@@ -95,26 +107,27 @@ class Oracle:
     def _shard(self, shard: str, records: Iterable[RawRecord], state: _ShardState) -> None:
         etype = self.etype
         for record in records:
-            if (
-                record.data[: len(CONTROL_PREFIX)] == CONTROL_PREFIX
-                and record.data == END_OF_STREAM
-            ):
+            if record.data == END_OF_STREAM and self.control_records:
                 self._close(state, everything=True)
                 state.newest = END_TIME
                 continue
             try:
+                if record.data[: len(CONTROL_PREFIX)] == CONTROL_PREFIX:
+                    raise msgspec.DecodeError("a control record")
                 record.data.decode("utf-8")
                 decoded = msgspec.structs.asdict(self._decode(record.data))
                 times, bad_times = etype.event_times_ms([decoded[etype.time_field]])
                 if bad_times:
                     raise msgspec.ValidationError(bad_times[0][1])
+                ts = int(times[0])
+                if self._ahead_of_arrival(record, ts):
+                    raise msgspec.ValidationError("event time ahead of arrival")
             except (UnicodeDecodeError, msgspec.DecodeError):
                 self.expected.dead_letters.add(
                     (shard, record.sequence_number, record.sub_sequence_number)
                 )
                 continue
             event = {k: None if v is msgspec.UNSET else v for k, v in decoded.items()}
-            ts = int(times[0])
             before = state.newest
             state.newest = max(state.newest, ts)
             event_id = event[etype.id_field]
@@ -133,6 +146,10 @@ class Oracle:
                 state.members.setdefault(key, []).append(event)
             self._close(state, everything=False)
         self._close(state, everything=True)  # the shard's end (or the end of the input)
+
+    def _ahead_of_arrival(self, record: RawRecord, ts: int) -> bool:
+        skew, arrival = self.max_future_skew_ms, record.approximate_arrival_ms
+        return skew is not None and arrival != 0 and ts > arrival + skew
 
     def _close(self, state: _ShardState, everything: bool) -> None:
         for key in list(state.members):

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from pipeline.config import Config
 from pipeline.core.results import DEAD_LETTER_SCHEMA, EVENT_METADATA, LATE_SCHEMA
-from pipeline.core.windows.spec import format_duration
+from pipeline.core.times import format_duration
 
 PARTITION_KEYS = ("dt", "hour")
 PREFIX_TEMPLATE = "{table}/dt=!{{timestamp:yyyy-MM-dd}}/hour=!{{timestamp:HH}}/"

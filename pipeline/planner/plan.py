@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pipeline.core.windows.spec import format_duration
+from pipeline.core.times import format_duration
 from pipeline.planner import costs
 from pipeline.planner import limits as L
 from pipeline.planner.capacity import (

@@ -8,14 +8,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import pyarrow as pa
 
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.sqs import Queue
-from pipeline.cli_support import CliContext, domain_errors, gather_options, pass_context
+from pipeline.cli_support import (
+    INSTANT,
+    CliContext,
+    above_bar,
+    domain_errors,
+    gather_options,
+    pass_context,
+    progress_bar,
+)
 from pipeline.config import Config
 from pipeline.core.errors import PipelineError
 from pipeline.lake.ddl import relation_columns, tables_read
@@ -25,10 +33,13 @@ from pipeline.reports.catalog import Report, reports
 from pipeline.reports.catalog import report as find_report
 from pipeline.reports.lint import lint
 from pipeline.reports.output import FORMATS, csv_text, format_table, json_line, write_file
-from pipeline.reports.params import PARAMETERS, bind, parse_time
+from pipeline.reports.params import PARAMETERS, bind
 from pipeline.reports.publish import publish, report_date
 from pipeline.reports.runner import run_report
 from pipeline.reports.watch import LakeEvents, ensure_notifications
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 #: Parameters with no option of their own
 OTHERS = ("band_low", "band_high", "silent_windows")
@@ -43,8 +54,8 @@ class ReportOptions:
     sql_files: tuple[str, ...]
     lint_only: bool
     engine: str
-    since: str | None
-    until: str | None
+    since: int | None
+    until: int | None
     site: str | None
     device: str | None
     param: tuple[str, ...]
@@ -59,12 +70,11 @@ class ReportOptions:
 
 
 def _parameters(options: ReportOptions) -> dict[str, Any]:
-    now_ms = round(time.time() * 1000)
     given: dict[str, Any] = {}
-    if options.since:
-        given["since_ms"] = parse_time(options.since, now_ms)
-    if options.until:
-        given["until_ms"] = parse_time(options.until, now_ms)
+    if options.since is not None:
+        given["since_ms"] = options.since
+    if options.until is not None:
+        given["until_ms"] = options.until
     if options.site:
         given["site"] = options.site
     if options.device:
@@ -118,18 +128,21 @@ class _Emitter:
         if fmt == "parquet" and not (out or to):
             raise PipelineError("--format parquet writes files: give --out DIR or --to s3://...")
         self.fmt, self.out, self.to, self.publish_to = fmt, out, to, publish_to
+        self.bar: ProgressBar[Any] | None = None  # the first run's, on a terminal
 
     def emit(self, spec: Report, table: pa.Table) -> None:
         if self.out:
             write_file(Path(self.out), spec.name, table, self.fmt)
         if self.to:
-            click.echo(f"{spec.name}: {self.publish_to(table, spec.name)}", err=True)
+            above_bar(self.bar, f"{spec.name}: {self.publish_to(table, spec.name)}", err=True)
         if self.fmt == "table":
-            click.echo(f"== {spec.name}: {spec.description}\n{format_table(table)}\n")
+            above_bar(self.bar, f"== {spec.name}: {spec.description}\n{format_table(table)}\n")
         elif self.fmt == "csv":
-            click.echo(f"# {spec.name}\n{csv_text(table)}")
+            above_bar(self.bar, f"# {spec.name}\n{csv_text(table)}")
         elif self.fmt == "json":
-            click.echo(json_line(spec.name, table))
+            above_bar(self.bar, json_line(spec.name, table))
+        if self.bar is not None:
+            self.bar.update(1)
 
 
 @click.command("report")
@@ -154,8 +167,12 @@ class _Emitter:
     default="duckdb",
     help="DuckDB over the lake (local or S3), or Athena through awswrangler.",
 )
-@click.option("--since", help="Event time from (inclusive): 2026-01-01, ISO time, epoch ms, or 2h.")
-@click.option("--until", help="Event time until (exclusive), same forms as --since.")
+@click.option(
+    "--since",
+    type=INSTANT,
+    help="Event time from (inclusive): 2026-01-01, ISO time, epoch ms, 2h (ago) or now.",
+)
+@click.option("--until", type=INSTANT, help="Event time until (exclusive), same forms as --since.")
 @click.option("--site", help="Only this site.")
 @click.option("--device", help="Only this device.")
 @click.option(
@@ -236,7 +253,9 @@ def _run(
         )
     with session:
         runner = _Runner(session, selected, tables, values, emitter)
-        runner.run()
+        with progress_bar(len(selected), "reports") as emitter.bar:
+            runner.run()
+        emitter.bar = None
         if queue is None:
             return
         events = LakeEvents(
@@ -255,7 +274,9 @@ def _run(
 
 def _emitter(options: ReportOptions, clients: AwsClients, values: dict[str, Any]) -> _Emitter:
     """Where results go; published results are dated by --since (else today)."""
-    date = report_date(values["since_ms"] if options.since else None, round(time.time() * 1000))
+    date = report_date(
+        values["since_ms"] if options.since is not None else None, round(time.time() * 1000)
+    )
     filesystem = clients.arrow_s3_filesystem() if options.to else None
 
     def publish_to(table: pa.Table, name: str) -> str:

@@ -15,7 +15,6 @@ reports; a report without ``--since`` reads every partition).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,8 +25,6 @@ from pipeline.core.events.schema import MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS
 from pipeline.lake.ddl import SINCE_DT, SINCE_HOUR
 
 ARRIVAL_MARGIN_MS = 3_600_000
-_DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
-_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
 @dataclass(frozen=True)
@@ -82,23 +79,3 @@ def bind(given: Mapping[str, Any]) -> dict[str, Any]:
         start = datetime.fromtimestamp((values["since_ms"] - ARRIVAL_MARGIN_MS) / 1000, tz=UTC)
         values[SINCE_DT], values[SINCE_HOUR] = start.strftime("%Y-%m-%d"), f"{start.hour:02d}"
     return values
-
-
-def parse_time(text: str, now_ms: int) -> int:
-    """A time as epoch milliseconds: ``2026-01-01``, ``2026-01-01T10:00:00Z`` (no offset:
-    UTC), epoch milliseconds, or a duration before ``now_ms`` (``90m``, ``2h``, ``7d``)."""
-    text = text.strip()
-    duration = _DURATION.match(text)
-    if duration:
-        return now_ms - int(duration.group(1)) * _UNIT_MS[duration.group(2)]
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise PipelineError(
-            f"cannot read time {text!r}: use 2026-01-01, 2026-01-01T10:00:00Z, epoch ms or 2h"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return round(moment.timestamp() * 1000)

@@ -21,7 +21,14 @@ from pipeline.config import shipped_event_type as event_type
 from pipeline.core.errors import SinkError, StateError
 from pipeline.core.records import Checkpoint
 from pipeline.core.shard import ShardCore
-from pipeline.testing import MemoryCheckpointer, MemorySink, MemoryStateStore, iot_event, records
+from pipeline.testing import (
+    BOUNDED,
+    MemoryCheckpointer,
+    MemorySink,
+    MemoryStateStore,
+    iot_event,
+    records,
+)
 from tests.oracle import oracle
 
 T0 = 1_767_225_600_000
@@ -31,7 +38,7 @@ SHARD = "shardId-000000000001"
 
 def processor(sink, state, interval=0.0) -> ShardProcessor:
     return ShardProcessor(
-        lambda shard: ShardCore(event_type("iot"), JOBS, shard),
+        lambda shard: ShardCore(event_type("iot"), JOBS, shard, BOUNDED),
         sink,
         state,
         checkpoint_interval_s=interval,

@@ -11,14 +11,14 @@ from pipeline.config import load_config, shipped_types
 from pipeline.config import shipped_event_type as event_type
 from pipeline.core.shard import ShardCore
 from pipeline.core.windows.spec import compile_jobs
-from pipeline.testing import iot_event, records
+from pipeline.testing import BOUNDED, iot_event, records
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a window boundary
 DEVICE_MINUTE = load_config(env={}).jobs_for("iot")  # device_minute: 1 m windows, 30 s lateness
 
 
 def core() -> ShardCore:
-    return ShardCore(event_type("iot"), DEVICE_MINUTE, "shardId-000000000000")
+    return ShardCore(event_type("iot"), DEVICE_MINUTE, "shardId-000000000000", BOUNDED)
 
 
 def metrics(result):
@@ -65,7 +65,7 @@ event_lists = st.lists(
 
 
 def run(events: list[dict], splits: list[int]) -> tuple[dict, list[str], ShardCore]:
-    core = ShardCore(event_type("iot"), JOBS, "shard")
+    core = ShardCore(event_type("iot"), JOBS, "shard", BOUNDED)
     batch = records(events)
     results, late = {}, []
     bounds = sorted({0, len(batch), *[s % (len(batch) + 1) for s in splits]})

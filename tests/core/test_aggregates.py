@@ -16,7 +16,7 @@ from pipeline.core.shard import ShardCore
 from pipeline.core.windows.aggregates import HLL_REGISTERS, hll_estimate, hll_registers
 from pipeline.core.windows.operator import finish, merge_states
 from pipeline.core.windows.spec import compile_jobs
-from pipeline.testing import iot_event, records
+from pipeline.testing import BOUNDED, iot_event, records
 
 T0 = 1_767_225_600_000
 
@@ -115,7 +115,7 @@ def test_every_function_equals_the_oracle_in_any_split_into_shards_and_batches(
     parts: dict[str, dict] = defaultdict(dict)
     for shard in range(4):
         mine = [e for i, e in enumerate(events) if shard_of[i] == shard]
-        core = ShardCore(event_type("iot"), [JOB], f"s{shard}")
+        core = ShardCore(event_type("iot"), [JOB], f"s{shard}", BOUNDED)
         batch = records(mine)
         start = 0
         for size in [*splits, len(batch)]:
@@ -167,7 +167,7 @@ def test_hyperloglog_error_stays_within_its_bound_at_scale():
 
 def test_the_seeds_per_second_web_rollup_as_a_declared_job():
     jobs = [j for j in load_config(env={}).window_jobs if j.name == "web_second"]
-    core = ShardCore(event_type("web"), jobs, "s")
+    core = ShardCore(event_type("web"), jobs, "s", BOUNDED)
     second = 1_486_505_943
     clicks = [  # (user, os, quadrant): a user clicking twice in a second counts once
         ("u1", "Android", "A"),

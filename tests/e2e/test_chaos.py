@@ -34,3 +34,7 @@ def test_a_short_chaos_run_loses_nothing_and_mismatches_nothing(tmp_path):
     assert int(table["faults injected"]) > 100
     assert int(table["duplicates removed"]) > 0
     assert "split" in done.stdout and "merge" in done.stdout
+    # a stranger's records (clocks years ahead, stray control records): dead letters, and no
+    # watermark moved by them (else the oracle's late events and windows would not match)
+    assert table["stray records (skewed clocks, control)"] == "6"
+    assert int(table["dead letters"]) >= 6

@@ -24,7 +24,7 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.provision import Provisioner
 from pipeline.config import Config, load_config
-from pipeline.core.windows.spec import parse_duration
+from pipeline.core.times import parse_duration
 from pipeline.emulator import flush_firehose
 from pipeline.harness.oracle import Oracle
 from pipeline.harness.verdict import judge, read_stream

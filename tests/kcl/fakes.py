@@ -8,7 +8,7 @@ from pipeline.config import load_config
 from pipeline.config import shipped_event_type as event_type
 from pipeline.core.results import Outcome
 from pipeline.core.shard import ShardCore
-from pipeline.testing import MemorySink, MemoryStateStore
+from pipeline.testing import BOUNDED, MemorySink, MemoryStateStore
 
 JOBS = load_config(env={}).jobs_for("iot")
 
@@ -30,7 +30,7 @@ def memory_processor(
     checkpoint_interval_s: float = 0.0,
 ) -> ShardProcessor:
     return ShardProcessor(
-        lambda shard: ShardCore(event_type("iot"), JOBS, shard),
+        lambda shard: ShardCore(event_type("iot"), JOBS, shard, BOUNDED),
         sink if sink is not None else MemorySink(),
         state if state is not None else MemoryStateStore(),
         checkpoint_interval_s=checkpoint_interval_s,

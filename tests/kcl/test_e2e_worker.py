@@ -63,14 +63,14 @@ def test_sigterm_writes_the_last_checkpoint_and_metrics_are_served(emulator_url,
 
         metrics = f"http://127.0.0.1:{port}/metrics"
         wait_until(
-            lambda: f'kpipe_shard_events_total{{shard="{SHARD}"}} 6' in get(metrics)[1],
+            lambda: f'kpipe_shard_events_total{{shard="{SHARD}"}} 6.0' in get(metrics)[1],
             60,
             "the metrics to count 6 events",
         )
         body = get(metrics)[1]
-        assert "kpipe_kcl_daemon_up 1" in body
-        assert f'kpipe_shard_records_total{{shard="{SHARD}"}} 6' in body
-        assert f'kpipe_shard_state{{shard="{SHARD}",state="processing"}} 1' in body
+        assert "kpipe_kcl_daemon_up 1.0" in body
+        assert f'kpipe_shard_records_total{{shard="{SHARD}"}} 6.0' in body
+        assert f'kpipe_shard_state{{shard="{SHARD}",state="processing"}} 1.0' in body
         assert get(f"http://127.0.0.1:{port}/healthz") == (200, "ok\n")
         assert leases(config)[0].checkpoint == "TRIM_HORIZON"  # nothing checkpointed yet
 

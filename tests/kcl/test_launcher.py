@@ -117,5 +117,5 @@ def test_pipeline_consume_exits_with_the_launchers_code(monkeypatch, tmp_path):
         "Error: a record processor failed (shardId-000000000007: SinkError: results table "
         "unavailable); restart to replay from the last checkpoint"
     )
-    local = CliRunner().invoke(main, ["consume", "--metrics-port", "9464"], env=env)
-    assert local.exit_code == 2 and "--metrics-port needs --engine kcl" in local.output
+    local = CliRunner().invoke(main, ["consume", "--worker-id", "w1"], env=env)
+    assert local.exit_code == 2 and "--worker-id needs --engine kcl" in local.output

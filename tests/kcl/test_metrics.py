@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from consumers.kcl.metrics import MetricsServer, health, prometheus_text
 from consumers.kcl.status import RateMeter, ShardStatus, StatusFile, read_statuses
@@ -50,28 +51,35 @@ def test_records_per_second_over_a_sliding_window():
     assert meter.observe(600) == pytest.approx(500 / 18)  # the point at 2 s still spans it
 
 
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a text exposition, by name and labels (as a scraper reads them)."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
 def test_prometheus_exposition_per_shard():
     text = prometheus_text([STATUS], daemon_up=True)
-    samples = [line for line in text.splitlines() if not line.startswith("#")]
-    shard = 'shard="shardId-000000000000"'
-    assert samples == [
-        "kpipe_kcl_daemon_up 1",
-        f"kpipe_shard_records_total{{{shard}}} 1000",
-        f"kpipe_shard_events_total{{{shard}}} 950",
-        f"kpipe_shard_duplicates_total{{{shard}}} 40",
-        f"kpipe_shard_late_events_total{{{shard}}} 3",
-        f"kpipe_shard_dead_letters_total{{{shard}}} 7",
-        f"kpipe_shard_window_results_total{{{shard}}} 12",
-        f"kpipe_shard_records_per_second{{{shard}}} 250.5",
-        f"kpipe_shard_millis_behind_latest{{{shard}}} 1800",
-        f"kpipe_shard_last_checkpoint_timestamp_seconds{{{shard}}} 1767225690.5",
-        f'kpipe_shard_state{{{shard},state="initializing"}} 0',
-        f'kpipe_shard_state{{{shard},state="processing"}} 1',
-        f'kpipe_shard_state{{{shard},state="ended"}} 0',
-        f'kpipe_shard_state{{{shard},state="lease_lost"}} 0',
-        f'kpipe_shard_state{{{shard},state="shut_down"}} 0',
-        f'kpipe_shard_state{{{shard},state="failed"}} 0',
-    ]
+    shard = (("shard", "shardId-000000000000"),)
+    states = {
+        ("kpipe_shard_state", (*shard, ("state", state))): float(state == "processing")
+        for state in ("initializing", "processing", "ended", "lease_lost", "shut_down", "failed")
+    }
+    assert samples(text) == {
+        ("kpipe_kcl_daemon_up", ()): 1.0,
+        ("kpipe_shard_records_total", shard): 1000.0,
+        ("kpipe_shard_events_total", shard): 950.0,
+        ("kpipe_shard_duplicates_total", shard): 40.0,
+        ("kpipe_shard_late_events_total", shard): 3.0,
+        ("kpipe_shard_dead_letters_total", shard): 7.0,
+        ("kpipe_shard_window_results_total", shard): 12.0,
+        ("kpipe_shard_records_per_second", shard): 250.5,
+        ("kpipe_shard_millis_behind_latest", shard): 1800.0,
+        ("kpipe_shard_last_checkpoint_timestamp_seconds", shard): 1767225690.5,
+        **states,
+    }
     assert "# TYPE kpipe_shard_records_total counter" in text
     assert "# TYPE kpipe_shard_millis_behind_latest gauge" in text
 

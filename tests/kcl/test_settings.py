@@ -35,6 +35,7 @@ def test_properties_come_from_the_configuration_with_polling_by_default():
         "metricsLevel": "NONE",
         "maxRecords": "10000",
         "idleTimeBetweenReadsInMillis": "200",
+        "callProcessRecordsEvenForEmptyRecordList": "true",
         "failoverTimeMillis": "2000",
         "shardSyncIntervalMillis": "60000",
         "parentShardPollIntervalMillis": "10000",

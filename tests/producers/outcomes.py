@@ -3,6 +3,7 @@ must do: the two are compared record by record, in shard order."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pipeline.config import load_config
@@ -10,7 +11,8 @@ from pipeline.config import shipped_event_type as event_type
 from pipeline.core.kpl import deaggregate
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import ShardCore
-from pipeline.core.windows.spec import parse_duration
+from pipeline.core.times import parse_duration
+from pipeline.testing import BOUNDED
 from producers.shards import ShardMap
 
 
@@ -21,7 +23,7 @@ def consumed(source: str, shard: str, records: list[RawRecord]) -> list[tuple[by
     config = load_config(env={})
     horizon = parse_duration(config.consumer.dedupe_horizon, "consumer.dedupe_horizon")
     jobs = config.jobs_for(source)
-    core = ShardCore(event_type(source), jobs, shard, dedupe_horizon_ms=horizon)
+    core = ShardCore(event_type(source), jobs, shard, replace(BOUNDED, dedupe_horizon_ms=horizon))
     outcome: dict[tuple[str, int], str] = {}
     for start in range(0, len(users), 700):
         done = core.process(users[start : start + 700])

@@ -10,24 +10,31 @@ from __future__ import annotations
 import dataclasses
 import random
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from pipeline.aws.clients import AwsClients
+from pipeline.aws.dynamodb import ProgressTable
 from pipeline.aws.provision import Provisioner
 from pipeline.aws.sinks import AwsOutputSink
 from pipeline.config import Config, load_config
 from pipeline.core.records import RawRecord
 from pipeline.core.shard import END_OF_STREAM, ShardCore
-from pipeline.core.windows.spec import parse_duration
+from pipeline.core.times import parse_duration
 from pipeline.emulator import flush_firehose
+from pipeline.testing import BOUNDED
 from producers.iot import IotFleet
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+#: A declared event type (telemetry) and a job declared only there (site_5m)
+TELEMETRY_EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "telemetry.toml"
 SHARDS = ("shardId-000000000000", "shardId-000000000001")
+#: Every record's arrival: after its event time (the test lakes hold less than an hour), in the
+#: first hour's partition
+ARRIVAL_MS = START_MS + 3_599_999
 _encode = msgspec.json.Encoder().encode
 
 
@@ -131,18 +138,23 @@ def web_records(seconds: int, seed: int) -> Sent:
 
 def write_to_lake(config: Config, clients: AwsClients, sent: Sent, batch: int = 200) -> None:
     """Provision, run every shard's records through its core and the AWS sinks, close the
-    windows (end of stream) and deliver Firehose's buffers."""
+    windows (end of stream), record each shard's progress (ended) as a consumer does, and
+    deliver Firehose's buffers."""
     Provisioner(config, clients).run()
     etype = config.stream_type
     jobs = config.jobs_for(etype.name)
     sink = AwsOutputSink(config, clients)
+    progress = ProgressTable(
+        clients.dynamodb, config.names.state_table, config.consumer.application
+    )
     for shard, records in sent.records.items():
         horizon_ms = parse_duration(config.consumer.dedupe_horizon, "dedupe_horizon")
-        core = ShardCore(etype, jobs, shard, dedupe_horizon_ms=horizon_ms)
-        raw = [RawRecord(d, "pk", str(i + 1), 0, START_MS) for i, d in enumerate(records)]
+        core = ShardCore(etype, jobs, shard, replace(BOUNDED, dedupe_horizon_ms=horizon_ms))
+        raw = [RawRecord(d, "pk", str(i + 1), 0, ARRIVAL_MS) for i, d in enumerate(records)]
         raw.append(RawRecord(END_OF_STREAM, "pk", str(len(raw) + 1)))
         for start in range(0, len(raw), batch):
             sink.write(core.process(raw[start : start + batch]), shard)
+        progress.record(shard, core.newest_event_time_ms, core.ended, ())
     flush_firehose(config.aws.endpoint_url)
 
 
@@ -174,6 +186,7 @@ class Lake:
         names = self.config.names
         return {
             "PIPELINE_STREAM_EVENT_TYPE": self.config.stream.event_type,
+            "PIPELINE_NAMES_STREAM": names.stream,
             "PIPELINE_NAMES_BUCKET": names.bucket,
             "PIPELINE_NAMES_FIREHOSE_PREFIX": names.firehose_prefix,
             "PIPELINE_NAMES_GLUE_DATABASE": names.glue_database,

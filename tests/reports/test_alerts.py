@@ -3,27 +3,39 @@ window (a replay, a re-run or a second evaluator publishes nothing more)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import uuid
 from types import SimpleNamespace
 
+import msgspec
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.alerts.complete import complete_before
 from pipeline.alerts.deliver import AlertPublisher, topic_arn
 from pipeline.alerts.evaluate import evaluate
 from pipeline.alerts.rules import compile_rules
+from pipeline.aws.clients import AwsClients
+from pipeline.aws.dynamodb import ProgressTable, ResultsTable
+from pipeline.aws.kinesis import KinesisStream
+from pipeline.aws.provision import Provisioner
+from pipeline.aws.sinks import AwsOutputSink
 from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.core.errors import ConfigError
+from pipeline.core.records import RawRecord
+from pipeline.core.shard import ShardCore
+from pipeline.testing import BOUNDED
 from tests.reports import truth
 from tests.reports.lake_run import (
     GAP_DEVICE,
     SILENT_DEVICE,
     START_MS,
+    lake_config,
 )
 
 JOBS = load_config(env={}).window_jobs
@@ -246,3 +258,82 @@ def test_two_evaluators_publish_each_alert_once_and_a_dead_claim_is_taken_over(i
     assert publisher().deliver(dead).already_sent == 1  # 100 s ago: may still be publishing
     now[0] = 1300.0
     assert [x.alert_id for x in publisher().deliver(dead).published] == [stale]
+
+
+def _clicks(seconds: int, seed: int) -> list[dict]:
+    """Clicks of 60 users, each about once a second, but only 5 of them during seconds 20-22
+    (a true drop of unique users, and a true recovery)."""
+    rng = random.Random(seed)
+    clicks = []
+    for second in range(seconds):
+        users = range(5) if 20 <= second < 23 else range(60)
+        for user in users:
+            if rng.random() < 0.9:
+                clicks.append(
+                    {
+                        "event_id": f"c-{second}-{user}",
+                        "recordTime": (START_MS + second * 1000 + rng.randrange(1000)) / 1000,
+                        "cognitoId": f"user-{user}",
+                        "os": "Android",
+                        "quadrant": "A",
+                    }
+                )
+    return sorted(clicks, key=lambda c: c["recordTime"])
+
+
+@pytest.mark.emulator
+def test_three_shards_progressing_unevenly_raise_no_spurious_alert_and_every_true_one_once(
+    emulator,
+):
+    """``web_second`` merges every shard's part of each second: evaluated while the parts are
+    still coming in, a window holding only the quickest shard's part looks like a drop."""
+    config = lake_config(emulator.endpoint_url, f"g{uuid.uuid4().hex[:10]}", "web")
+    config = dataclasses.replace(config, stream=dataclasses.replace(config.stream, shards=3))
+    clients = AwsClients(config.aws)
+    Provisioner(config, clients).run()
+    shards = [s.shard_id for s in KinesisStream(clients.kinesis, config.names.stream).shards()]
+    per_shard: dict[str, list[RawRecord]] = {s: [] for s in shards}
+    for click in _clicks(40, seed=4):
+        shard = shards[int(click["cognitoId"].split("-")[1]) % 3]
+        records = per_shard[shard]
+        records.append(RawRecord(msgspec.json.encode(click), "k", str(len(records) + 1)))
+    rule = compile_rules(
+        [SimpleNamespace(name="drop", job="web_second", when="unique_users drops 50%")],
+        config.window_jobs,
+    )
+    cores = {s: ShardCore(config.stream_type, config.stream_jobs, s, BOUNDED) for s in shards}
+    sink, progress = (
+        AwsOutputSink(config, clients),
+        ProgressTable(clients.dynamodb, config.names.state_table, config.consumer.application),
+    )
+    publisher = AlertPublisher(
+        clients.client("sns"),
+        topic_arn(clients.client("sns"), config.names.alerts_topic),
+        clients.dynamodb,
+        config.names.state_table,
+    )
+    results = ResultsTable(clients.dynamodb, config.names.results_table)
+    published, spurious_without_completeness = [], set()
+    speeds = dict(zip(shards, (400, 150, 60), strict=True))  # records per round
+    for round_ in range(12):
+        for shard, core in cores.items():
+            batch = per_shard[shard][round_ * speeds[shard] : (round_ + 1) * speeds[shard]]
+            sink.write(core.process(batch), shard)
+            progress.record(shard, core.newest_event_time_ms, False, ())
+        rows = list(results.scan())
+        listing = [(s, ()) for s in shards]
+        now = evaluate(rule, rows, complete_before(listing, progress.read()))
+        published += [a.alert_id for a in publisher.deliver(now).published]
+        spurious_without_completeness |= {a.alert_id for a in evaluate(rule, rows)}
+    for shard, core in cores.items():  # every shard finishes: all windows complete
+        sink.write(core.process(per_shard[shard][12 * speeds[shard] :]), shard)
+        sink.write(core.close_windows(end_of_stream=True), shard)
+        progress.record(shard, core.newest_event_time_ms, True, ())
+    rows = list(results.scan())
+    final = evaluate(rule, rows, complete_before([(s, ()) for s in shards], progress.read()))
+    published += [a.alert_id for a in publisher.deliver(final).published]
+
+    true_alerts = {a.alert_id for a in evaluate(rule, rows)}  # on the final, complete results
+    assert true_alerts == {f"drop|web_second|-|{START_MS + 20_000}"}  # the one true drop
+    assert sorted(published) == sorted(true_alerts)  # each true alert once, nothing spurious
+    assert spurious_without_completeness - true_alerts  # (partial windows did look like drops)

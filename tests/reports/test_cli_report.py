@@ -74,7 +74,7 @@ def test_formats_and_files(run, tmp_path):
         (["--format", "parquet"], "--format parquet writes files: give --out DIR or --to s3://..."),
         (["--param", "nope=1"], "unknown report parameter 'nope'"),
         (["--param", "band_low=cold"], "parameter band_low: expected float, got 'cold'"),
-        (["--since", "yesterday"], "cannot read time 'yesterday'"),
+        (["--since", "yesterday"], "--since: 'yesterday' is not an instant such as 2026-01-01"),
         (["--since", "2026-01-02", "--until", "2026-01-01"], "the time range is empty"),
         (["unique_users"], "report unique_users reads v_window_web_second"),
         (["no_such_report"], "unknown report 'no_such_report'"),

@@ -3,19 +3,15 @@ the shipped reports on the shipped types say what they need."""
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from producers.synthetic import SyntheticSource
-from tests.reports.lake_run import START_MS, Lake, Sent, lake_config, shard_of, write_to_lake
+from tests.reports.lake_run import TELEMETRY_EXAMPLE as EXAMPLE
+from tests.reports.lake_run import Lake
 
 pytestmark = [pytest.mark.emulator]
 
-EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "telemetry.toml"
 BY_TYPE = """-- readings per device type, from the events and from the windows
 SELECT e.device_type, e.events, w.readings
 FROM (SELECT device_type, count(*) AS events FROM v_events_telemetry GROUP BY device_type) AS e
@@ -23,20 +19,6 @@ JOIN (SELECT device_type, sum(readings) AS readings FROM v_window_site_5m GROUP 
   ON e.device_type = w.device_type
 ORDER BY e.device_type
 """
-
-
-@pytest.fixture(scope="module")
-def telemetry_lake(emulator):
-    config = lake_config(emulator.endpoint_url, f"g{uuid.uuid4().hex[:10]}", "telemetry", EXAMPLE)
-    source = SyntheticSource(config.stream_type, keys=30, seed=4, start_ms=START_MS)
-    sent = Sent({})
-    for block in source.blocks(START_MS + 12 * 60_000):
-        for key, data in zip(block.keys, block.data, strict=True):
-            sent.records.setdefault(shard_of(key), []).append(data)
-    lake = Lake(config, sent)
-    write_to_lake(config, lake.clients, sent)
-    yield lake
-    lake.session.close()
 
 
 def invoke(lake: Lake, *args: str):

@@ -128,7 +128,7 @@ class EventType:
         if spec.type == "timestamp":
             return _TIME_ANNOTATIONS[self.time_format]
         if spec.choices:
-            return Literal[spec.choices]  # type: ignore[valid-type]
+            return Literal[spec.choices]
         if spec.type == "string":
             meta = msgspec.Meta(
                 min_length=spec.min_length, max_length=spec.max_length, pattern=spec.pattern

@@ -9,7 +9,8 @@ they snapshot with the checkpoint and travel as per-shard parts.
 Functions (``field`` optional for ``count``):
 
 * ``count()``, ``count(f)`` (non-null), ``sum``, ``min``, ``max``, ``avg`` (as sum and count:
-  averaging averages would depend on the split);
+  averaging averages would depend on the split); sums are exact (integers as integers, floats
+  as :mod:`pipeline.core.windows.exact` states), so they do not depend on the split either;
 * ``count_distinct(f)``: exact, the state is the set of values (memory grows with them);
 * ``approx_count_distinct(f)``: HyperLogLog with 2^12 registers (4 KiB per state whatever the
   cardinality), standard error 1.04/sqrt(4096) = 1.6%;
@@ -31,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.core.events.decode import EVENT_TIME
+from pipeline.core.windows import exact
 
 #: An Arrow hash aggregation: (column, function) for ``TableGroupBy.aggregate``.
 ArrowAggregation = tuple[str, str]
@@ -71,10 +73,32 @@ _min = _none_aware(min)
 _max = _none_aware(max)
 
 
+def _sum_partial(values: Sequence[Any]) -> Any:
+    """Integers sum as integers; floats exactly (:mod:`pipeline.core.windows.exact`)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    if all(isinstance(v, int) for v in present):
+        return sum(present)
+    return exact.of_values(present)
+
+
+def _sum_merge(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return a if b is None else b
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    return exact.add(a, b)
+
+
 def _add_pairs(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return a if b is None else b
-    return [_add(a[0], b[0]), a[1] + b[1]]
+    return [_sum_merge(a[0], b[0]), a[1] + b[1]]
+
+
+def _count(values: Sequence[Any]) -> int:
+    return sum(v is not None for v in values)
 
 
 def _same_type(field_type: pa.DataType | None) -> pa.DataType:
@@ -240,13 +264,13 @@ def _negated(value: Any) -> tuple[bool, Any]:
 def _first_partial(parts: Sequence[Any]) -> Any:
     times, values = parts
     pairs = [(t, v) for t, v in zip(times, values, strict=True) if v is not None]
-    return list(min(pairs, key=_order)) if pairs else None
+    return [*min(pairs, key=_order)] if pairs else None
 
 
 def _last_partial(parts: Sequence[Any]) -> Any:
     times, values = parts
     pairs = [(t, v) for t, v in zip(times, values, strict=True) if v is not None]
-    return list(max(pairs, key=lambda p: (p[0], _negated(p[1])))) if pairs else None
+    return [*max(pairs, key=lambda p: (p[0], _negated(p[1])))] if pairs else None
 
 
 def _with_time(field: str) -> list[ArrowAggregation]:
@@ -270,7 +294,12 @@ FUNCTIONS: dict[str, AggregateFunction] = {
             numeric_only=False,
         ),
         AggregateFunction(
-            "sum", lambda f: [(f, "sum")], lambda p: p[0], _add, lambda s: s, _same_type
+            "sum",
+            lambda f: [(f, "list")],
+            lambda p: _sum_partial(p[0]),
+            _sum_merge,
+            exact.value,
+            _same_type,
         ),
         AggregateFunction(
             "min", lambda f: [(f, "min")], lambda p: p[0], _min, lambda s: s, _same_type
@@ -280,10 +309,10 @@ FUNCTIONS: dict[str, AggregateFunction] = {
         ),
         AggregateFunction(
             "avg",
-            lambda f: [(f, "sum"), (f, "count")],
-            lambda p: None if not p[1] else [p[0], p[1]],
+            lambda f: [(f, "list")],
+            lambda p: None if not _count(p[0]) else [_sum_partial(p[0]), _count(p[0])],
             _add_pairs,
-            lambda s: None if not s else s[0] / s[1],
+            lambda s: None if not s else exact.value(s[0]) / s[1],
             _float,
         ),
         AggregateFunction(

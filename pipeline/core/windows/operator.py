@@ -25,87 +25,13 @@ import pyarrow.compute as pc
 
 from pipeline.core.events.decode import EVENT_TIME
 from pipeline.core.results import WindowResult
+from pipeline.core.windows.numeric import VECTORISED, NumericMetric
 from pipeline.core.windows.spec import MetricSpec, WindowJob
 
 WINDOW_START = "window_start_ms"
 
 #: A group is the tuple of its group-by values; a job without group-by has the one group ().
 GroupKey = tuple[Any, ...]
-
-
-_VECTORISED = {"count", "sum", "min", "max", "avg"}
-
-
-class _NumericMetric:
-    """A count/sum/min/max/avg metric held as numpy arrays indexed by slot (no Python per group).
-
-    States are converted to and from the functions' plain form (``windows.aggregates``) only at
-    the edges: emission, snapshots, restore.
-    """
-
-    def __init__(self, metric: MetricSpec, column: str | None, integer: bool) -> None:
-        self.kind = metric.function.name
-        self.integer = integer
-        if column is None:
-            self.aggregations: list[tuple[Any, str]] = [([], "count_all")]
-        elif self.kind in ("sum", "avg"):
-            self.aggregations = [(column, "sum"), (column, "count")]
-        else:
-            self.aggregations = [(column, self.kind)]
-        self.value = np.zeros(0, dtype=np.float64)  # count, sum, min or max
-        self.count = np.zeros(0, dtype=np.int64)  # non-null values (sum, avg)
-
-    def grow(self, capacity: int) -> None:
-        fill = np.nan if self.kind in ("min", "max") else 0.0
-        extra = capacity - len(self.value)
-        self.value = np.concatenate([self.value, np.full(extra, fill)])
-        self.count = np.concatenate([self.count, np.zeros(extra, dtype=np.int64)])
-
-    def reset(self, slots: np.ndarray) -> None:
-        self.value[slots] = np.nan if self.kind in ("min", "max") else 0.0
-        self.count[slots] = 0
-
-    def fold(self, slots: np.ndarray, outputs: list[pa.ChunkedArray]) -> None:
-        first = outputs[0].to_numpy(zero_copy_only=False).astype(np.float64)
-        if self.kind == "min":
-            self.value[slots] = np.fmin(self.value[slots], first)
-        elif self.kind == "max":
-            self.value[slots] = np.fmax(self.value[slots], first)
-        elif self.kind == "count":
-            self.value[slots] += first
-        else:  # sum, avg: all-null groups sum to null and count 0
-            self.value[slots] += np.nan_to_num(first)
-            self.count[slots] += outputs[1].to_numpy(zero_copy_only=False).astype(np.int64)
-
-    def states(self, slots: np.ndarray) -> list[Any]:
-        value = self.value[slots]
-        if self.kind == "count":
-            return value.astype(np.int64).tolist()
-        if self.kind in ("min", "max"):
-            out = value.astype(np.int64).tolist() if self.integer else value.tolist()
-            missing = np.isnan(value).tolist()
-            return [None if m else o for m, o in zip(missing, out, strict=True)]
-        count = self.count[slots].tolist()
-        sums = value.astype(np.int64).tolist() if self.integer else value.tolist()
-        if self.kind == "sum":
-            return [s if c else None for s, c in zip(sums, count, strict=True)]
-        return [[s, c] if c else None for s, c in zip(sums, count, strict=True)]
-
-    def values(self, states: list[Any]) -> list[Any]:
-        """Metric values of the states returned by :meth:`states`."""
-        if self.kind != "avg":
-            return states
-        return [None if s is None else s[0] / s[1] for s in states]
-
-    def load(self, slot: int, state: Any) -> None:
-        if state is None:
-            return
-        if self.kind == "avg":
-            self.value[slot], self.count[slot] = state
-        elif self.kind == "sum":
-            self.value[slot], self.count[slot] = state, 1
-        else:
-            self.value[slot] = state
 
 
 class WindowOperator:
@@ -119,11 +45,11 @@ class WindowOperator:
         self.job = job
         self._slot_of: dict[tuple[Any, ...], int] = {}  # (start, *group key) -> slot
         self._slots_of_start: dict[int, list[int]] = {}
-        self._key_of: list[tuple[Any, ...] | None] = []
+        self._key_of: list[Any] = []  # slot -> (start, *group key), None while free
         self._free: list[int] = []
         self._aggregations: list[tuple[Any, str]] = []
         self._derived: list[tuple[str, MetricSpec]] = []  # filtered metrics' input columns
-        self._numeric: dict[int, _NumericMetric] = {}
+        self._numeric: dict[int, NumericMetric] = {}
         self._plain: dict[int, list[Any]] = {}  # metric index -> state per slot
         self._widths: list[int] = []
         schema = job.etype.arrow_schema
@@ -132,15 +58,16 @@ class WindowOperator:
             if metric.condition is not None:
                 column = f"__metric_{i}"
                 self._derived.append((column, metric))
-            if metric.function.name in _VECTORISED:
+            if metric.function.name in VECTORISED:
                 integer = metric.field is not None and pa.types.is_integer(
                     schema.field(metric.field).type
                 )
-                self._numeric[i] = _NumericMetric(metric, column, integer)
+                self._numeric[i] = NumericMetric(metric, column, integer)
                 aggregations = self._numeric[i].aggregations
             else:
                 self._plain[i] = []
-                aggregations = list(metric.function.arrow_aggregations(column))
+                # every function that is not vectorised reads a field: column is a str
+                aggregations = list(metric.function.arrow_aggregations(column))  # type: ignore[arg-type]
             self._aggregations += aggregations
             self._widths.append(len(aggregations))
 
@@ -169,11 +96,13 @@ class WindowOperator:
 
     def _fold(self, events: pa.Table) -> None:
         for column, metric in self._derived:
-            mask = metric.condition.mask(events)
+            mask = metric.condition.mask(events)  # type: ignore[union-attr]  # filtered: has one
             source = (
                 events.column(metric.field) if metric.field else pa.repeat(True, events.num_rows)
             )
             events = events.append_column(column, pc.if_else(mask, source, None))
+        for numeric in self._numeric.values():
+            events = numeric.derive(events)
         keys = [WINDOW_START, *self.job.group_by]
         partials = events.group_by(keys, use_threads=False).aggregate(self._aggregations)
         names = partials.column_names
@@ -189,6 +118,8 @@ class WindowOperator:
                 self._numeric[i].fold(slots, outputs)
             else:
                 self._fold_plain(i, slots, [o.to_pylist() for o in outputs])
+        for numeric in self._numeric.values():
+            numeric.fold_rare(lambda row: self._slot_of[_row_key(events, keys, row)])
 
     def _fold_plain(self, metric: int, slots: np.ndarray, outputs: list[list[Any]]) -> None:
         function = self.job.metrics[metric].function
@@ -251,7 +182,7 @@ class WindowOperator:
         slots = np.asarray(ordered, dtype=np.int64)
         columns = [self._states(i, slots) for i in range(len(job.metrics))]
         values = [
-            self._numeric[i].values(column)
+            self._numeric[i].values(slots, column)
             if i in self._numeric
             else list(map(metric.function.finish, column))
             for i, (metric, column) in enumerate(zip(job.metrics, columns, strict=True))
@@ -320,6 +251,11 @@ def finish(job: WindowJob, states: Sequence[Any]) -> tuple[tuple[str, Any], ...]
 def merge_states(job: WindowJob, a: Sequence[Any], b: Sequence[Any]) -> list[Any]:
     """Merge two parts of one window and group (e.g. from two shards)."""
     return [m.function.merge(x, y) for m, x, y in zip(job.metrics, a, b, strict=True)]
+
+
+def _row_key(events: pa.Table, keys: list[str], row: int) -> tuple[Any, ...]:
+    """The (start, *group) key of one row (rare values only: this is per-row Python)."""
+    return tuple(events.column(name)[row].as_py() for name in keys)
 
 
 def _sort_key(key: GroupKey) -> tuple[Any, ...]:

@@ -21,37 +21,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.events.schema import EventType
+from pipeline.core.times import format_duration, parse_duration
 from pipeline.core.windows.aggregates import FUNCTIONS, AggregateFunction
 from pipeline.core.windows.conditions import Condition, parse_condition
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _METRIC = re.compile(
     r"^\s*([a-z_][a-z0-9_]*)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)?\s*\)\s*(?:\s+if\s+(.+))?$",
     re.IGNORECASE | re.DOTALL,
 )
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-
-
-def parse_duration(text: str, where: str) -> int:
-    """``"1m"`` -> 60000. Units: ms, s, m, h, d."""
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ConfigError(f"{where}: {text!r} is not a duration such as 500ms, 30s, 1m, 1h, 1d")
-    return int(match.group(1)) * _UNIT_MS[match.group(2)]
-
-
-def format_duration(ms: int) -> str:
-    """60000 -> "1m": the largest unit that divides the duration."""
-    for unit in ("d", "h", "m", "s"):
-        if ms % _UNIT_MS[unit] == 0 and ms >= _UNIT_MS[unit]:
-            return f"{ms // _UNIT_MS[unit]}{unit}"
-    return f"{ms}ms"
 
 
 @dataclass(frozen=True)
@@ -67,6 +51,11 @@ class MetricSpec:
         field_type = etype.arrow_schema.field(self.field).type if self.field else None
         return self.function.result_type(field_type)
 
+    def text(self) -> str:
+        """The metric as declared, normalised: ``count_distinct(cognitoId) if os = 'Android'``."""
+        condition = f" if {self.condition.text}" if self.condition else ""
+        return f"{self.function.name}({self.field or ''}){condition}"
+
 
 @dataclass(frozen=True)
 class WindowJob:
@@ -81,6 +70,20 @@ class WindowJob:
 
     def window_start(self, event_time_ms: int) -> int:
         return event_time_ms - event_time_ms % self.size_ms
+
+    def definition(self) -> dict[str, Any]:
+        """Everything that gives its state a meaning, as plain data: a snapshot keeps it, and
+        state saved under another definition of the same name is never restored into this one.
+        """
+        fields = sorted({*self.group_by, *(m.field for m in self.metrics if m.field)})
+        return {
+            "source": self.etype.name,
+            "window": format_duration(self.size_ms),
+            "lateness": format_duration(self.lateness_ms) if self.lateness_ms else "0s",
+            "group_by": list(self.group_by),
+            "metrics": {m.name: m.text() for m in self.metrics},
+            "field_types": {f: str(self.etype.arrow_schema.field(f).type) for f in fields},
+        }
 
     def result_schema(self) -> pa.Schema:
         """Columns of this job's result table in the lake (and items in DynamoDB)."""
@@ -101,7 +104,7 @@ class WindowJob:
 
 
 def compile_jobs(
-    jobs: Iterable[object], types: Mapping[str, EventType], retention_ms: int | None = None
+    jobs: Iterable[Any], types: Mapping[str, EventType], retention_ms: int | None = None
 ) -> tuple[WindowJob, ...]:
     """Validate job declarations (``JobConfig``) against the declared event ``types``; raise
     :class:`ConfigError` naming the job and the key."""
