@@ -160,6 +160,7 @@ REPORTING = Policy(
         Statement(
             "LakeEventsQueue",
             (
+                "sqs:ChangeMessageVisibility",
                 "sqs:CreateQueue",
                 "sqs:DeleteMessage",
                 "sqs:GetQueueAttributes",

@@ -32,6 +32,7 @@ IAM_ACTION = {
     ("s3", "GetBucketNotificationConfiguration"): "s3:GetBucketNotification",
     ("s3", "PutBucketNotificationConfiguration"): "s3:PutBucketNotification",
     ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
+    ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
 }
 
 #: component -> (module, class or None for module functions, methods / functions or None for
