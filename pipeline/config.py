@@ -114,7 +114,7 @@ class KclConfig:
     shard_sync_interval_ms: int = 60_000
     parent_poll_ms: int = 10_000
     #: How long a SIGTERM leaves the daemon to stop (``shutdown_requested`` writes the last
-    #: checkpoint first); the KCL 2.x worker needs about ``failover_ms`` of it to finish.
+    #: checkpoint first); the KCL worker (2.x and 3.x) needs about ``failover_ms`` of it to finish.
     shutdown_grace_ms: int = 15_000
     max_leases_to_steal: int = 1
     #: The daemon's AWSCredentialsProvider: an AWS SDK for Java v2 class name for KCL 3 (KCL 2.x
