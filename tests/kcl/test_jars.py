@@ -73,6 +73,7 @@ def test_kcl_2_looks_providers_up_among_the_sdk_v1_classes(tmp_path):
         with zipfile.ZipFile(tmp_path / jar, "w") as archive:
             for name in classes:
                 archive.writestr(f"{name}.class", b"")
+    (tmp_path / "tampered.jar").write_bytes(b"not a zip")  # the manifest check names it
     assert credentials_provider_problem(tmp_path, "DefaultAWSCredentialsProviderChain") is None
     problem = credentials_provider_problem(tmp_path, "DefaultCredentialsProvider")
     assert problem is not None
