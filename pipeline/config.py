@@ -198,17 +198,20 @@ class KclConfig:
     shard_sync_interval_ms: int = 60_000
     parent_poll_ms: int = 10_000
     #: How long a SIGTERM leaves the daemon to stop (``shutdown_requested`` writes the last
-    #: checkpoint first); the KCL 2.x worker needs about ``failover_ms`` of it to finish.
+    #: checkpoint first); the KCL worker (2.x and 3.x) needs about ``failover_ms`` of it to finish.
     shutdown_grace_ms: int = 15_000
     max_leases_to_steal: int = 1
-    credentials_provider: str = "DefaultAWSCredentialsProviderChain"
+    #: The daemon's AWSCredentialsProvider: an AWS SDK for Java v2 class name for KCL 3 (KCL 2.x
+    #: needs a v1 name, e.g. DefaultAWSCredentialsProviderChain)
+    credentials_provider: str = "DefaultCredentialsProvider"
     java: str = "java"
     java_options: tuple[str, ...] = ()
     #: Empty: the jars of the installed ``amazon_kclpy`` package.
     jar_dir: str = ""
-    #: A shipped manifest name (``kcl-2.5.8``), a path to a ``sha256sum`` file, or empty to
-    #: skip verification (a connected install of the official package).
-    jar_manifest: str = "kcl-2.5.8"
+    #: A shipped manifest name (``kcl-3.1.3``; ``kcl-2.5.8`` for the 2.x jar set), a path to a
+    #: ``sha256sum`` file, or empty to skip verification (a connected install of the official
+    #: package).
+    jar_manifest: str = "kcl-3.1.3"
 
 
 @dataclass(frozen=True)

@@ -287,6 +287,14 @@ class ResultsTable:
                         {k: v for k, v in item.items() if k not in ("parts", EXPIRES_AT)}
                     )
 
+    def probe(self) -> None:
+        """Read an item that cannot exist (GetItem, the read the consumer makes): the table
+        exists, has the results' key schema, and these credentials may read it."""
+        with aws_errors("GetItem", self.resource):
+            self.client.get_item(
+                TableName=self.table, Key={"pk": {"S": "#probe"}, "sk": {"N": "0"}}
+            )
+
 
 def _retryable(exc: ClientError) -> bool:
     return error_code(exc) in _RETRYABLE

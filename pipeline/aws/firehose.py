@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from pipeline.aws.errors import AwsFailure, retryable, translate
+from pipeline.aws.errors import AwsFailure, aws_errors, retryable, translate
 from pipeline.aws.retry import Backoff
 from pipeline.core.errors import ConfigError, SinkError
 
@@ -141,3 +141,10 @@ class FirehoseWriter:
             f"{self.delivery_stream}: {len(pending)} records not accepted after "
             f"{self.backoff.max_attempts} attempts"
         )
+
+
+def delivery_stream_status(client: Any, delivery_stream: str) -> str:
+    """``ACTIVE``, ``CREATING``, ...; ResourceMissingError if the delivery stream does not exist."""
+    with aws_errors("DescribeDeliveryStream", f"delivery stream {delivery_stream!r}"):
+        description = client.describe_delivery_stream(DeliveryStreamName=delivery_stream)
+    return str(description["DeliveryStreamDescription"]["DeliveryStreamStatus"])

@@ -152,7 +152,7 @@ def set_plan(raw: dict[str, Any]) -> None:
     PLAN.set([Rule.parse(r) for r in raw.get("rules", [])], int(raw.get("seed", 0)))
 
 
-def _service_and_operation(environ: dict[str, Any]) -> tuple[str, str] | None:
+def service_and_operation(environ: dict[str, Any]) -> tuple[str, str] | None:
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
         prefix, _, operation = target.partition(".")
@@ -177,7 +177,7 @@ class FaultInjector:
     ) -> Iterable[bytes]:
         if not PLAN.rules:
             return self.app(environ, start_response)
-        found = _service_and_operation(environ)
+        found = service_and_operation(environ)
         if found is None:
             return self.app(environ, start_response)
         service, operation = found
