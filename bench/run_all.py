@@ -31,6 +31,7 @@ BENCHMARKS = {
     "bench.bench_producer": ([], ["--quick"]),
     "bench.bench_e2e": (["--devices", "200", "--minutes", "10", "--speed", "60"], ["--quick"]),
     "bench.bench_reports": ([], ["--quick"]),
+    "bench.bench_firehose_packing": ([], ["--devices", "200", "--minutes", "5"]),
 }
 
 

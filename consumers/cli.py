@@ -229,9 +229,11 @@ def kcl_group() -> None:
 @pass_context
 @domain_errors
 def doctor(ctx: CliContext) -> None:
-    """Check Java, the KCL jars and their SHA-256, settings, endpoints and credentials.
+    """Check Java, the KCL version and jars (SHA-256), settings, credentials and resources.
 
-    Prints one line per check (ok, warn, FAIL); exits 1 if anything FAILs.
+    Credentials are proven with STS; the stream, the lease and results tables, the delivery
+    streams and the buckets each get one harmless call. Prints one line per check (ok, warn,
+    FAIL); exits 1 if anything FAILs.
 
     Example: pipeline --endpoint-url http://127.0.0.1:4566 kcl doctor
     """

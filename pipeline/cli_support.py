@@ -1,6 +1,8 @@
 """Shared pieces of the command-line tools: the context object, option objects, error handling.
 
-Domain errors become ``click.ClickException``: one clear line, exit status 1, no traceback.
+Domain errors become ``click.ClickException``: one clear line, exit status 1, no traceback (the
+log has it at DEBUG: ``--log-level DEBUG``); an AWS failure no adapter translated still becomes
+its one line (:func:`pipeline.aws.errors.translate_escaped`).
 A command takes its options as one frozen object (:func:`gather_options`), not as a long
 parameter list.
 """
@@ -8,6 +10,7 @@ parameter list.
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -18,12 +21,15 @@ import click
 
 from pipeline.alerts.rules import configured_rules
 from pipeline.aws.clients import AwsClients
+from pipeline.aws.errors import translate_escaped
 from pipeline.config import Config, effective_config
 from pipeline.core.errors import PipelineError
 from pipeline.core.times import parse_duration, parse_instant
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
+
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -88,7 +94,14 @@ def domain_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (PipelineError, ValueError) as exc:
+            log.debug("command failed", exc_info=True)
             raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            error = translate_escaped(exc)
+            if error is None:
+                raise
+            log.debug("command failed", exc_info=True)
+            raise click.ClickException(str(error)) from exc
 
     return wrapper  # type: ignore[return-value]
 

@@ -159,10 +159,26 @@ class ConsumerConfig:
 
 @dataclass(frozen=True)
 class FirehoseConfig:
-    """Buffering hints of the delivery streams (AWS: 1-128 MiB, 0-900 s)."""
+    """Buffering hints of the delivery streams (AWS: 1-128 MiB, 0-900 s), and how many KiB of
+    rows the consumer packs into one Firehose record (1-1000: Firehose bills each record rounded
+    up to 5 KiB, so one row per record would bill ~12 times a 400-byte row's size)."""
 
     buffer_mib: int = setting(64, low=1, high=128, unit="MiB")
     buffer_seconds: int = setting(60, low=0, high=900, unit="s")
+    record_kib: int = setting(1000, low=1, high=1000, unit="KiB")
+
+
+@dataclass(frozen=True)
+class ResultsConfig:
+    """Window results in DynamoDB: each write sets ``expires_at`` to its time plus
+    ``retention``, and the table's TTL deletes the item after that (usually within days)."""
+
+    retention: str = setting("30d", duration=True, low="1s")
+
+    @property
+    def retention_s(self) -> int:
+        """``retention`` in seconds."""
+        return parse_duration(self.retention, "results.retention") // 1000
 
 
 @dataclass(frozen=True)
@@ -182,17 +198,20 @@ class KclConfig:
     shard_sync_interval_ms: int = 60_000
     parent_poll_ms: int = 10_000
     #: How long a SIGTERM leaves the daemon to stop (``shutdown_requested`` writes the last
-    #: checkpoint first); the KCL 2.x worker needs about ``failover_ms`` of it to finish.
+    #: checkpoint first); the KCL worker (2.x and 3.x) needs about ``failover_ms`` of it to finish.
     shutdown_grace_ms: int = 15_000
     max_leases_to_steal: int = 1
-    credentials_provider: str = "DefaultAWSCredentialsProviderChain"
+    #: The daemon's AWSCredentialsProvider: an AWS SDK for Java v2 class name for KCL 3 (KCL 2.x
+    #: needs a v1 name, e.g. DefaultAWSCredentialsProviderChain)
+    credentials_provider: str = "DefaultCredentialsProvider"
     java: str = "java"
     java_options: tuple[str, ...] = ()
     #: Empty: the jars of the installed ``amazon_kclpy`` package.
     jar_dir: str = ""
-    #: A shipped manifest name (``kcl-2.5.8``), a path to a ``sha256sum`` file, or empty to
-    #: skip verification (a connected install of the official package).
-    jar_manifest: str = "kcl-2.5.8"
+    #: A shipped manifest name (``kcl-3.1.3``; ``kcl-2.5.8`` for the 2.x jar set), a path to a
+    #: ``sha256sum`` file, or empty to skip verification (a connected install of the official
+    #: package).
+    jar_manifest: str = "kcl-3.1.3"
 
 
 @dataclass(frozen=True)
@@ -238,6 +257,7 @@ class Config:
     stream: StreamConfig = field(default_factory=StreamConfig)
     consumer: ConsumerConfig = field(default_factory=ConsumerConfig)
     firehose: FirehoseConfig = field(default_factory=FirehoseConfig)
+    results: ResultsConfig = field(default_factory=ResultsConfig)
     kcl: KclConfig = field(default_factory=KclConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     #: ``[[event_types]]`` declarations as written (compiled and checked by :attr:`types`)

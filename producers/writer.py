@@ -6,7 +6,9 @@ the ground truth's labels true under retries), each sent by
 :meth:`pipeline.aws.kinesis.KinesisStream.put_records`. Per-entry failures (``FailedRecordCount``:
 throttling, internal errors) are retried with capped exponential backoff and full jitter, the
 failed entries only and in their original order, a bounded number of times; a failed call
-(throttled, 5xx, a timeout) is retried whole. What still fails is never dropped silently:
+(throttled, 5xx, a timeout) is retried whole, and one that would fail again (a missing stream,
+a refusal, bad credentials, an invalid request) raises its error at once, saying what was
+delivered. What still fails is never dropped silently:
 :meth:`KinesisWriter.close` raises :class:`DeliveryError` saying what was and was not delivered.
 """
 
@@ -19,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.aws.errors import amended, retryable
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.retry import Backoff
-from pipeline.core.errors import AwsError, DeliveryError, ResourceMissingError
+from pipeline.core.errors import DeliveryError, PipelineError
 from producers.batching import CallLimits, StreamClock, plan_calls
 from producers.block import Block, Outgoing
 from producers.shards import ShardBudgets
@@ -161,17 +164,18 @@ class KinesisWriter:
         for attempt in range(1, self.backoff.max_attempts + 1):
             try:
                 failed = self.kinesis.put_records(_entries(pending))
-            except ResourceMissingError as exc:
+            except PipelineError as exc:
+                if retryable(exc):  # the whole call failed (throttled, 5xx, a timeout): again
+                    self._count_error(getattr(exc, "code", type(exc).__name__))
+                    self.backoff.pause(attempt)
+                    continue
+                # a missing stream, a refusal, bad credentials: the same call fails again
                 self._undelivered += len(pending)
-                raise ResourceMissingError(
-                    f"stream {self.stream!r} does not exist (any more): delivered "
-                    f"{self.stats.records}, undelivered {self._undelivered} (the call in "
-                    "flight and earlier failures); nothing after them was sent"
+                raise amended(
+                    exc,
+                    f"(delivered {self.stats.records}, undelivered {self._undelivered}: the "
+                    "call in flight and earlier failures; nothing after them was sent)",
                 ) from exc
-            except AwsError as exc:  # the whole call failed (throttled, 5xx, a timeout): again
-                self._count_error(exc.code)
-                self.backoff.pause(attempt)
-                continue
             self.stats.calls += 1
             if not failed:
                 self._delivered(pending, sizes)

@@ -40,6 +40,11 @@ OPTIONS = option_variables(main)
             "firehose.buffer_seconds: must be between 0 and 900 s, got 901",
         ),
         (
+            {"PIPELINE_FIREHOSE_RECORD_KIB": "1001"},
+            "firehose.record_kib: must be between 1 and 1000 KiB, got 1001",
+        ),
+        ({"PIPELINE_RESULTS_RETENTION": "0s"}, "results.retention: must be at least 1s, got '0s'"),
+        (
             {"PIPELINE_STREAM_RETENTION_HOURS": "12"},
             "stream.retention_hours: must be between 24 and 8760 hours, got 12",
         ),

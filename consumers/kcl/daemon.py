@@ -31,7 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from consumers.kcl.child import LOG_LEVEL_ENV
-from consumers.kcl.jars import jar_directory, verified_classpath
+from consumers.kcl.jars import (
+    credentials_provider_problem,
+    jar_directory,
+    kcl_version,
+    verified_classpath,
+)
 from consumers.kcl.leases import EndOfStreamWatch
 from consumers.kcl.metrics import MetricsServer
 from consumers.kcl.properties import (
@@ -46,6 +51,7 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.leases import LeaseTable
 from pipeline.config import Config
+from pipeline.core.errors import ConfigError
 from pipeline.core.results import Counters
 
 log = logging.getLogger(__name__)
@@ -149,7 +155,12 @@ class KclDaemon:
     def command(self) -> list[str]:
         """Verify the jars, write the work directory's files; the command that runs the daemon."""
         kcl = self.config.kcl
-        classpath = verified_classpath(jar_directory(kcl.jar_dir), kcl.jar_manifest)
+        jars = jar_directory(kcl.jar_dir)
+        classpath = verified_classpath(jars, kcl.jar_manifest)
+        problem = credentials_provider_problem(jars, kcl.credentials_provider)
+        if problem:
+            raise ConfigError(problem)
+        log.info("KCL jars verified", extra={"kcl_version": kcl_version(jars), "jars": str(jars)})
         properties = daemon_properties(self.config, child_command(self.python), self.worker_id)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.status_dir, ignore_errors=True)

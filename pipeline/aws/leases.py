@@ -3,11 +3,12 @@
 Read-only use: who holds which shard and where each shard's checkpoint is, which tells when a
 bounded input (producers' end-of-stream markers) is consumed across every worker.
 
-Pre-seeding (opt-in, KCL 2.x lease schema): on a fresh application, a KCL worker that finds the
-lease table empty waits a random 1-30 s before its first shard sync (measured: 35-42 s to the
-first record, about 9 s with leases present). :meth:`LeaseTable.seed` creates the table with one
-lease per shard, exactly as the KCL's shard sync would for TRIM_HORIZON (every shard, children
-naming their parents) or LATEST (open shards only), and does nothing if any lease exists.
+Pre-seeding (opt-in): on a fresh application, a KCL worker (2.x and 3.x alike) that finds the
+lease table empty waits a random 1-30 s before its first shard sync. :meth:`LeaseTable.seed`
+creates the table as KCL 3 does, with the ``LeaseOwnerToLeaseKeyIndex`` index its workers
+discover their leases through (KCL 2 ignores it), and one lease per shard, exactly as the KCL's
+shard sync would for TRIM_HORIZON (every shard, children naming their parents) or LATEST (open
+shards only); it does nothing if any lease exists.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from pipeline.aws.kinesis import ShardInfo
 from pipeline.core.errors import ConfigError, ResourceMissingError
 
 log = logging.getLogger(__name__)
+
+#: The index KCL 3 adds to the lease table (leases by owner) if the table lacks it
+OWNER_INDEX = "LeaseOwnerToLeaseKeyIndex"
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,20 @@ class LeaseTable:
                 self.client.create_table(
                     TableName=self.table,
                     KeySchema=[{"AttributeName": "leaseKey", "KeyType": "HASH"}],
-                    AttributeDefinitions=[{"AttributeName": "leaseKey", "AttributeType": "S"}],
+                    AttributeDefinitions=[
+                        {"AttributeName": "leaseKey", "AttributeType": "S"},
+                        {"AttributeName": "leaseOwner", "AttributeType": "S"},
+                    ],
+                    GlobalSecondaryIndexes=[
+                        {
+                            "IndexName": OWNER_INDEX,
+                            "KeySchema": [
+                                {"AttributeName": "leaseOwner", "KeyType": "HASH"},
+                                {"AttributeName": "leaseKey", "KeyType": "RANGE"},
+                            ],
+                            "Projection": {"ProjectionType": "KEYS_ONLY"},
+                        }
+                    ],
                     BillingMode="PAY_PER_REQUEST",
                 )
             except ClientError as exc:

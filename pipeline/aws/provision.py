@@ -1,9 +1,10 @@
 """Create every resource the pipeline needs, idempotently (``pipeline provision``).
 
-Creates the Kinesis stream, the DynamoDB tables, the buckets, the Glue database and the lake's
-tables (with Athena partition projection, so no partition management is needed), and one Firehose
-delivery stream per lake table with JSON -> Parquet conversion from the Glue schema. Running it
-again changes nothing that exists (Glue tables are updated to the current schema).
+Creates the Kinesis stream, the DynamoDB tables (TTL on the results' ``expires_at``), the buckets,
+the Glue database and the lake's tables (with Athena partition projection, so no partition
+management is needed), and one Firehose delivery stream per lake table with JSON -> Parquet
+conversion from the Glue schema. Running it again changes nothing that exists (Glue tables are
+updated to the current schema).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.aws.clients import AwsClients, is_loopback
+from pipeline.aws.dynamodb import EXPIRES_AT
 from pipeline.aws.errors import AwsFailure, aws_errors, error_code, translate
 from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.s3 import head_bucket
@@ -56,6 +58,7 @@ class Provisioner:
             self._create(
                 "CreateTable", f"table {table}", lambda t=table, k=with_sort_key: self._table(t, k)
             )
+        self._time_to_live(names.results_table)
         self._create("CreateDatabase", f"glue database {names.glue_database}", self._database)
         for table in lake_tables(self.config).values():
             self._glue_table(table)
@@ -122,6 +125,22 @@ class Provisioner:
             SSESpecification={"Enabled": True},
         )
         self.clients.dynamodb.get_waiter("table_exists").wait(TableName=name)
+
+    def _time_to_live(self, table: str) -> None:
+        """TTL on the results' ``expires_at`` (each write sets it; results.retention)."""
+        what = f"time to live of table {table} on {EXPIRES_AT}"
+        dynamodb = self.clients.dynamodb
+        with aws_errors("DescribeTimeToLive", f"DynamoDB table {table!r}"):
+            current = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+        if current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+            self.report.existing.append(what)
+            return
+        with aws_errors("UpdateTimeToLive", f"DynamoDB table {table!r}"):
+            dynamodb.update_time_to_live(
+                TableName=table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT},
+            )
+        self.report.created.append(what)
 
     def _database(self) -> None:
         self.clients.glue.create_database(

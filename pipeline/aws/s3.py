@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pipeline.aws.clients import AwsClients
 from pipeline.aws.errors import aws_errors, classify
 
 #: DeleteObjects' limit per call
@@ -25,6 +26,16 @@ def head_bucket(client: Any, bucket: str) -> None:
     """Check that ``bucket`` exists and is ours to use (ResourceMissingError if it does not)."""
     with aws_errors("HeadBucket", bucket_resource(bucket)):
         client.head_bucket(Bucket=bucket)
+
+
+def listed_filesystem(clients: AwsClients, bucket: str) -> Any:
+    """pyarrow's S3 filesystem for ``bucket``, once ``bucket`` was found and listed: pyarrow
+    lists a missing bucket as empty, tries without credentials when there are none, and names no
+    fix. ListObjectsV2 of one key, whose refusals carry S3's code (ExpiredToken,
+    InvalidAccessKeyId) where HeadBucket's bare status cannot."""
+    with aws_errors("ListObjectsV2", bucket_resource(bucket)):
+        clients.s3.list_objects_v2(Bucket=bucket, MaxKeys=1)
+    return clients.arrow_s3_filesystem()
 
 
 def delete_keys(client: Any, bucket: str, keys: list[str]) -> None:

@@ -19,13 +19,18 @@ class AwsOutputSink:
     def __init__(self, config: Config, clients: AwsClients) -> None:
         tables = lake_tables(config)
         firehose = clients.firehose
+        record_kib = config.firehose.record_kib
         self._writers = {
-            key: FirehoseWriter(firehose, t.delivery_stream) for key, t in tables.items()
+            key: FirehoseWriter(firehose, t.delivery_stream, record_kib=record_kib)
+            for key, t in tables.items()
         }
         self._s3 = clients.s3
         self._bucket = config.names.bucket
         self._results = ResultsTable(
-            clients.dynamodb, config.names.results_table, config.window_jobs
+            clients.dynamodb,
+            config.names.results_table,
+            config.window_jobs,
+            retention_s=config.results.retention_s,
         )
 
     def _dead_letter_row(self, dead: DeadLetter) -> dict[str, Any]:

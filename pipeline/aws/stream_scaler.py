@@ -10,15 +10,21 @@ down below 0.5. On either alarm this function reads the peak minute of the last 
 shard count the planner would choose with the same headroom (:func:`shards_for`, which
 ``pipeline plan`` uses too), moves towards it as far as one UpdateShardCount may (double or
 halve), writes the new count into both alarms' expressions and resets them to OK, so an alarm
-that is still breached notifies again.
+that is still breached notifies again. A CloudWatch alarm notifies only when its state changes,
+so the reset happens on every path: also when the stream is still ``UPDATING`` from the last
+step, when UpdateShardCount refuses (its limits: ten calls a day, the account's shards, a
+resize in progress) and when the function fails; the alarm then fires again while the load
+stays, and the next invocation retries.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 MIB = 1_048_576
 RECORDS_PER_SHARD = 1_000
@@ -86,19 +92,25 @@ _ALARM_KEYS = (
 )
 
 
-def retarget_alarms(cloudwatch: Any, names: list[str], shards: int, headroom: str) -> None:
-    """Rewrite the load expression of each alarm for ``shards`` and reset it to OK."""
+def retarget_alarms(cloudwatch: Any, names: list[str], shards: int | None, why: str) -> None:
+    """Rewrite the load expression of each alarm for ``shards`` (None: unknown, kept) and reset
+    it to OK, saying ``why`` (the alarm's history shows it)."""
+    headroom = os.environ["HEADROOM"]
     for alarm in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]:
-        kwargs = {key: alarm[key] for key in _ALARM_KEYS if key in alarm}
-        for query in kwargs["Metrics"]:
-            if "Expression" in query:
-                query["Expression"] = LOAD_EXPRESSION.format(headroom=headroom, shards=shards)
-        cloudwatch.put_metric_alarm(**kwargs)
-        cloudwatch.set_alarm_state(
-            AlarmName=alarm["AlarmName"],
-            StateValue="OK",
-            StateReason=f"stream resized to {shards} shards",
-        )
+        if shards is not None:
+            kwargs = {key: alarm[key] for key in _ALARM_KEYS if key in alarm}
+            for query in kwargs["Metrics"]:
+                if "Expression" in query:
+                    query["Expression"] = LOAD_EXPRESSION.format(headroom=headroom, shards=shards)
+            cloudwatch.put_metric_alarm(**kwargs)
+        cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue="OK", StateReason=why)
+
+
+def wanted_count(cloudwatch: Any, stream: str, current: int) -> int:
+    """One UpdateShardCount step from ``current`` towards the peak load's shards."""
+    bytes_per_s, records_per_s = peak_rates(cloudwatch, stream)
+    wanted = shards_for(bytes_per_s, records_per_s, float(os.environ["HEADROOM"]))
+    return next_count(current, wanted, int(os.environ["MIN_SHARDS"]), int(os.environ["MAX_SHARDS"]))
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -107,19 +119,21 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     stream = os.environ["STREAM_NAME"]
     kinesis = boto3.client("kinesis")
     cloudwatch = boto3.client("cloudwatch")
-    summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
-    current = summary["OpenShardCount"]
-    if summary["StreamStatus"] != "ACTIVE":
-        return {"stream": stream, "shards": current, "skipped": summary["StreamStatus"]}
-    headroom = os.environ["HEADROOM"]
-    bytes_per_s, records_per_s = peak_rates(cloudwatch, stream)
-    wanted = shards_for(bytes_per_s, records_per_s, float(headroom))
-    target = next_count(
-        current, wanted, int(os.environ["MIN_SHARDS"]), int(os.environ["MAX_SHARDS"])
-    )
-    if target != current:
-        kinesis.update_shard_count(
-            StreamName=stream, TargetShardCount=target, ScalingType="UNIFORM_SCALING"
-        )
-    retarget_alarms(cloudwatch, os.environ["ALARM_NAMES"].split(","), target, headroom)
-    return {"stream": stream, "shards": current, "target": target}
+    out: dict[str, Any] = {"stream": stream}
+    errors = kinesis.exceptions
+    try:
+        summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+        out["shards"] = out["target"] = summary["OpenShardCount"]
+        if summary["StreamStatus"] != "ACTIVE":  # the last step is still under way
+            out["skipped"] = summary["StreamStatus"]
+        elif (target := wanted_count(cloudwatch, stream, out["shards"])) != out["shards"]:
+            kinesis.update_shard_count(
+                StreamName=stream, TargetShardCount=target, ScalingType="UNIFORM_SCALING"
+            )
+            out["target"] = target
+    except (errors.LimitExceededException, errors.ResourceInUseException) as exc:
+        out["refused"] = exc.response["Error"]["Code"]  # limits, or a resize begun meanwhile
+    finally:  # on every path: a still-breached alarm must notify again
+        names = os.environ["ALARM_NAMES"].split(",")
+        retarget_alarms(cloudwatch, names, out.get("target"), str(out))
+    return out

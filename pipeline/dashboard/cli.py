@@ -74,7 +74,7 @@ def dashboard(ctx: CliContext, options: DashboardOptions) -> None:
     else:
         from pipeline.reports.duck import LakeSession
 
-        session = LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
+        session = LakeSession.on_bucket(tables, clients, config.names.bucket)
     planned = len(plan(config.stream_jobs)[1])
     with session, progress_bar(planned, "dashboard") as bar:
         data = collect(_Counted(session, bar.update), tables, bind(given), config.stream_jobs)

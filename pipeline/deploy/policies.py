@@ -99,10 +99,12 @@ CONSUMER = Policy(
         # raw bytes of dead letters too large to inline in their lake row
         Statement("DeadLetterRawData", ("s3:PutObject",), (f"{LAKE_BUCKET}/dead_letters_raw/*",)),
     ),
-    # the KCL's documented minimum (docs: "IAM permissions required for KCL consumer
-    # applications") for what the image runs: kcl.retrieval_mode POLLING and kcl.metrics_level
-    # NONE. FANOUT adds kinesis:RegisterStreamConsumer, DescribeStreamConsumer and SubscribeToShard
-    # (on the stream's consumers); other metrics levels add cloudwatch:PutMetricData.
+    # KCL 3's documented minimum (docs: "IAM permissions required for KCL consumer applications":
+    # the lease table, its owner index, the worker-metrics and coordinator-state tables; what the
+    # daemon calls on the emulator is within it) for what the image runs: kcl.retrieval_mode
+    # POLLING and kcl.metrics_level NONE. FANOUT adds kinesis:RegisterStreamConsumer,
+    # DescribeStreamConsumer and SubscribeToShard (on the stream's consumers); other metrics
+    # levels add cloudwatch:PutMetricData.
     declared=(
         Statement(
             "KclReadStream",
@@ -160,6 +162,7 @@ REPORTING = Policy(
         Statement(
             "LakeEventsQueue",
             (
+                "sqs:ChangeMessageVisibility",
                 "sqs:CreateQueue",
                 "sqs:DeleteMessage",
                 "sqs:GetQueueAttributes",

@@ -17,11 +17,12 @@ computes or how it behaves under test:
 :class:`EmbeddedEmulator` call it and serve moto with hypercorn (HTTP/1.1 and h2c on one port,
 as the Java KCL needs). :func:`flush_firehose` delivers Firehose buffers on demand;
 :func:`set_faults` makes the emulator throttle, fail, partially fail, slow down or lose responses
-on purpose (:mod:`.faults`), reproducibly from a seed.
+on purpose (:mod:`.faults`), reproducibly from a seed; :func:`java_calls` lists what the KCL
+daemon (the AWS SDK for Java) called, on which resources (:mod:`.calls`), to check its IAM policy.
 """
 
 from pipeline.emulator.patches import install_patches
-from pipeline.emulator.routes import fault_stats, flush_firehose, set_faults
+from pipeline.emulator.routes import fault_stats, flush_firehose, java_calls, set_faults
 from pipeline.emulator.server import EmbeddedEmulator, serve
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "fault_stats",
     "flush_firehose",
     "install_patches",
+    "java_calls",
     "serve",
     "set_faults",
 ]

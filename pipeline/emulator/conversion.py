@@ -1,9 +1,11 @@
 """Record format conversion: JSON records -> typed rows of a Glue table -> one Parquet file.
 
-This is what Firehose's data format conversion does with the OpenX JSON SerDe: each record is one
-JSON object, keys match the table's columns case-insensitively, a missing key is null, a key
-without a column is ignored, and a record that does not parse or whose value does not fit its
-column's Hive type is rejected (it goes to the error output, not into the file). The lake's
+This is what Firehose's data format conversion does with the OpenX JSON SerDe: a record holds one
+JSON object or several concatenated ones (``{"a":1}{"a":2}``, whitespace between them allowed; a
+JSON array is not an object), each a row; keys match the table's columns case-insensitively, a
+missing key is null, a key without a column is ignored, and a record with a document that does
+not parse or whose value does not fit its column's Hive type is rejected whole (it goes to the
+error output, not into the file). The lake's
 reports read these files, so the types here are the Glue schema's, not whatever JSON implied.
 """
 
@@ -257,12 +259,16 @@ class RecordConverter:
             key = key.replace(".", "_")
         return key.lower() if self.case_insensitive else key
 
-    def convert(self, data: bytes) -> dict[str, Any]:
-        """One record -> one row; raises :class:`ConversionError` as Firehose would reject it."""
+    def convert(self, data: bytes) -> list[dict[str, Any]]:
+        """One record -> its rows, one per document; raises :class:`ConversionError` (for the
+        whole record) as Firehose would reject it."""
         try:
-            value = json.loads(data, parse_constant=_reject_constant)
+            documents = _documents(data.decode("utf-8"))
         except ValueError as error:
             raise ConversionError(PARSE_ERROR, f"Encountered malformed JSON. {error}") from None
+        return [self._row(document) for document in documents]
+
+    def _row(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise ConversionError(MALFORMED_DATA, "The record is not a JSON object")
         fields = {self._key(key): item for key, item in value.items()}
@@ -274,6 +280,22 @@ class RecordConverter:
             except ConversionError as error:
                 raise ConversionError(error.code, f"column {name!r}: {error}") from None
         return row
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _documents(text: str) -> list[Any]:
+    """The JSON documents concatenated in ``text`` (at least one; whitespace may separate them)."""
+    documents = []
+    position = _WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
+    while True:
+        document, position = _DECODER.raw_decode(text, position)
+        documents.append(document)
+        position = _WHITESPACE.match(text, position).end()  # type: ignore[union-attr]
+        if position == len(text):
+            return documents
 
 
 def parquet_bytes(schema: pa.Schema, rows: list[dict[str, Any]], compression: str) -> bytes:

@@ -7,17 +7,22 @@ request to a matching service and operation draws from one seeded generator and 
   ``ProvisionedThroughputExceededException``, Firehose ``ServiceUnavailableException``, S3
   ``SlowDown``), nothing applied;
 * ``error``: an HTTP 500 internal error, nothing applied;
-* ``partial``: for PutRecords, PutRecordBatch and BatchWriteItem, a share ``rate`` of the
-  *entries* fail (``FailedRecordCount`` / ``FailedPutCount`` / ``UnprocessedItems``) while the
-  others are applied, as AWS reports throttled entries;
+* ``partial``: for PutRecords, PutRecordBatch, BatchWriteItem and SQS's DeleteMessageBatch, a
+  share ``rate`` of the *entries* fail (``FailedRecordCount`` / ``FailedPutCount`` /
+  ``UnprocessedItems`` / ``Failed``) while the others are applied, as AWS reports throttled
+  entries (SQS: an internal error, ``SenderFault`` false);
 * ``delay``: the response is ``seconds`` late (a slow service);
 * ``lost_response``: the request IS applied, then the response is held ``seconds`` (longer than
   the client's read timeout): the client times out and retries a request that succeeded, the
-  way a KPL put produces duplicates.
+  way a KPL put produces duplicates;
+* ``refuse``: the service's error ``code`` with HTTP ``status`` (default 400), nothing applied:
+  a refusal AWS would give and moto does not (``AccessDeniedException``, ``ExpiredTokenException``,
+  ``LimitExceededException``, S3's ``AccessDenied`` with status 403).
 
 ``GET /_emulator/faults`` returns the counts injected so far; ``DELETE`` clears the plan.
 Rules: ``{"service": "kinesis", "operation": "PutRecords", "kind": "partial", "rate": 0.2,
-"seconds": 0, "limit": null}``; ``operation`` omitted matches every operation of the service.
+"seconds": 0, "limit": null}``; ``operation`` omitted matches every operation of the service
+(S3's operations are HTTP methods); a ``refuse`` rule adds ``"code"`` and ``"status"``.
 """
 
 from __future__ import annotations
@@ -32,13 +37,26 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("throttle", "error", "partial", "delay", "lost_response")
-PARTIAL_OPERATIONS = {"PutRecords", "PutRecordBatch", "BatchWriteItem"}
-_TARGET_SERVICES = {"Kinesis": "kinesis", "DynamoDB": "dynamodb", "Firehose": "firehose"}
+KINDS = ("throttle", "error", "partial", "delay", "lost_response", "refuse")
+PARTIAL_OPERATIONS = {"PutRecords", "PutRecordBatch", "BatchWriteItem", "DeleteMessageBatch"}
+_TARGET_SERVICES = {
+    "Kinesis": "kinesis",
+    "DynamoDB": "dynamodb",
+    "Firehose": "firehose",
+    "AmazonSQS": "sqs",
+    "AWSGlue": "glue",
+}
 _THROTTLE = {
     "kinesis": (400, "ProvisionedThroughputExceededException"),
     "dynamodb": (400, "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"),
     "firehose": (503, "ServiceUnavailableException"),
+}
+_REASONS = {
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 _ERROR = {
     "kinesis": "InternalFailure",
@@ -55,6 +73,8 @@ class Rule:
     operation: str | None = None
     seconds: float = 0.0
     limit: int | None = None
+    code: str = ""
+    status: int = 400
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Rule:
@@ -65,6 +85,8 @@ class Rule:
             operation=raw.get("operation"),
             seconds=float(raw.get("seconds", 0.0)),
             limit=raw.get("limit"),
+            code=str(raw.get("code", "")),
+            status=int(raw.get("status", 400)),
         )
         if rule.kind not in KINDS:
             raise ValueError(f"unknown fault kind {rule.kind!r} (known: {', '.join(KINDS)})")
@@ -72,6 +94,8 @@ class Rule:
             raise ValueError(f"fault rate must be in [0, 1], got {rule.rate}")
         if rule.kind == "partial" and rule.operation not in PARTIAL_OPERATIONS:
             raise ValueError(f"partial failures apply to {sorted(PARTIAL_OPERATIONS)} only")
+        if rule.kind == "refuse" and not (rule.code and rule.status in _REASONS):
+            raise ValueError(f"a refusal needs a code and a status in {sorted(_REASONS)}")
         return rule
 
 
@@ -128,7 +152,7 @@ def set_plan(raw: dict[str, Any]) -> None:
     PLAN.set([Rule.parse(r) for r in raw.get("rules", [])], int(raw.get("seed", 0)))
 
 
-def _service_and_operation(environ: dict[str, Any]) -> tuple[str, str] | None:
+def service_and_operation(environ: dict[str, Any]) -> tuple[str, str] | None:
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
         prefix, _, operation = target.partition(".")
@@ -153,7 +177,7 @@ class FaultInjector:
     ) -> Iterable[bytes]:
         if not PLAN.rules:
             return self.app(environ, start_response)
-        found = _service_and_operation(environ)
+        found = service_and_operation(environ)
         if found is None:
             return self.app(environ, start_response)
         service, operation = found
@@ -167,6 +191,9 @@ class FaultInjector:
         if rule.kind == "error":
             PLAN.count(name)
             return _error(start_response, service, 500, _ERROR.get(service, "InternalError"))
+        if rule.kind == "refuse":
+            PLAN.count(name)
+            return _error(start_response, service, rule.status, rule.code)
         if rule.kind == "delay":
             PLAN.count(name)
             time.sleep(rule.seconds)
@@ -190,6 +217,8 @@ class FaultInjector:
         request = json.loads(_read_body(environ) or b"{}")
         if operation == "BatchWriteItem":
             return self._partial_batch_write(environ, start_response, request, rule, name)
+        if operation == "DeleteMessageBatch":
+            return self._partial_delete(environ, start_response, request, rule, name)
         entries_key = "Records"
         entries = request.get(entries_key, [])
         failed = PLAN.fail_entries(len(entries), rule.rate, name)
@@ -224,6 +253,34 @@ class FaultInjector:
                 "FailedRecordCount": sum(failed),
                 "Records": [failure if f else next(applied) for f in failed],
             }
+        return _json(start_response, result, headers)
+
+    def _partial_delete(
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        request: dict[str, Any],
+        rule: Rule,
+        name: str,
+    ) -> Iterable[bytes]:
+        entries = request.get("Entries", [])
+        failed = PLAN.fail_entries(len(entries), rule.rate, name)
+        kept = [e for e, f in zip(entries, failed, strict=True) if not f]
+        result: dict[str, Any] = {"Successful": [], "Failed": []}
+        headers = [("Content-Type", "application/x-amz-json-1.0")]
+        if kept:
+            status, headers, body = _call(
+                self.app, _with_body(environ, {**request, "Entries": kept})
+            )
+            if not status.startswith("200"):
+                start_response(status, headers)
+                return [body]
+            result = json.loads(body)
+        result.setdefault("Failed", []).extend(
+            {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "injected"}
+            for e, f in zip(entries, failed, strict=True)
+            if f
+        )
         return _json(start_response, result, headers)
 
     def _partial_batch_write(
@@ -287,7 +344,7 @@ def _json(
 
 
 def _error(start_response: Callable[..., Any], service: str, status: int, code: str) -> list[bytes]:
-    reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
+    reason = _REASONS[status]
     if service == "s3":
         body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
         content_type = "application/xml"

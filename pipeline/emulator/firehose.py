@@ -191,7 +191,8 @@ def _raw_body(buffer: _Buffer) -> tuple[bytes, str]:
 def _converted_body(
     buffer: _Buffer, conversion: dict[str, Any]
 ) -> tuple[bytes | None, str, list[bytes]]:
-    """Parquet of the records that convert (None if none do) and error lines for the others."""
+    """Parquet of the rows of the records that convert (None if none do; a record may carry
+    several JSON documents, a row each) and an error line for each record that does not."""
     schema_config = conversion["SchemaConfiguration"]
     serializer = conversion.get("OutputFormatConfiguration", {}).get("Serializer", {})
     if "ParquetSerDe" not in serializer:
@@ -206,8 +207,8 @@ def _converted_body(
         return None, "", errors
     for record in buffer.records:
         try:
-            rows.append(converter.convert(record[0]))
-        except ConversionError as error:
+            rows.extend(converter.convert(record[0]))
+        except ConversionError as error:  # the whole record, every document in it
             errors.append(_error_line(buffer, schema_config, record, error))
     if not rows:
         return None, "", errors

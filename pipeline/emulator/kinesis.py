@@ -5,7 +5,9 @@ The consumer's results depend on four things stock moto gets wrong:
 * cost: every put and every GetRecords scanned the whole shard, so a test slowed down as it ran;
 * resharding: moto re-put a parent's records into its children, kept routing puts to the closed
   parent and never ended it, so a consumer could neither see SHARD_END nor keep the parent's order;
-* limits: PutRecord accepted records over 1 MiB (PutRecords already rejects them);
+* limits: PutRecord accepted records over 1 MiB (PutRecords already rejects them), and PutRecords
+  stored the entries before one with a partition key over 256 characters, then failed the call
+  (AWS validates the whole request first: a call that fails stores nothing);
 * ListShards ignored its ``ShardFilter``: a KCL worker that finds its lease table empty lists
   the shards ``AT_TRIM_HORIZON`` (or ``AT_LATEST``) and checks that they cover the hash range
   once; given parents and children together after a reshard, it retried forever.
@@ -345,6 +347,46 @@ def _size_checked_put_record(method: Any) -> Any:
     return put_record
 
 
+class InvalidEntry(JsonRESTError):
+    """AWS's answer to a PutRecords entry that breaks the API's constraints (nothing is stored)."""
+
+    def __init__(self, value: Any, position: str, constraint: str) -> None:
+        super().__init__(
+            "ValidationException",
+            f"1 validation error detected: Value '{value}' at '{position}' failed to satisfy "
+            f"constraint: {constraint}",
+        )
+
+
+def _validate_entry(index: int, record: dict[str, Any]) -> None:
+    key = record.get("PartitionKey")
+    where = f"records.{index}.member"
+    if not isinstance(key, str) or not 1 <= len(key) <= 256:
+        raise InvalidEntry(
+            key, f"{where}.partitionKey", "Member must have length between 1 and 256"
+        )
+    explicit = record.get("ExplicitHashKey")
+    if explicit is not None and not (
+        isinstance(explicit, str) and explicit.isdigit() and int(explicit) < 2**128
+    ):
+        raise InvalidEntry(
+            explicit,
+            f"{where}.explicitHashKey",
+            "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
+        )
+
+
+def _validated_put_records(method: Any) -> Any:
+    def put_records(
+        self: KinesisBackend, stream_arn: str, stream_name: str, records: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        for index, record in enumerate(records, start=1):
+            _validate_entry(index, record)
+        return method(self, stream_arn, stream_name, records)
+
+    return put_records
+
+
 def install() -> None:
     """Install the patches over moto's classes (once, via ``install_patches``)."""
     Shard.get_min_sequence_number = _min_sequence_number
@@ -357,6 +399,7 @@ def install() -> None:
     Stream.merge_shards = _merge_shards
     Stream.update_shard_count = _locked(Stream.update_shard_count)
     KinesisBackend.put_record = _size_checked_put_record(KinesisBackend.put_record)
+    KinesisBackend.put_records = _validated_put_records(KinesisBackend.put_records)
     KinesisBackend.get_shard_iterator = _get_shard_iterator
     KinesisBackend.get_records = _backend_get_records
     KinesisResponse.get_records = _get_records_response

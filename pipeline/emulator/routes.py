@@ -4,6 +4,8 @@ Tests and demos need Firehose output *now*, not after a buffering interval, so
 ``POST /_emulator/firehose/flush[?stream=NAME]`` delivers the buffers synchronously and answers
 ``{"objects": <number of S3 objects written>}``. Nothing in AWS answers this path, which keeps
 emulator-only behaviour out of the library: only tests and demos call :func:`flush_firehose`.
+``/_emulator/faults`` sets fault plans (:mod:`.faults`), ``/_emulator/calls`` lists the AWS SDK
+for Java's calls (:mod:`.calls`, :func:`java_calls`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pipeline.emulator import faults, firehose
+from pipeline.emulator import calls, faults, firehose
 
 log = logging.getLogger(__name__)
 
 FLUSH_PATH = "/_emulator/firehose/flush"
 FAULTS_PATH = "/_emulator/faults"
+CALLS_PATH = "/_emulator/calls"
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -39,6 +42,8 @@ class EmulatorRoutes:
         path = environ.get("PATH_INFO")
         if path == FAULTS_PATH:
             return _faults_route(environ, start_response)
+        if path == CALLS_PATH:
+            return _calls_route(environ, start_response)
         if path != FLUSH_PATH:
             _mark_input_terminated(environ)
             return _at_least_one_chunk(self.app(environ, start_response))
@@ -70,6 +75,25 @@ def _faults_route(environ: dict[str, Any], start_response: Callable[..., Any]) -
     elif method != "GET":
         return _json(start_response, "405 Method Not Allowed", {"error": "use GET, POST or DELETE"})
     return _json(start_response, "200 OK", {"injected": injected})
+
+
+def _calls_route(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """GET: the Java SDK's calls so far; DELETE: forget them (answers with what it forgot)."""
+    method = environ.get("REQUEST_METHOD")
+    if method not in ("GET", "DELETE"):
+        return _json(start_response, "405 Method Not Allowed", {"error": "use GET or DELETE"})
+    seen = calls.calls()
+    if method == "DELETE":
+        calls.clear()
+    return _json(start_response, "200 OK", {"calls": seen})
+
+
+def java_calls(endpoint_url: str, timeout_s: float = 10.0) -> list[tuple[str, str, str, int]]:
+    """(service, operation, resource, count) of every call the AWS SDK for Java (the KCL
+    daemon) made to the emulator so far."""
+    url = endpoint_url.rstrip("/") + CALLS_PATH
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        return [(str(s), str(o), str(r), int(n)) for s, o, r, n in json.load(response)["calls"]]
 
 
 def set_faults(

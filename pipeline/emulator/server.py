@@ -22,6 +22,7 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from pipeline.emulator.calls import CallLog
 from pipeline.emulator.faults import FaultInjector
 from pipeline.emulator.firehose import FlushTimer
 from pipeline.emulator.patches import install_patches
@@ -35,7 +36,7 @@ MAX_BODY_BYTES = 1024**3  # S3 PutObject bodies; hypercorn's default is 16 MiB
 def build_app() -> WSGIApp:
     """moto's dispatcher (as ``moto_server`` builds it) behind the emulator's own routes."""
     install_patches()
-    return EmulatorRoutes(FaultInjector(DomainDispatcherApplication(create_backend_app)))
+    return EmulatorRoutes(CallLog(FaultInjector(DomainDispatcherApplication(create_backend_app))))
 
 
 def _config(bind: str, graceful_timeout_s: float) -> Config:

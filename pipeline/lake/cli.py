@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
+from pipeline.aws.s3 import listed_filesystem
 from pipeline.cli_support import (
     INSTANT,
     CliContext,
@@ -64,7 +65,7 @@ def compact(ctx: CliContext, options: CompactOptions) -> None:
         raise PipelineError(f"unknown lake table(s) {unknown} (tables: {sorted(by_name)})")
     clients = ctx.clients(config)
     compactor = Compactor(
-        clients.arrow_s3_filesystem(),
+        listed_filesystem(clients, config.names.bucket),
         config.names.bucket,
         target_bytes=options.target_mib * MIB,
         min_files=options.min_files,

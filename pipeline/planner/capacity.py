@@ -8,8 +8,11 @@ The formulas (N events/s of B bytes, headroom h, K consumer applications, P = N(
   ``ceil(P / events_per_vcpu)`` (one record processor, one core, per shard). Polling also needs
   ``K * 1000 / poll_interval_ms <= 5`` GetRecords calls per second per shard.
 * KCL workers: ``ceil(P / (events_per_vcpu * task_vcpu))``, at most one per shard.
-* Firehose: an event row is ``B + 136`` bytes; each record is billed rounded up to 5 KiB; a
-  delivery happens when the buffer fills or its interval ends, whichever is first.
+* Firehose: an event row is ``B + 136`` bytes. The consumer packs the rows of one write (one
+  GetRecords batch of a shard: ``N / shards * poll_interval`` events, one window close of a
+  shard: ``groups / shards`` results of a grouped job, 1 of a global one) into records of up to
+  ``record_kib``; each record is billed rounded up to 5 KiB. A delivery happens when the buffer
+  fills or its interval ends, whichever is first.
 * DynamoDB: per job, ``groups / window`` results per second; a result's first part is a
   transactional put (2 units per KiB), each further part a consistent read and a put.
 * Athena: Parquet bytes of ``report_hours`` of events, rounded up to the MiB, at least 10 MiB.
@@ -64,13 +67,46 @@ def workers(w: Workload, shards: int) -> int:
 
 
 @dataclass(frozen=True)
+class Packing:
+    """How the consumer's writes to one delivery stream become Firehose records."""
+
+    #: Rows the consumer writes at once (at least 1)
+    rows_per_put: int
+    row_bytes: int
+    #: Records per write, and their billed bytes (each rounded up to 5 KiB)
+    records_per_put: int
+    billed_bytes_per_put: int
+    #: PutRecordBatch calls per write (500 records and 4 MiB each)
+    calls_per_put: int
+
+
+def packing(w: Workload, rows_per_put: Decimal, row_bytes: int) -> Packing:
+    """Rows packed in order into records of up to ``record_kib`` (a larger row alone)."""
+    rows = max(1, math.floor(rows_per_put))
+    per_record = max(1, w.record_kib * L.KIB // row_bytes)
+    full, rest = divmod(rows, per_record)
+    billed = full * _billed(per_record * row_bytes) + (_billed(rest * row_bytes) if rest else 0)
+    records = full + (1 if rest else 0)
+    calls = max(
+        math.ceil(records / L.FIREHOSE_BATCH_RECORDS),
+        math.ceil(rows * row_bytes / L.FIREHOSE_BATCH_BYTES),
+    )
+    return Packing(rows, row_bytes, records, billed, calls)
+
+
+def _billed(record_bytes: int) -> int:
+    return math.ceil(record_bytes / L.FIREHOSE_BILLING_UNIT) * L.FIREHOSE_BILLING_UNIT
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One Firehose delivery stream under the workload."""
 
     table: str
     rows_per_s: Decimal
     row_bytes: int
-    #: Ingested GiB per month as billed (records rounded up to 5 KiB)
+    packing: Packing
+    #: Ingested GiB per month as billed (packed records rounded up to 5 KiB)
     billed_gib_month: Decimal
     #: Seconds between deliveries (buffer full or interval elapsed; at least 1)
     delivery_s: Decimal
@@ -81,29 +117,43 @@ class Delivery:
         """JSON MiB per delivered object (before Parquet conversion)."""
         return self.rows_per_s * self.row_bytes * self.delivery_s / L.MIB
 
+    @property
+    def puts_per_s(self) -> Decimal:
+        return self.rows_per_s / self.packing.rows_per_put
 
-def _delivery(w: Workload, table: str, rows_per_s: Decimal, row_bytes: int) -> Delivery:
-    billed = math.ceil(row_bytes / L.FIREHOSE_BILLING_UNIT) * L.FIREHOSE_BILLING_UNIT
+    @property
+    def records_per_s(self) -> Decimal:
+        return self.puts_per_s * self.packing.records_per_put
+
+
+def _delivery(
+    w: Workload, table: str, rows_per_s: Decimal, row_bytes: int, rows_per_put: Decimal
+) -> Delivery:
+    packed = packing(w, rows_per_put, row_bytes)
+    puts_per_s = rows_per_s / packed.rows_per_put
     fill_s = Decimal(w.buffer_mib * L.MIB) / (rows_per_s * row_bytes)
     delivery_s = max(Decimal(1), min(fill_s, Decimal(w.buffer_seconds)))
     return Delivery(
         table,
         rows_per_s,
         row_bytes,
-        rows_per_s * billed * L.SECONDS_PER_MONTH / L.GIB,
+        packed,
+        puts_per_s * packed.billed_bytes_per_put * L.SECONDS_PER_MONTH / L.GIB,
         delivery_s,
         L.SECONDS_PER_MONTH / delivery_s,
     )
 
 
-def deliveries(w: Workload) -> list[Delivery]:
+def deliveries(w: Workload, shards: int) -> list[Delivery]:
     """The events table and each job's result table (late events and dead letters are assumed
-    rare: not planned)."""
-    out = [_delivery(w, "events", w.events_per_second, w.event_bytes + L.EVENT_ROW_OVERHEAD)]
+    rare: not planned), each written a shard's batch (or window close) at a time."""
+    batch = w.events_per_second / shards * w.poll_interval_ms / 1000
+    row = w.event_bytes + L.EVENT_ROW_OVERHEAD
+    out = [_delivery(w, "events", w.events_per_second, row, batch)]
     for job in w.jobs:
-        out.append(
-            _delivery(w, f"window_{job.name}", job.groups / job.window_s, w.result_item_bytes)
-        )
+        closing = Decimal(job.groups) / shards if job.grouped else Decimal(1)
+        rows_per_s = job.groups / job.window_s
+        out.append(_delivery(w, f"window_{job.name}", rows_per_s, w.result_item_bytes, closing))
     return out
 
 
@@ -120,13 +170,14 @@ class FirehoseQuota:
         return max(self.bytes_share, self.records_share, self.requests_share) <= 1
 
 
-def firehose_quota(w: Workload) -> FirehoseQuota:
+def firehose_quota(w: Workload, events: Delivery) -> FirehoseQuota:
+    """Shares of 5 MiB/s, 500,000 records/s and 2,000 calls/s, as ``events`` packs its rows."""
+    scale = 1 + w.headroom
     planned = w.planned_events_per_second
-    row = w.event_bytes + L.EVENT_ROW_OVERHEAD
     return FirehoseQuota(
-        planned * row / L.FIREHOSE_STREAM_BYTES,
-        planned / L.FIREHOSE_STREAM_RECORDS,
-        planned / L.FIREHOSE_BATCH_RECORDS / L.FIREHOSE_STREAM_REQUESTS,
+        planned * events.row_bytes / L.FIREHOSE_STREAM_BYTES,
+        events.records_per_s * scale / L.FIREHOSE_STREAM_RECORDS,
+        events.puts_per_s * events.packing.calls_per_put * scale / L.FIREHOSE_STREAM_REQUESTS,
     )
 
 

@@ -97,8 +97,8 @@ def results_provisioned(r: ResultsCapacity, p: Prices) -> Decimal:
 
 
 def results_storage(w: Workload, r: ResultsCapacity, p: Prices) -> Decimal:
-    """One month of window results kept for a month (grows each month the TTL keeps them)."""
-    gib = r.items_per_s * w.result_item_bytes * L.SECONDS_PER_MONTH / L.GIB
+    """The window results of one retention (results.retention: the TTL deletes older ones)."""
+    gib = r.items_per_s * w.result_item_bytes * w.results_retention_s / L.GIB
     return gib * p["dynamodb.storage_gb_month"]
 
 

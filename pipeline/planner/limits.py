@@ -38,7 +38,8 @@ FIREHOSE_BUFFER_SECONDS = (0, 900)
 FIREHOSE_STREAM_BYTES = 5 * MIB  # per second (us-east-1, us-west-2, eu-west-1; quota)
 FIREHOSE_STREAM_RECORDS = 500_000  # per second (same regions; quota)
 FIREHOSE_STREAM_REQUESTS = 2_000  # PutRecordBatch calls per second (same regions; quota)
-FIREHOSE_BATCH_RECORDS = 500
+FIREHOSE_BATCH_RECORDS = 500  # per PutRecordBatch call
+FIREHOSE_BATCH_BYTES = 4 * MIB  # per PutRecordBatch call
 FIREHOSE_ACTIVE_PARTITIONS = 500  # dynamic partitioning, per stream (5,000 on request)
 #: A lake row of an event: the event's JSON plus the metadata columns (shard id, 56-digit
 #: sequence number, sub-sequence number) and the newline

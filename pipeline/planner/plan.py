@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 
+from pipeline.core.times import format_duration
 from pipeline.planner import costs
 from pipeline.planner import limits as L
 from pipeline.planner.capacity import (
@@ -85,11 +86,11 @@ def make_plan(w: Workload, p: Prices) -> Plan:
     fan_out = _fan_out(w, stream, p)
     shards = stream.shards(fan_out)
     n_workers = workers(w, shards)
-    flows = tuple(deliveries(w))
+    flows = tuple(deliveries(w, shards))
     results = results_capacity(w, shards)
     lease = lease_writes_per_s(w, shards)
     scan = report_scan(w)
-    quota = firehose_quota(w)
+    quota = firehose_quota(w, flows[0])
     plan = Plan(
         w,
         stream,
@@ -137,7 +138,7 @@ def _with_costs(plan: Plan) -> Plan:
         CostLine(
             "Firehose",
             costs.firehose(list(plan.deliveries), p),
-            "ingestion + Parquet conversion",
+            f"ingestion + Parquet conversion, rows packed in records of <= {w.record_kib} KiB",
         ),
         CostLine(
             "DynamoDB results",
@@ -147,7 +148,7 @@ def _with_costs(plan: Plan) -> Plan:
         CostLine(
             "DynamoDB storage",
             costs.results_storage(w, plan.results, p),
-            "one month of results",
+            f"results kept {format_duration(w.results_retention_s * 1000)} (TTL)",
         ),
         CostLine("S3 lake", costs.lake(w, list(plan.deliveries), p), "one month of Parquet + PUTs"),
         CostLine("S3 state snapshots", costs.snapshots(w, plan.shards, p), "PUT + LIST"),

@@ -70,10 +70,11 @@ def _firehose_lines(plan: Plan) -> list[str]:
         f"Firehose (buffer {w.buffer_mib} MiB / {w.buffer_seconds} s; Parquet conversion needs "
         f">= {L.FIREHOSE_MIN_PARQUET_BUFFER_MIB} MiB)",
         *(
-            f"  {d.table}: {_num(d.rows_per_s)} rows/s of {d.row_bytes:,} B; a delivery every "
-            f"{_num(d.delivery_s)} s of {_num(d.object_mib)} MiB JSON; "
+            f"  {d.table}: {_num(d.rows_per_s)} rows/s of {d.row_bytes:,} B, written "
+            f"{d.packing.rows_per_put:,} at a time in {d.packing.records_per_put:,} record(s); "
+            f"a delivery every {_num(d.delivery_s)} s of {_num(d.object_mib)} MiB JSON; "
             f"{_num(d.objects_month, '1')} objects/month; billed {_num(d.billed_gib_month)} "
-            "GiB/month (5 KiB per record)"
+            "GiB/month (records rounded up to 5 KiB)"
             for d in plan.deliveries
         ),
         f"  events stream quota use: {_pct(q.bytes_share)} of 5 MiB/s, {_pct(q.records_share)} of "
@@ -113,6 +114,8 @@ def plan_data(plan: Plan) -> dict[str, Any]:
                 "table": d.table,
                 "rows_per_s": str(d.rows_per_s),
                 "delivery_s": str(d.delivery_s),
+                "rows_per_put": d.packing.rows_per_put,
+                "records_per_s": str(d.records_per_s),
                 "billed_gib_month": str(d.billed_gib_month),
             }
             for d in plan.deliveries

@@ -51,7 +51,11 @@ class Workload:
     checkpoint_interval_s: Decimal = Decimal(5)
     buffer_mib: int = 64
     buffer_seconds: int = 60
+    #: The consumer packs rows into Firehose records of up to this many KiB (firehose.record_kib)
+    record_kib: int = 1000
     result_item_bytes: int = 1024
+    #: How long a window result stays in DynamoDB (results.retention, seconds; TTL deletes it)
+    results_retention_s: int = 30 * 86_400
     events_per_vcpu: int = DEFAULT_EVENTS_PER_VCPU
     task_vcpu: Decimal = Decimal(1)
     task_memory_gib: Decimal = Decimal(2)
@@ -102,7 +106,8 @@ def workload_from_config(
     groups: Mapping[str, int] | None = None,
     **overrides: object,
 ) -> Workload:
-    """A workload with the configuration's jobs, retention, polling, checkpoint and buffers;
+    """A workload with the configuration's jobs, retention, polling, checkpoint, buffers, record
+    packing and results' retention;
     without ``event_bytes``, the size estimated from the stream's declared event type."""
     settings: dict[str, object] = {
         "retention_hours": config.stream.retention_hours,
@@ -110,6 +115,8 @@ def workload_from_config(
         "checkpoint_interval_s": Decimal(str(config.consumer.checkpoint_interval_s)),
         "buffer_mib": config.firehose.buffer_mib,
         "buffer_seconds": config.firehose.buffer_seconds,
+        "record_kib": config.firehose.record_kib,
+        "results_retention_s": config.results.retention_s,
     }
     settings.update({k: v for k, v in overrides.items() if v is not None})
     jobs = job_loads(config, events_per_second, groups or {})

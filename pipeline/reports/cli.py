@@ -14,6 +14,7 @@ import click
 import pyarrow as pa
 
 from pipeline.aws.clients import AwsClients
+from pipeline.aws.sqs import Queue
 from pipeline.cli_support import (
     INSTANT,
     CliContext,
@@ -258,15 +259,15 @@ def _run(
         if queue is None:
             return
         events = LakeEvents(
-            clients.client("sqs"),
-            queue,
+            Queue(clients.client("sqs"), queue),
             config.names.bucket,
             {t.name for t in tables.values()},
             quiet_s=options.quiet_seconds,
         )
         click.echo(f"watching s3://{config.names.bucket} through {queue}", err=True)
         try:
-            _watch(events, runner, options.max_refreshes)
+            with events:
+                _watch(events, runner, options.max_refreshes)
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
 
@@ -294,7 +295,7 @@ def _session(
         return AthenaSession(config, clients, options.workgroup, options.athena_output)
     from pipeline.reports.duck import LakeSession
 
-    return LakeSession(tables, clients.arrow_s3_filesystem(), config.names.bucket)
+    return LakeSession.on_bucket(tables, clients, config.names.bucket)
 
 
 def _watch(events: LakeEvents, runner: _Runner, max_refreshes: int) -> None:

@@ -22,6 +22,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from pyarrow import fs
 
+from pipeline.aws.clients import AwsClients
+from pipeline.aws.errors import arrow_errors, translate_arrow
+from pipeline.aws.s3 import bucket_resource, listed_filesystem
 from pipeline.core.errors import PipelineError
 from pipeline.lake.ddl import common_views, relation_columns, view_name, view_select
 from pipeline.lake.layout import data_files, table_base
@@ -86,6 +89,7 @@ class LakeSession:
         self.tables = tables
         self.filesystem = filesystem
         self.root = root
+        self.resource = f"the lake in {bucket_resource(root)}"
         self.relations = relation_columns(tables)
         self.connection = duckdb.connect(config={"threads": threads})
         self.connection.execute("SET TimeZone = 'UTC'")
@@ -95,13 +99,22 @@ class LakeSession:
         for name, select in common_views(tables).items():
             self._create_view(name, select)
 
+    @classmethod
+    def on_bucket(
+        cls, tables: dict[str, LakeTable], clients: AwsClients, bucket: str
+    ) -> LakeSession:
+        """A session over the lake in ``bucket``, once the bucket was found listable (so that a
+        missing bucket, bad credentials or a wrong endpoint are named as such)."""
+        return cls(tables, listed_filesystem(clients, bucket), bucket)
+
     def _create_view(self, name: str, select: str) -> None:
         self.connection.execute(f"CREATE VIEW {name} AS {to_duckdb(select, self.relations)}")
 
     def refresh(self) -> None:
         """List every table's objects again (new Firehose deliveries, compactions)."""
         for table in self.tables.values():
-            dataset = lake_dataset(table, self.filesystem, self.root)
+            with arrow_errors(self.resource):
+                dataset = lake_dataset(table, self.filesystem, self.root)
             self.connection.register(table.name, dataset)
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> pa.Table:
@@ -121,7 +134,8 @@ class LakeSession:
             except duckdb.Error as exc:
                 gone = "registered as" in str(exc) and any(s in str(exc) for s in _GONE)
                 if attempt == RELIST_ATTEMPTS or not gone:
-                    raise PipelineError(f"report failed on DuckDB: {exc}") from exc
+                    failed = PipelineError(f"report failed on DuckDB: {exc}")
+                    raise translate_arrow(exc, self.resource) or failed from exc
                 log.info(
                     "an object was replaced while reading; listing again",
                     extra={"attempt": attempt, "error": str(exc)[:200]},

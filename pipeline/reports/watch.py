@@ -5,7 +5,10 @@ Firehose (or compaction) writes to the lake bucket sends an ``s3:ObjectCreated:*
 queue. :class:`LakeEvents` long-polls the queue (no S3 listing is polled), gathers the events that
 arrive together (until ``quiet_s`` passes without a new one), and hands over the lake tables they
 touched; the caller refreshes the reports that read those tables and only then acknowledges the
-messages, so a refresh that fails is retried when the messages become visible again.
+messages, so a refresh that fails is retried when the messages become visible again. Until then
+the messages are kept invisible (used as a context manager, a thread extends their visibility
+every third of ``visibility_s``): a slow refresh (Athena) would otherwise outlast the queue's
+visibility timeout and see its messages delivered again, and its deletes fail.
 
 :func:`ensure_notifications` creates the queue (allowing the bucket to send to it) and adds the
 bucket's notification to it, keeping any other notification of the bucket: idempotent.
@@ -24,6 +27,7 @@ from urllib.parse import unquote_plus
 
 from pipeline.aws.s3 import notify_queue
 from pipeline.aws.sqs import MAX_WAIT_S, Queue, create_bucket_queue
+from pipeline.core.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
@@ -75,24 +79,52 @@ class Changes:
 
 
 class LakeEvents:
-    """Long-polls the queue and groups the lake's S3 events into :class:`Changes`."""
+    """Long-polls the queue and groups the lake's S3 events into :class:`Changes`; as a context
+    manager, keeps the messages received and not yet acked invisible."""
 
     def __init__(
         self,
-        sqs: Any,
-        queue_url: str,
+        queue: Queue,
         bucket: str,
         tables: set[str],
         quiet_s: float = 2.0,
         wait_s: int = MAX_WAIT_S,
         max_delay_s: float = 30.0,
+        visibility_s: int = 60,
     ) -> None:
-        self.queue = Queue(sqs, queue_url)
+        self.queue = queue
         self.bucket = bucket
         self.tables = tables
         self.quiet_s = quiet_s
         self.wait_s = wait_s
         self.max_delay_s = max_delay_s
+        self.visibility_s = visibility_s
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._keeper = threading.Thread(target=self._keep, name="lake-events-keeper", daemon=True)
+
+    def __enter__(self) -> LakeEvents:
+        self._keeper.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopped.set()
+        self._keeper.join()
+
+    def _keep(self) -> None:
+        """Every third of ``visibility_s``: the held messages invisible ``visibility_s`` more."""
+        while not self._stopped.wait(self.visibility_s / 3):
+            with self._lock:
+                held = sorted(self._held)
+            if not held:
+                continue
+            try:
+                self.queue.extend(held, self.visibility_s)
+            except PipelineError as exc:  # the next round tries again; at worst, a re-refresh
+                log.warning(
+                    "cannot extend the visibility of lake events", extra={"error": str(exc)}
+                )
 
     def changes(self, stop: threading.Event) -> Iterator[Changes]:
         """Yields each group of changes (until ``stop`` is set); ack each before the next.
@@ -111,7 +143,9 @@ class LakeEvents:
                 pending = Changes()
                 continue
             wait = self.quiet_s if pending.tables else self.wait_s
-            messages = self.queue.receive(wait)
+            messages = self.queue.receive(wait, self.visibility_s)
+            with self._lock:
+                self._held.update(message["ReceiptHandle"] for message in messages)
             for message in messages:
                 pending.receipts.append(message["ReceiptHandle"])
                 touched = tables_in(message.get("Body", ""), self.bucket, self.tables)
@@ -127,3 +161,5 @@ class LakeEvents:
     def ack(self, changes: Changes) -> None:
         """Delete the messages of ``changes`` (after the refresh they asked for succeeded)."""
         self.queue.delete(changes.receipts)
+        with self._lock:
+            self._held.difference_update(changes.receipts)

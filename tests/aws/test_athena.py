@@ -33,5 +33,6 @@ def test_a_refused_query_is_access_denied_naming_the_workgroup():
         athena.read("SELECT 1", [])
     assert str(denied.value) == (
         "access denied: Athena query on workgroup 'analysts' "
-        "(AccessDeniedException: not authorized)"
+        "(AccessDeniedException: not authorized); fix: allow Athena query on it in the IAM policy "
+        "of the credentials in use (pipeline template writes the policy each role needs)"
     )

@@ -59,6 +59,45 @@ def test_results_table_merges_parts_of_shards_idempotently_under_throttling(prov
         )  # the lake gets the last version
 
 
+def test_every_write_of_a_result_sets_expires_at_to_its_time_plus_the_retention(provisioned):
+    """DynamoDB's TTL reads epoch seconds: a window's first part, a replay (no write: unchanged)
+    and a later part from another shard (a write: pushed back)."""
+    config, clients = provisioned
+    (job,) = config.jobs_for("iot")
+    now = [1_800_000_000.75]
+    table = ResultsTable(
+        clients.dynamodb,
+        config.names.results_table,
+        [job],
+        retention_s=config.results.retention_s,
+        clock=lambda: now[0],
+    )
+    assert config.results.retention_s == 30 * 86_400  # results.retention = "30d"
+    device = f"ttl-{T0}"
+    parts = {}
+    for shard, event_id in (("shard-a", 1), ("shard-b", 2)):
+        core = ShardCore(event_type("iot"), [job], shard)
+        core.process(records([iot_event(event_id, T0 - 3_600_000, device=device)]))
+        parts[shard] = core.close_windows().results
+
+    def expires_at() -> int:
+        (item,) = [i for i in table.scan() if i.get("device_id") == device]
+        assert "expires_at" not in item  # housekeeping, not a result's column
+        key = {"pk": {"S": item["pk"]}, "sk": {"N": str(item["sk"])}}
+        stored = clients.dynamodb.get_item(TableName=table.table, Key=key)["Item"]
+        return int(stored["expires_at"]["N"])
+
+    (row,) = table.write(parts["shard-a"], "shard-a")
+    assert "expires_at" not in row  # the lake's row is unchanged
+    assert expires_at() == 1_800_000_000 + 2_592_000
+    now[0] += 100
+    assert table.write(parts["shard-a"], "shard-a") == [row]  # a replay writes nothing
+    assert expires_at() == 1_800_000_000 + 2_592_000
+    (merged,) = table.write(parts["shard-b"], "shard-b")
+    assert merged["version"] == 2 and "expires_at" not in merged
+    assert expires_at() == 1_800_000_100 + 2_592_000
+
+
 def test_checkpoint_table_round_trip(provisioned):
     config, clients = provisioned
     table = CheckpointTable(clients.dynamodb, config.names.state_table, "app")

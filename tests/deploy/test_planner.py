@@ -56,14 +56,21 @@ def test_small_iot_fleet(prices):
     # GiB in, and out once: * (0.08 + 0.04) = 30.0750732421875
     assert plan.kinesis_on_demand == Decimal("59.2750732421875")
     assert not plan.on_demand_stream
-    events, _ = plan.deliveries
+    events, results = plan.deliveries
     # rows of 300 + 136 B; 64 MiB fill in 1,539 s > 60 s: a delivery every 60 s
     assert (events.row_bytes, events.delivery_s, events.objects_month) == (436, 60, 43_800)
-    # billed as 5 KiB per record: 100 * 5,120 * 2,628,000 / 2**30
-    assert events.billed_gib_month == Decimal("1253.1280517578125")
-    # (1,253.128... + 1,000/60 * 5,120 * 2,628,000 / 2**30 = 208.854...) * (0.029 + 0.018)
+    # a GetRecords batch of the shard: 100 events/s * 200 ms = 20 rows, 8,720 B packed in one
+    # record billed 2 * 5 KiB = 10,240 B; 5 batches/s: 5 * 10,240 * 2,628,000 / 2**30 (one row
+    # per record was 100 * 5,120 * 2,628,000 / 2**30 = 1,253.13 GiB)
+    assert (events.packing.rows_per_put, events.packing.records_per_put) == (20, 1)
+    assert events.billed_gib_month == Decimal("125.31280517578125")
+    # a window close: 1,000 results of 1,024 B in one 1,000 KiB record (200 * 5 KiB exactly)
+    # once a minute: 1,024,000 * 2,628,000 / 60 / 2**30 = 41.77 GiB (was 208.85)
+    assert (results.packing.rows_per_put, results.packing.records_per_put) == (1000, 1)
+    assert cents(results.billed_gib_month) == Decimal("41.77")
+    # (125.3128... + 41.7709...) * (0.029 + 0.018)
     costs = {line.item: line.monthly for line in plan.costs}
-    assert cents(costs["Firehose"]) == Decimal("68.71")
+    assert cents(costs["Firehose"]) == Decimal("7.85")
     # 1,000 groups * 2 units (transactional put of <= 1 KiB) / 60 s = 33.33 units/s
     assert cents(plan.results.write_units_per_s) == Decimal("33.33")
     assert (plan.results.read_units_per_s, plan.results.burst_write_units) == (0, 2000)
@@ -83,10 +90,12 @@ def test_small_iot_fleet(prices):
     assert cents(costs["Athena reports"]) == Decimal("1.75")
     # 730 h * (1 vCPU * 0.04048 + 2 GiB * 0.004445)
     assert costs["KCL workers (Fargate)"] == Decimal("36.0401")
-    assert cents(costs["DynamoDB storage"]) == Decimal("10.44")
+    # 30 days of results (results.retention; the TTL deletes older ones): 1,000/60 items/s *
+    # 1,024 B * 2,592,000 s / 2**30 = 41.2 GiB * 0.25
+    assert cents(costs["DynamoDB storage"]) == Decimal("10.30")
     assert cents(costs["S3 lake"]) == Decimal("0.92")
-    # 14.6292 + 36.0401 + 0.82125 + 68.7132 + 20.0239 + 10.4427 + 0.9161 + 5.256 + 1.7509
-    assert cents(plan.total) == Decimal("158.59")
+    # 14.6292 + 36.0401 + 0.82125 + 7.8529 + 20.0239 + 10.2997 + 0.9161 + 5.256 + 1.7509
+    assert cents(plan.total) == Decimal("97.59")
 
 
 def test_large_fleet_is_bound_by_records_and_exceeds_a_firehose_quota(prices):
@@ -120,6 +129,51 @@ def test_large_fleet_is_bound_by_records_and_exceeds_a_firehose_quota(prices):
     assert cents(plan.results_on_demand) == Decimal("10950.00")
     costs = {line.item: line.monthly for line in plan.costs}
     assert costs["KCL workers (Fargate)"] == Decimal("144.1604")
+
+
+def test_packed_records_and_expiring_results_bring_the_issue_15_load_under_600(prices):
+    """1,000 events/s of 300 B, 10,000 devices (issue 15: $1,119 a month, Firehose $687)."""
+    config = load_config(env={})
+    plan = make_plan(
+        workload_from_config(config, Decimal(1000), 300, {"device_minute": 10_000}), prices
+    )
+    assert plan.shards == 2
+    events, results = plan.deliveries
+    # a shard's batch: 500 events/s * 200 ms = 100 rows * 436 B = 43,600 B in one record, billed
+    # 9 * 5 KiB = 46,080 B; 10 batches/s: 10 * 46,080 * 2,628,000 / 2**30 (was 12,531.28 GiB)
+    assert (events.packing.rows_per_put, events.packing.billed_bytes_per_put) == (100, 46_080)
+    assert events.billed_gib_month == Decimal("1127.81524658203125")
+    # a shard's window close: 5,000 results = 5 records of 1,000 KiB, billed as they are:
+    # 10,000/60 * 1,024 * 2,628,000 / 2**30 = 417.71 GiB
+    assert (results.packing.rows_per_put, results.packing.records_per_put) == (5000, 5)
+    assert cents(results.billed_gib_month) == Decimal("417.71")
+    costs = {line.item: line.monthly for line in plan.costs}
+    # (1,127.82 + 417.71) * 0.047
+    assert cents(costs["Firehose"]) == Decimal("72.64")
+    assert cents(plan.total) == Decimal("503.21")
+    assert costs["Firehose"] < 150 and plan.total < 600
+
+
+def test_the_record_size_and_the_results_retention_come_from_the_configuration(prices):
+    env = {"PIPELINE_FIREHOSE_RECORD_KIB": "5", "PIPELINE_RESULTS_RETENTION": "7d"}
+    config = load_config(env=env)
+    w = workload_from_config(config, Decimal(1000), 300, {"device_minute": 10_000})
+    assert (w.record_kib, w.results_retention_s) == (5, 7 * 86_400)
+    plan = make_plan(w, prices)
+    events, results = plan.deliveries
+    # 5 KiB records: 11 rows of 436 B each (4,796 B) -> 100 rows in 9 full records and one of 1
+    assert (events.packing.records_per_put, events.packing.billed_bytes_per_put) == (10, 51_200)
+    # 5 results of 1,024 B per 5 KiB record: 1,000 records per close, billed as they are
+    assert results.packing.records_per_put == 1000
+    default = make_plan(
+        workload_from_config(load_config(env={}), Decimal(1000), 300, {"device_minute": 10_000}),
+        prices,
+    )
+    storage = {line.item: line.monthly for line in plan.costs}["DynamoDB storage"]
+    thirty_days = {line.item: line.monthly for line in default.costs}["DynamoDB storage"]
+    assert storage == thirty_days * 7 / 30
+    line = next(line for line in plan.costs if line.item == "DynamoDB storage")
+    assert line.detail == "results kept 7d (TTL)"
 
 
 def test_three_polling_consumers_need_enhanced_fan_out(prices):
@@ -200,7 +254,7 @@ def test_plan_command_prints_the_plan_and_its_assumptions():
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert "  shards: 1 (writes need 1, polling reads 1, processing 1)" in lines
-    assert any(line.startswith("  total") and line.rstrip().endswith("$158.59") for line in lines)
+    assert any(line.startswith("  total") and line.rstrip().endswith("$97.59") for line in lines)
     assert "Monthly cost (prices us-east-1, taken 2026-11-24, not verified)" in lines
     bad = CliRunner().invoke(main, ["plan", "--events-per-second", "0", "--event-bytes", "1"])
     assert bad.exit_code == 1 and "must be positive" in bad.output

@@ -32,6 +32,7 @@ IAM_ACTION = {
     ("s3", "GetBucketNotificationConfiguration"): "s3:GetBucketNotification",
     ("s3", "PutBucketNotificationConfiguration"): "s3:PutBucketNotification",
     ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
+    ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
 }
 
 #: component -> (module, class or None for module functions, methods / functions or None for
@@ -51,6 +52,8 @@ COMPONENTS = {
         ("pipeline.aws.dynamodb", "ResultsTable", ("write",), ("dynamodb",)),
         ("pipeline.aws.state", "SnapshotStore", None, ("s3",)),
         ("pipeline.aws.s3", None, ("delete_keys",), ("s3",)),  # pruning old snapshots
+        # pipeline kcl doctor's probe of the results table is the consumer's own read
+        ("pipeline.aws.dynamodb", "ResultsTable", ("probe",), ("dynamodb",)),
     ],
     "reporting": [
         ("pipeline.aws.s3", None, ("delete_keys", "notify_queue"), ("s3",)),

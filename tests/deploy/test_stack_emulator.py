@@ -114,7 +114,10 @@ def test_stack_on_the_emulator_runs_the_pipeline(emulator, client, name, tmp_pat
             f"table {names.state_table}",
         ]
     )
-    assert all(what.startswith(("glue ", "delivery stream ")) for what in report.created)
+    # moto's CloudFormation ignores the results table's TimeToLiveSpecification: provision
+    # enables it, as it would on a table made without
+    skipped = ("glue ", "delivery stream ", f"time to live of table {names.results_table} ")
+    assert all(what.startswith(skipped) for what in report.created)
 
     summary = run_demo(
         config,

@@ -63,6 +63,9 @@ class _Recorder:
     def describe_stream_summary(self, **kwargs: Any) -> dict[str, Any]:
         return {"StreamDescriptionSummary": {"StreamStatus": "ACTIVE", "OpenShardCount": 1}}
 
+    def describe_time_to_live(self, **kwargs: Any) -> dict[str, Any]:
+        return {"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}}
+
     def get_waiter(self, name: str) -> Any:
         return type("Waiter", (), {"wait": lambda self, **kwargs: None})()
 
@@ -119,6 +122,8 @@ def test_template_describes_what_provision_creates(make_config):
         for key in ("KeySchema", "AttributeDefinitions", "BillingMode"):
             assert table[key] == c[key], (c["TableName"], key)
         assert table["SSESpecification"]["SSEEnabled"] is c["SSESpecification"]["Enabled"]
+    (ttl,) = calls["dynamodb.update_time_to_live"]
+    assert tables[ttl["TableName"]]["TimeToLiveSpecification"] == ttl["TimeToLiveSpecification"]
 
     (database,) = stack.resources("AWS::Glue::Database").values()
     assert (

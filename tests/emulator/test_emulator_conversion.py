@@ -145,31 +145,48 @@ def test_values_that_do_not_fit_are_malformed_data(hive: str, value: object) -> 
 def test_openx_serde_options() -> None:
     columns = [{"Name": "user_id", "Type": "bigint"}, {"Name": "name", "Type": "string"}]
     default = RecordConverter(columns, {})
-    assert default.convert(b'{"USER_ID": 1, "Name": "x", "other": 2}\n') == {
-        "user_id": 1,
-        "name": "x",
-    }
-    assert default.convert(b"{}") == {"user_id": None, "name": None}
+    assert default.convert(b'{"USER_ID": 1, "Name": "x", "other": 2}\n') == [
+        {"user_id": 1, "name": "x"}
+    ]
+    assert default.convert(b"{}") == [{"user_id": None, "name": None}]
     dots = RecordConverter(columns, {"ConvertDotsInJsonKeysToUnderscores": True})
-    assert dots.convert(b'{"user.id": 2}') == {"user_id": 2, "name": None}
+    assert dots.convert(b'{"user.id": 2}') == [{"user_id": 2, "name": None}]
     mapped = RecordConverter(columns, {"ColumnToJsonKeyMappings": {"name": "login"}})
-    assert mapped.convert(b'{"login": "y", "name": "z"}') == {"user_id": None, "name": "y"}
+    assert mapped.convert(b'{"login": "y", "name": "z"}') == [{"user_id": None, "name": "y"}]
     strict = RecordConverter(columns, {"CaseInsensitive": False})
-    assert strict.convert(b'{"NAME": "x", "name": "y"}') == {"user_id": None, "name": "y"}
+    assert strict.convert(b'{"NAME": "x", "name": "y"}') == [{"user_id": None, "name": "y"}]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        b'{"a":1}{"a":2}{"a":null}',
+        b'{"a":1}\n{"a":2}\n{"a":null}\n',
+        b' \r\n{"a":1} {"a":2}\t{"a":null}  ',
+    ],
+)
+def test_a_record_of_concatenated_documents_is_a_row_per_document(record: bytes) -> None:
+    converter = RecordConverter([{"Name": "a", "Type": "int"}], {})
+    assert converter.convert(record) == [{"a": 1}, {"a": 2}, {"a": None}]
 
 
 @pytest.mark.parametrize(
     ("record", "code"),
     [
         (b"", "DataFormatConversion.ParseError"),
-        (b'{"a": 1} {"a": 2}', "DataFormatConversion.ParseError"),
+        (b"  \n", "DataFormatConversion.ParseError"),
+        (b'{"a": 1} {"a": 2', "DataFormatConversion.ParseError"),
+        (b'{"a": 1},{"a": 2}', "DataFormatConversion.ParseError"),
         (b'{"a": NaN}', "DataFormatConversion.ParseError"),
         (b"\xff\xfe", "DataFormatConversion.ParseError"),
         (b'"text"', "DataFormatConversion.MalformedData"),
-        (b'{"a": "x"}', "DataFormatConversion.MalformedData"),
+        (b'[{"a": 1}, {"a": 2}]', "DataFormatConversion.MalformedData"),
+        (b'{"a": 1}{"a": "x"}', "DataFormatConversion.MalformedData"),
+        (b'{"a": 1} 7', "DataFormatConversion.MalformedData"),
     ],
 )
 def test_rejected_records(record: bytes, code: str) -> None:
+    """A record is rejected whole: one bad document (or a JSON array) rejects its others too."""
     converter = RecordConverter([{"Name": "a", "Type": "int"}], {})
     with pytest.raises(ConversionError) as raised:
         converter.convert(record)

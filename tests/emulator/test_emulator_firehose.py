@@ -198,6 +198,27 @@ def test_parquet_conversion_with_error_output(
     assert flush_firehose(emulator.endpoint_url, stream=name) == 0
 
 
+def test_a_packed_record_is_a_row_per_document_and_a_bad_document_rejects_it_whole(
+    emulator: EmbeddedEmulator, client: Callable[[str], Any], name: str
+) -> None:
+    """Several JSON documents concatenated in one record (as the consumer packs its rows) are
+    several rows; a record with one document that does not convert goes to the error output
+    whole, its good documents with it, as Firehose does."""
+    create_glue_table(client, name)
+    fh = create_stream(client, name, **parquet_destination(name))
+    packed = GOOD[0] + GOOD[1] + GOOD[2]
+    spoiled = b'{"id":"e","n":5}\n' + next(iter(BAD)) + b'{"id":"f","n":6}\n'
+    put(fh, name, [packed, spoiled])
+    assert flush_firehose(emulator.endpoint_url, stream=name) == 2
+    written = objects(client("s3"), name)
+    (data,) = (body for key, body in written.items() if key.startswith("events/"))
+    (errors,) = (body for key, body in written.items() if key.startswith("errors/"))
+    assert_converted(data)
+    (line,) = [json.loads(line) for line in errors.splitlines()]
+    assert base64.b64decode(line["rawData"]) == spoiled
+    assert line["lastErrorCode"] == "DataFormatConversion.ParseError"
+
+
 def test_missing_glue_table_sends_every_record_to_the_error_output(
     emulator: EmbeddedEmulator, client: Callable[[str], Any], name: str
 ) -> None:

@@ -293,6 +293,33 @@ def test_record_size_limits(client: Callable[[str], Any], name: str) -> None:
     assert moto_shard(name).get_max_sequence_number() == 1  # nothing of the rejected calls
 
 
+@pytest.mark.parametrize(
+    ("entry", "position"),
+    [
+        ({"PartitionKey": "k" * 257}, "records.3.member.partitionKey"),
+        ({"PartitionKey": "k", "ExplicitHashKey": str(2**128)}, "records.3.member.explicitHashKey"),
+        ({"PartitionKey": "k", "ExplicitHashKey": "12a"}, "records.3.member.explicitHashKey"),
+    ],
+)
+def test_put_records_validates_every_entry_before_storing_any(
+    client: Callable[[str], Any], name: str, entry: dict[str, str], position: str
+) -> None:
+    """A call that fails stores nothing: AWS validates the whole request first (moto stored
+    the entries before the bad one)."""
+    kinesis = client("kinesis")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    records = [{"Data": b"a", "PartitionKey": "k"}, {"Data": b"b", "PartitionKey": "k" * 256}]
+    with pytest.raises(ClientError) as raised:
+        kinesis.put_records(StreamName=name, Records=[*records, {"Data": b"c", **entry}])
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert (
+        f"at '{position}' failed to satisfy constraint" in raised.value.response["Error"]["Message"]
+    )
+    assert moto_shard(name).get_max_sequence_number() == 0
+    put(kinesis, name, ["k", "k" * 256], "ok")  # the longest key there may be
+    assert read_shard(kinesis, name, "shardId-000000000000")[0] == [b"okk", b"ok" + b"k" * 256]
+
+
 def test_list_shards_honours_every_shard_filter(client: Callable[[str], Any], name: str) -> None:
     """A KCL worker with an empty lease table lists AT_TRIM_HORIZON and checks that the shards
     cover the hash range exactly once: after a split and a merge it must get the roots only."""

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ from pipeline.aws.kinesis import KinesisStream
 from pipeline.aws.leases import Lease, LeaseTable
 from pipeline.config import Config, NamesConfig, load_config
 from pipeline.core.shard import END_OF_STREAM
+from pipeline.deploy.policies import POLICIES
+from pipeline.emulator import java_calls
 from producers.chaos import Outgoing
 from producers.run import ProduceOptions, outgoing
 from producers.truth import TruthWriter
@@ -152,6 +156,66 @@ class Worker:
 def leases(config: Config) -> list[Lease]:
     clients = AwsClients(config.aws)
     return LeaseTable(clients.dynamodb, config.consumer.application).leases()
+
+
+def leader(config: Config) -> str | None:
+    """The KCL 3 leader: the owner of the DynamoDB lock item ``Leader`` in the application's
+    coordinator-state table (None while nobody holds it)."""
+    item = (
+        AwsClients(config.aws)
+        .dynamodb.get_item(
+            TableName=f"{config.consumer.application}-CoordinatorState",
+            Key={"key": {"S": "Leader"}},
+            ConsistentRead=True,
+        )
+        .get("Item", {})
+    )
+    return item.get("ownerName", {}).get("S")
+
+
+def kcl_actions_outside_the_policy(
+    endpoint_url: str, config: Config, prefix: str
+) -> tuple[set[str], list[str]]:
+    """(every IAM action the KCL daemon needed on the scenario ``prefix``'s resources, the
+    calls the consumer's IAM policy does not allow), from the emulator's log of the AWS SDK for
+    Java's calls; the policy's placeholders become the scenario's names (moto's account)."""
+    names = {
+        "AWS::Partition": "aws",
+        "AWS::Region": config.aws.region,
+        "AWS::AccountId": "123456789012",
+        "ConsumerApplication": config.consumer.application,
+        "StreamName": config.names.stream,
+    }
+    patterns = [
+        (set(s.actions), re.sub(r"\$\{([^}]+)\}", lambda m: names.get(m[1], m[0]), resource))
+        for s in POLICIES["consumer"].statements
+        for resource in s.resources
+    ]
+    actions, outside = set(), []
+    for service, operation, resource, _ in java_calls(endpoint_url):
+        if resource and prefix not in resource:
+            continue  # another scenario's (one emulator per test module)
+        action = f"{service}:{operation}"
+        arn = f"arn:aws:{service}:{config.aws.region}:123456789012:"
+        arn += resource or f"stream/{config.names.stream}"  # GetRecords: through an iterator
+        actions.add(action)
+        if not any(action in allowed and fnmatchcase(arn, p) for allowed, p in patterns):
+            outside.append(f"{action} on {arn}")
+    return actions, outside
+
+
+def table_schema(config: Config, table: str) -> dict[str, Any]:
+    """What DescribeTable says of a table's keys, indexes and billing (not its contents)."""
+    described = AwsClients(config.aws).dynamodb.describe_table(TableName=table)["Table"]
+    return {
+        "keys": described["KeySchema"],
+        "attributes": sorted(a["AttributeName"] for a in described["AttributeDefinitions"]),
+        "indexes": [
+            (index["IndexName"], index["KeySchema"], index["Projection"])
+            for index in described.get("GlobalSecondaryIndexes", [])
+        ],
+        "billing": described["BillingModeSummary"]["BillingMode"],
+    }
 
 
 def results(config: Config) -> list[dict[str, Any]]:

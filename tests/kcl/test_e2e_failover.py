@@ -1,9 +1,11 @@
 """Workers die; results do not change: kill -9 and restart, and two workers sharing a stream.
 
 Real ``pipeline consume --engine kcl`` workers (launcher, Java daemon, record processors) run as
-process groups; kill -9 takes a whole group down at once, like a lost machine. The KCL hands the
-dead worker's leases to a live one after ``failover_ms``; that worker restores each shard's
-snapshot at its last checkpoint and replays from there.
+process groups; kill -9 takes a whole group down at once, like a lost machine. KCL 3's leader
+(the worker holding a DynamoDB lock in the coordinator-state table) hands the dead worker's
+leases to a live one once they expire (``failover_ms``); that worker restores each shard's
+snapshot at its last checkpoint and replays from there. When the dead worker was the leader,
+nothing moves until its lock expires: KCL 3.1.3 fixes the lock's lease at 2 minutes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from pipeline.aws.clients import AwsClients
 from pipeline.aws.provision import Provisioner
 from producers.chaos import ChaosOptions
 from producers.run import ProduceOptions
-from tests.kcl.harness import Worker, leases, results, scenario_config, send_run, wait_until
+from tests.kcl.harness import (
+    Worker,
+    kcl_actions_outside_the_policy,
+    leader,
+    leases,
+    results,
+    scenario_config,
+    send_run,
+    wait_until,
+)
 from tests.oracle_sql import assert_results_equal_oracle, device_minute_oracle
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
@@ -72,10 +83,10 @@ def test_kill_9_mid_run_and_restart_gives_the_oracle(emulator_url, tmp_path):
             60,
             "worker-a's first checkpoint",
         )
-        first.kill9()
+        first.kill9()  # the leader: worker-b leads (and takes the leases) after 2 min
         second = Worker(config, tmp_path, "worker-b", "--until-end-of-stream")
         sending.join()
-        summary = second.finish(180)
+        summary = second.finish(300)
     finally:
         sending.resume()
         for worker in (first, second):
@@ -90,35 +101,79 @@ def test_kill_9_mid_run_and_restart_gives_the_oracle(emulator_url, tmp_path):
 def test_two_workers_share_four_shards_and_one_takes_over_when_the_other_dies(
     emulator_url, tmp_path
 ):
+    """The worker that dies is the one that does not lead (which one leads is a race), so its
+    leases move after failover_ms, not after the leader's lock."""
     config = scenario_config(emulator_url, "scaleout", shards=4)
     Provisioner(config, AwsClients(config.aws)).run()
     truth = tmp_path / "truth.jsonl"
-    a = Worker(config, tmp_path, "worker-a", "--seed-leases", "--until-end-of-stream")
-    b = Worker(config, tmp_path, "worker-b", "--seed-leases", "--until-end-of-stream")
+    workers = {
+        name: Worker(config, tmp_path, name, "--seed-leases", "--until-end-of-stream")
+        for name in ("worker-a", "worker-b")
+    }
     sending = Producer(config, truth, pause_s=0.25)
     try:
         shared = wait_until(
-            lambda: (held := owners(config)).keys() == {"worker-a", "worker-b"} and held,
+            lambda: (held := owners(config)).keys() == set(workers) and held,
             60,
             "both workers to hold leases",
         )
         assert len(shared["worker-a"]) + len(shared["worker-b"]) == 4
+        survivor = wait_until(lambda: leader(config), 30, "a leader")
+        (victim,) = set(workers) - {survivor}
         wait_until(
-            lambda: any(s.records for s in read_statuses(tmp_path / "worker-b" / "status")),
+            lambda: any(s.records for s in read_statuses(tmp_path / victim / "status")),
             30,
-            "worker-b to process records",
+            f"{victim} to process records",
         )
-        b.kill9()
+        workers[victim].kill9()
         sending.resume()  # the rest of the run goes to the survivor
         wait_until(
-            lambda: owners(config) == {"worker-a": [f"shardId-00000000000{i}" for i in range(4)]},
+            lambda: owners(config) == {survivor: [f"shardId-00000000000{i}" for i in range(4)]},
             60,
-            "worker-a to take over worker-b's leases",
+            f"{survivor} to take over {victim}'s leases",
         )
         sending.join()
-        a.finish(180)
+        workers[survivor].finish(180)
     finally:
         sending.resume()
-        a.stop()
-        b.stop()
+        for worker in workers.values():
+            worker.stop()
     assert_results_equal_oracle(results(config), device_minute_oracle(truth))
+    actions, outside = kcl_actions_outside_the_policy(emulator_url, config, "scaleout")
+    assert outside == [], "the consumer's IAM policy lacks what the KCL called"
+    assert {"dynamodb:Query", "dynamodb:UpdateItem", "kinesis:GetRecords"} <= actions
+
+
+def test_a_leader_restarted_under_its_worker_id_takes_its_leases_back_at_once(
+    emulator_url, tmp_path
+):
+    """The restarted worker finds its own leases at start (no assignment needed), so it does
+    not wait the 2 minutes of the dead leader's lock: within 60 s it processes again."""
+    config = scenario_config(emulator_url, "same-id", shards=1)
+    clients = AwsClients(config.aws)
+    Provisioner(config, clients).run()
+    first = Worker(config, tmp_path / "first", "worker-a", "--seed-leases")
+    second = None
+    try:
+        wait_until(
+            lambda: (
+                owners(config) == {"worker-a": ["shardId-000000000000"]}
+                and leader(config) == "worker-a"
+            ),
+            60,
+            "worker-a to lead and hold the lease",
+        )
+        first.kill9()
+        second = Worker(config, tmp_path / "second", "worker-a")
+        clients.kinesis.put_record(StreamName=config.names.stream, Data=b"{}", PartitionKey="p")
+        wait_until(
+            lambda: any(
+                s.records for s in read_statuses(tmp_path / "second" / "worker-a" / "status")
+            ),
+            60,
+            "the restarted worker-a to process a record",
+        )
+    finally:
+        for worker in (first, second):
+            if worker is not None:
+                worker.stop()

@@ -13,20 +13,23 @@ import dataclasses
 
 import pytest
 
-from consumers.app import local_engine
+from consumers.app import bounded, local_engine
 from consumers.kcl.status import read_statuses
 from pipeline.aws.clients import AwsClients
+from pipeline.aws.leases import LeaseTable
 from pipeline.aws.provision import Provisioner
 from producers.chaos import ChaosOptions
 from producers.run import ProduceOptions
 from tests.kcl.harness import (
     Worker,
+    kcl_actions_outside_the_policy,
     leases,
     merge,
     results,
     scenario_config,
     send_run,
     split,
+    table_schema,
     wait_until,
 )
 from tests.oracle_sql import assert_results_equal_oracle, device_minute_oracle
@@ -103,7 +106,7 @@ def test_the_local_engine_gives_the_same_results_on_the_same_stream(run, emulato
     )
     clients = AwsClients(other.aws)
     Provisioner(other, clients).run()
-    local_engine(other, clients).run(until_end_of_stream=True)
+    local_engine(bounded(other), clients).run(until_end_of_stream=True)
     kcl = {(i["pk"], i["sk"]): i for i in results(config)}
     local = {(i["pk"], i["sk"]): i for i in results(other)}
     assert kcl.keys() == local.keys()
@@ -118,7 +121,8 @@ def test_the_local_engine_gives_the_same_results_on_the_same_stream(run, emulato
 def test_a_worker_without_leases_starts_on_an_already_resharded_stream(emulator_url, tmp_path):
     """No pre-seeding: the KCL's own first shard sync lists the shards AT_TRIM_HORIZON and
     checks that they cover the hash range once (the emulator used to return every shard, and
-    the worker retried forever), then follows the lineage to the open shards."""
+    the worker retried forever), then follows the lineage to the open shards. The lease table
+    it creates is the one pre-seeding creates."""
     config = scenario_config(emulator_url, "fresh-reshard")
     Provisioner(config, AwsClients(config.aws)).run()
     truth = tmp_path / "truth.jsonl"
@@ -139,3 +143,10 @@ def test_a_worker_without_leases_starts_on_an_already_resharded_stream(emulator_
     ]
     assert_results_equal_oracle(results(config), device_minute_oracle(truth))
     assert " 0 late," in summary
+    actions, outside = kcl_actions_outside_the_policy(emulator_url, config, "fresh-reshard")
+    assert outside == [], "the consumer's IAM policy lacks what the KCL called"
+    assert {"dynamodb:CreateTable", "dynamodb:UpdateTable", "kinesis:ListShards"} <= actions
+    seeded = LeaseTable(AwsClients(config.aws).dynamodb, "fresh-reshard-seeded")
+    seeded.seed([], "TRIM_HORIZON")
+    application = config.consumer.application
+    assert table_schema(config, seeded.table) == table_schema(config, application)

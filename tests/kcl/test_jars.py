@@ -1,9 +1,11 @@
-"""The KCL jar set: the installed one is exactly the pinned one; any difference is named."""
+"""The KCL jar set: the installed one is exactly the pinned KCL 3 one; any difference is named;
+the configured credentials provider must be a class of that KCL's AWS SDK."""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,9 @@ from click.testing import CliRunner
 from consumers.kcl.jars import (
     JarSetError,
     check_jars,
+    credentials_provider_problem,
     jar_directory,
+    kcl_version,
     load_manifest,
     parse_manifest,
     verified_classpath,
@@ -20,13 +24,60 @@ from consumers.kcl.jars import (
 from pipeline.cli import main
 
 
-def test_the_installed_jar_set_is_the_pinned_kcl_2_5_8_set():
+def test_the_installed_jar_set_is_the_pinned_kcl_3_1_3_set():
     directory = jar_directory()
-    report = check_jars(directory, "kcl-2.5.8")
+    report = check_jars(directory, "kcl-3.1.3")
     assert report.problems == []
-    assert (report.jars, report.verified) == (76, True)
+    assert (report.jars, report.verified) == (79, True)
+    assert kcl_version(directory) == "3.1.3"
+    assert "amazon-kinesis-client-multilang-3.1.3.jar" in load_manifest("kcl-3.1.3")
+    assert verified_classpath(directory, "kcl-3.1.3") == f"{directory}/*"
+    # the 2.x option's manifest still ships
     assert "amazon-kinesis-client-multilang-2.5.8.jar" in load_manifest("kcl-2.5.8")
-    assert verified_classpath(directory, "kcl-2.5.8") == f"{directory}/*"
+    assert len(load_manifest("kcl-2.5.8")) == 76
+
+
+def test_kcl_3_refuses_the_sdk_v1_credentials_provider_names_of_kcl_2():
+    directory = jar_directory()
+    for accepted in (
+        "DefaultCredentialsProvider",
+        "EnvironmentVariableCredentialsProvider",
+        "software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider|prod",
+        "KclStsAssumeRoleCredentialsProvider|arn:aws:iam::1:role/r|s,DefaultCredentialsProvider",
+    ):
+        assert credentials_provider_problem(directory, accepted) is None, accepted
+    assert credentials_provider_problem(directory, "DefaultAWSCredentialsProviderChain") == (
+        "kcl.credentials_provider: KCL 3.1.3 has no credentials provider "
+        "'DefaultAWSCredentialsProviderChain' (looked in software.amazon.kinesis.multilang.auth., "
+        "software.amazon.awssdk.auth.credentials.); its default chain is "
+        "'DefaultCredentialsProvider'"
+    )
+
+
+def test_the_version_comes_from_the_one_multilang_jar(tmp_path):
+    assert kcl_version(tmp_path) is None
+    (tmp_path / "amazon-kinesis-client-multilang-2.5.8.jar").write_bytes(b"")
+    (tmp_path / "amazon-kinesis-client-2.5.8.jar").write_bytes(b"")
+    assert kcl_version(tmp_path) == "2.5.8"
+    (tmp_path / "amazon-kinesis-client-multilang-3.1.3.jar").write_bytes(b"")
+    assert kcl_version(tmp_path) is None  # two jar sets mixed in one folder
+
+
+def test_kcl_2_looks_providers_up_among_the_sdk_v1_classes(tmp_path):
+    """The 2.x option: its multilang daemon builds AWS SDK for Java v1 providers."""
+    for jar, classes in {
+        "amazon-kinesis-client-multilang-2.5.8.jar": [],
+        "aws-java-sdk-core-1.12.668.jar": ["com/amazonaws/auth/DefaultAWSCredentialsProviderChain"],
+        "auth-2.25.11.jar": ["software/amazon/awssdk/auth/credentials/DefaultCredentialsProvider"],
+    }.items():
+        with zipfile.ZipFile(tmp_path / jar, "w") as archive:
+            for name in classes:
+                archive.writestr(f"{name}.class", b"")
+    (tmp_path / "tampered.jar").write_bytes(b"not a zip")  # the manifest check names it
+    assert credentials_provider_problem(tmp_path, "DefaultAWSCredentialsProviderChain") is None
+    problem = credentials_provider_problem(tmp_path, "DefaultCredentialsProvider")
+    assert problem is not None
+    assert problem.endswith("its default chain is 'DefaultAWSCredentialsProviderChain'")
 
 
 @pytest.fixture

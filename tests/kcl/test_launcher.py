@@ -18,6 +18,7 @@ from consumers.kcl.properties import MAIN_CLASS
 from pipeline.aws.clients import AwsClients
 from pipeline.cli import main
 from pipeline.config import load_config
+from pipeline.core.errors import ConfigError
 from tests.kcl.harness import wait_until
 
 FAKE = str(Path(__file__).with_name("fake_daemon.py"))
@@ -97,9 +98,16 @@ def test_a_daemon_that_exits_by_itself_or_ignores_sigterm_exits_4(monkeypatch, t
 def test_tampered_jars_never_launch(monkeypatch, tmp_path):
     jars = tmp_path / "jars"
     jars.mkdir()
-    (jars / "amazon-kinesis-client-2.5.8.jar").write_bytes(b"not the real jar")
+    (jars / "amazon-kinesis-client-3.1.3.jar").write_bytes(b"not the real jar")
     with pytest.raises(JarSetError, match="checksum mismatch for amazon-kinesis"):
         launch(monkeypatch, tmp_path, "serve", jar_dir=str(jars))
+
+
+def test_a_credentials_provider_the_kcl_cannot_build_never_launches(monkeypatch, tmp_path):
+    """KCL 3 would start and fail with "No credential providers were specified"."""
+    with pytest.raises(ConfigError, match=r"KCL 3\.1\.3 has no credentials provider 'Nope'"):
+        launch(monkeypatch, tmp_path, "serve", credentials_provider="Nope")
+    assert not (tmp_path / "work" / "fake-daemon.json").exists()
 
 
 def test_pipeline_consume_exits_with_the_launchers_code(monkeypatch, tmp_path):

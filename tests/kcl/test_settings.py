@@ -29,7 +29,7 @@ def test_properties_come_from_the_configuration_with_polling_by_default():
         "streamName": "kpipe-events",
         "applicationName": "app-1",
         "regionName": "us-east-1",
-        "AWSCredentialsProvider": "DefaultAWSCredentialsProviderChain",
+        "AWSCredentialsProvider": "DefaultCredentialsProvider",
         "initialPositionInStream": "TRIM_HORIZON",
         "retrievalMode": "POLLING",
         "metricsLevel": "NONE",

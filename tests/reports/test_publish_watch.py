@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 
 import pyarrow as pa
@@ -11,7 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from pipeline.aws.sqs import Queue
 from pipeline.cli import main
+from pipeline.emulator import set_faults
 from pipeline.lake.layout import s3_deleter
 from pipeline.reports.publish import publish
 from pipeline.reports.watch import LakeEvents, ensure_notifications
@@ -106,7 +109,7 @@ def test_new_lake_objects_arrive_as_table_changes_and_are_acknowledged(empty_web
     notifications = s3.get_bucket_notification_configuration(Bucket=names.bucket)
     assert len(notifications["QueueConfigurations"]) == 1  # idempotent
     tables = {t.name for t in lake.tables.values()}
-    events = LakeEvents(sqs, queue, names.bucket, tables, quiet_s=0.3, wait_s=1)
+    events = LakeEvents(Queue(sqs, queue), names.bucket, tables, quiet_s=0.3, wait_s=1)
 
     _land_windows(lake, 2)
     for key in ("_errors/x/y.json", "events_web/dt=2026-01-01/hour=00/compacted-1-000.parquet"):
@@ -116,6 +119,47 @@ def test_new_lake_objects_arrive_as_table_changes_and_are_acknowledged(empty_web
     assert changes.tables == {"window_web_second", "dead_letters"}
     events.ack(changes)
     assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", []) == []
+
+
+def _queued(sqs, queue: str) -> int:
+    """Messages in the queue, visible or not (deleted ones are gone)."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+def test_events_stay_invisible_while_a_refresh_runs_and_failed_deletes_are_retried(
+    emulator, empty_web_lake
+):
+    """The queue's visibility timeout is 1 s; a refresh lasts 3 s: the events are not delivered
+    again meanwhile (the watcher extends them every 2/3 s), and the ack deletes them all although
+    SQS fails half of the deletes."""
+    lake = empty_web_lake
+    names = lake.config.names
+    sqs, s3 = lake.clients.client("sqs"), lake.clients.s3
+    queue = ensure_notifications(sqs, s3, names.bucket, names.lake_events_queue)
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "1"})
+    tables = {t.name for t in lake.tables.values()}
+    _land_windows(lake, 2)
+    _land_windows(lake, 3)
+    with LakeEvents(
+        Queue(sqs, queue), names.bucket, tables, quiet_s=0.3, wait_s=1, visibility_s=2
+    ) as events:
+        changes = next(events.changes(threading.Event()))
+        assert changes.tables == {"window_web_second"}
+        refresh_ends = time.monotonic() + 3.0  # the refresh runs; another reader polls
+        while time.monotonic() < refresh_ends:
+            assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages") is None
+        rule = {"service": "sqs", "operation": "DeleteMessageBatch", "kind": "partial", "rate": 0.5}
+        set_faults(emulator.endpoint_url, {"seed": 3, "rules": [rule]})
+        try:
+            events.ack(changes)
+        finally:
+            injected = set_faults(emulator.endpoint_url, None)
+    assert injected["sqs.DeleteMessageBatch.partial"] > 0
+    assert _queued(sqs, queue) == 0
 
 
 def test_report_watch_refreshes_when_data_lands(emulator, empty_web_lake):
