@@ -14,11 +14,16 @@ from pathlib import Path
 
 OUT = Path(__file__).parent / "out"
 
-#: module -> (full arguments, quick arguments)
+#: module -> (full arguments, quick arguments); a module run twice has a ``module#name`` key
 BENCHMARKS = {
     "bench.bench_core": (
         ["--events", "1000000", "--runs", "3"],
         ["--events", "50000", "--runs", "1"],
+    ),
+    # the second input shape: fewer, larger groups (100 devices)
+    "bench.bench_core#bench_core_100_devices": (
+        ["--events", "1000000", "--runs", "3", "--devices", "100"],
+        ["--events", "50000", "--runs", "1", "--devices", "100"],
     ),
     "bench.bench_memory": (
         ["--devices", "100000", "--minutes", "3"],
@@ -41,11 +46,12 @@ def main() -> int:
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     failed = []
-    for module, (full, quick) in BENCHMARKS.items():
+    for key, (full, quick) in BENCHMARKS.items():
+        module, _, name = key.partition("#")
         if find_spec(module) is None:
             print(f"== {module}: not present, skipped")
             continue
-        name = module.rsplit(".", 1)[1]
+        name = name or module.rsplit(".", 1)[1]
         command = [
             sys.executable,
             "-m",
