@@ -15,7 +15,7 @@ encoding gives hashing, equality and the order of results.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_FromStringAndSize
 from cpython.bytes cimport PyBytes_GET_SIZE
 from cpython.float cimport PyFloat_FromDouble
-from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
@@ -845,6 +845,39 @@ def assign_slots(KeyTable table, const int64_t[::1] starts, list columns):
     return slots, new_starts
 
 
+def record_fields(list records):
+    """The payloads (field 0) and arrival times in ms (field 4) of raw records (named tuples),
+    without Python code per record."""
+    cdef Py_ssize_t n = len(records), i
+    cdef list payloads = PyList_New(n)
+    arrivals = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] at = arrivals
+    cdef object record, data
+    for i in range(n):
+        record = <object>PyList_GET_ITEM(records, i)
+        if not isinstance(record, tuple) or PyTuple_GET_SIZE(record) < 5:
+            raise TypeError(f"record {i} is not a RawRecord")
+        data = <object>PyTuple_GET_ITEM(record, 0)
+        Py_INCREF(data)
+        PyList_SET_ITEM(payloads, i, data)
+        at[i] = <object>PyTuple_GET_ITEM(record, 4)
+    return payloads, arrivals
+
+
+def take(list items, const int32_t[::1] rows):
+    """``[items[i] for i in rows]``, without a Python int per row."""
+    cdef Py_ssize_t n = rows.shape[0], i, size = len(items)
+    cdef list out = PyList_New(n)
+    cdef object item
+    for i in range(n):
+        if not 0 <= rows[i] < size:
+            raise IndexError(f"row {rows[i]} of {size} items")
+        item = <object>PyList_GET_ITEM(items, rows[i])
+        Py_INCREF(item)
+        PyList_SET_ITEM(out, i, item)
+    return out
+
+
 def starting_with(list payloads, bytes prefix):
     """The positions of the payloads that start with ``prefix``."""
     cdef Py_ssize_t i, size = len(prefix)
@@ -1032,6 +1065,15 @@ cdef extern from *:
     const uint8_t* skip_plain "kpipe_skip_plain"(const uint8_t* q, const uint8_t* stop) noexcept
 
 
+cdef inline bint same_bytes(const char* a, const char* b, Py_ssize_t size) noexcept:
+    """Short keys compared inline (a call to memcmp costs more than they do)."""
+    cdef Py_ssize_t i
+    for i in range(size):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
 cdef const char* scan_string(const char* p, const char* end, Py_ssize_t* points) noexcept:
     """After the opening quote: the closing quote, or NULL for anything the fast path leaves to
     msgspec (escapes, control characters, invalid UTF-8, no end)."""
@@ -1174,7 +1216,7 @@ cdef const char* scan_value(const char* p, const char* end, FieldSpec* f, Value*
     cdef Py_ssize_t points
     cdef bint integer
     v.present, v.null = True, False
-    if end - p >= 4 and memcmp(p, b"null", 4) == 0:
+    if p < end and p[0] == c'n' and end - p >= 4 and memcmp(p, b"null", 4) == 0:
         v.null = True
         return NULL if f.required else p + 4
     if f.type == F_STRING:
@@ -1187,10 +1229,10 @@ cdef const char* scan_value(const char* p, const char* end, FieldSpec* f, Value*
         v.size = p - v.text
         return p + 1
     if f.type == F_BOOL:
-        if end - p >= 4 and memcmp(p, b"true", 4) == 0:
+        if p < end and p[0] == c't' and end - p >= 4 and memcmp(p, b"true", 4) == 0:
             v.i = 1
             return p + 4
-        if end - p >= 5 and memcmp(p, b"false", 5) == 0:
+        if p < end and p[0] == c'f' and end - p >= 5 and memcmp(p, b"false", 5) == 0:
             v.i = 0
             return p + 5
         return NULL
@@ -1278,7 +1320,7 @@ cdef class RecordScanner:
             k = -1
             if guess < self.n_fields:  # fields usually come in their declared order
                 f = &self.fields[guess]
-                if f.name_size == size and memcmp(f.name, key, size) == 0:
+                if f.name_size == size and same_bytes(f.name, key, size):
                     k = guess
             if k < 0:
                 for k in range(self.n_fields):

@@ -29,14 +29,13 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 import msgspec
 import numpy as np
 import pyarrow as pa
 
-from pipeline.core._kernels import starting_with
+from pipeline.core._kernels import record_fields, starting_with, take
 from pipeline.core.dedupe import Deduper
 from pipeline.core.errors import StateError
 from pipeline.core.events.decode import EVENT_TIME, MAX_EVENT_BYTES, RECORD_INDEX, Decoder, Reject
@@ -78,9 +77,6 @@ class _Control(msgspec.Struct):
 
 
 _decode_control = msgspec.json.Decoder(_Control).decode
-#: a record's fields by position (RawRecord is a named tuple): cheaper than by name
-_DATA = itemgetter(0)
-_ARRIVAL = itemgetter(4)
 
 
 class ShardCore:
@@ -131,11 +127,13 @@ class ShardCore:
         between them goes decode -> dedupe -> windows -> results (:meth:`_process_events`).
         """
         outcome = Outcome()
-        payloads = list(map(_DATA, records))
+        records = records if type(records) is list else list(records)  # exactly a list: C reads it
+        payloads, arrivals = record_fields(records)
         start = 0
         for stop in [*starting_with(payloads, CONTROL_PREFIX), len(records)]:
             if stop > start:
-                events = self._process_events(records[start:stop], payloads[start:stop], now_ms)
+                run = slice(start, stop)
+                events = self._process_events(records[run], payloads[run], arrivals[run], now_ms)
                 outcome.extend(events)
             if stop < len(records):
                 outcome.extend(self._process_control(records[stop]))
@@ -179,7 +177,11 @@ class ShardCore:
         return outcome
 
     def _process_events(
-        self, batch: Sequence[RawRecord], payloads: list[bytes], now_ms: int | None
+        self,
+        batch: list[RawRecord],
+        payloads: list[bytes],
+        arrivals: np.ndarray,
+        now_ms: int | None,
     ) -> Outcome:
         """Records with no control record among them: decode -> dedupe -> windows -> results."""
         outcome = Outcome()
@@ -188,7 +190,7 @@ class ShardCore:
         decoded = self.decoder.decode(payloads)
         rejects = decoded.rejects
         table = decoded.events
-        untrusted = self._untrusted_times(table, batch, now_ms)
+        untrusted = self._untrusted_times(table, arrivals, now_ms)
         if untrusted:
             rejects = sorted(rejects + untrusted, key=lambda r: r.index)
             bad = np.isin(table.column(RECORD_INDEX).to_numpy(), [r.index for r in untrusted])
@@ -208,7 +210,7 @@ class ShardCore:
             table = table.filter(first)
             times, before = times[first], before[first]
         counters.events = table.num_rows
-        outcome.events = list(map(batch.__getitem__, table.column(RECORD_INDEX).to_pylist()))
+        outcome.events = take(batch, _rows(table))
         for operator in self.operators:
             late = operator.add(table, before) if table.num_rows else np.zeros(0, dtype=bool)
             if late.any():
@@ -224,13 +226,13 @@ class ShardCore:
         return outcome
 
     def _untrusted_times(
-        self, table: pa.Table, batch: Sequence[RawRecord], now_ms: int | None
+        self, table: pa.Table, arrivals: np.ndarray, now_ms: int | None
     ) -> list[Reject]:
         """Events whose time is too far ahead of (or behind) their record's arrival."""
         if table.num_rows == 0:
             return []
         rows = table.column(RECORD_INDEX).to_numpy()
-        arrival = np.fromiter(map(_ARRIVAL, batch), np.int64, len(batch))[rows]
+        arrival = arrivals[rows]
         if now_ms is not None:
             arrival[arrival == 0] = now_ms
         known = arrival != 0
@@ -354,6 +356,11 @@ def _changes(saved: dict[str, Any], job: WindowJob) -> str:
         for key in keys
         if saved.get(key) != current.get(key)
     )
+
+
+def _rows(table: pa.Table) -> np.ndarray:
+    """The batch positions of a decoded table's rows (int32, contiguous)."""
+    return np.ascontiguousarray(table.column(RECORD_INDEX).to_numpy(), dtype=np.int32)
 
 
 def _span(ms: int) -> str:
