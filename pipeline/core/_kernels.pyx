@@ -281,11 +281,31 @@ def column_of(array):
 
 # -- a hash table of byte keys -----------------------------------------------------------------
 
+cdef enum:
+    #: keys up to this size live in their entry (one cache miss less, no allocation)
+    INLINE_KEY = 24
+
+
+cdef union KeyBytes:
+    char* heap  # a longer key
+    char inline[INLINE_KEY]
+
+
 cdef struct Entry:
-    char* key  # NULL: a free entry
-    Py_ssize_t size
     uint64_t hash
     int64_t value  # free entries: the next free entry (-1: none)
+    Py_ssize_t size  # -1: a free entry
+    KeyBytes key
+
+
+cdef inline const char* key_of(const Entry* entry) noexcept:
+    return entry.key.heap if entry.size > INLINE_KEY else entry.key.inline
+
+
+cdef inline void free_key(Entry* entry) noexcept:
+    if entry.size > INLINE_KEY:
+        PyMem_Free(entry.key.heap)
+    entry.size = -1
 
 
 cdef class KeyTable:
@@ -317,7 +337,7 @@ cdef class KeyTable:
     def __dealloc__(self):
         cdef Py_ssize_t e
         for e in range(self.top):
-            PyMem_Free(self.entries[e].key)
+            free_key(&self.entries[e])
         PyMem_Free(self.entries)
         PyMem_Free(self.index)
         PyMem_Free(self.scratch.data)
@@ -339,17 +359,19 @@ cdef class KeyTable:
             if e < 0:
                 return -1
             entry = &self.entries[e]
-            if entry.hash == h and entry.size == size and memcmp(entry.key, key, size) == 0:
+            if entry.hash == h and entry.size == size and memcmp(key_of(entry), key, size) == 0:
                 return e
             i = (i + 1) & self.mask
 
     cdef Py_ssize_t insert(self, const char* key, Py_ssize_t size, uint64_t h, int64_t value) except -1:
         """A new entry for a key known to be absent."""
         cdef Py_ssize_t e, i
-        cdef char* copy = <char*>PyMem_Malloc(size if size else 1)
-        if copy == NULL:
-            raise MemoryError()
-        memcpy(copy, key, size)
+        cdef char* copy = NULL
+        if size > INLINE_KEY:
+            copy = <char*>PyMem_Malloc(size)
+            if copy == NULL:
+                raise MemoryError()
+            memcpy(copy, key, size)
         if 2 * (self.used + 1) > self.mask + 1:
             self._rehash(2 * (self.mask + 1))
         if self.free_head >= 0:
@@ -360,7 +382,11 @@ cdef class KeyTable:
                 self._grow(max(64, 2 * self.capacity))
             e = self.top
             self.top += 1
-        self.entries[e].key, self.entries[e].size = copy, size
+        self.entries[e].size = size
+        if copy != NULL:
+            self.entries[e].key.heap = copy
+        else:
+            memcpy(self.entries[e].key.inline, key, size)
         self.entries[e].hash, self.entries[e].value = h, value
         i = h & self.mask
         while self.index[i] >= 0:
@@ -386,8 +412,7 @@ cdef class KeyTable:
                 self.index[i] = f
                 i = j
         self.index[i] = -1
-        PyMem_Free(self.entries[e].key)
-        self.entries[e].key = NULL
+        free_key(&self.entries[e])
         self.entries[e].value = self.free_head
         self.free_head = e
         self.used -= 1
@@ -407,7 +432,7 @@ cdef class KeyTable:
         for i in range(size):
             index[i] = -1
         for e in range(self.top):
-            if self.entries[e].key != NULL:
+            if self.entries[e].size >= 0:
                 i = self.entries[e].hash & (size - 1)
                 while index[i] >= 0:
                     i = (i + 1) & (size - 1)
@@ -427,17 +452,17 @@ cdef class KeyTable:
 
     def key(self, Py_ssize_t entry):
         """The values of an entry's key (a tuple)."""
-        return values_of(self.entries[entry].key, self.entries[entry].size)
+        return values_of(key_of(&self.entries[entry]), self.entries[entry].size)
 
     def live(self):
         """The live entries' numbers, their values and keys' values, in entry order."""
         cdef Py_ssize_t e
         numbers, values, keys = [], [], []
         for e in range(self.top):
-            if self.entries[e].key != NULL:
+            if self.entries[e].size >= 0:
                 numbers.append(e)
                 values.append(self.entries[e].value)
-                keys.append(values_of(self.entries[e].key, self.entries[e].size))
+                keys.append(values_of(key_of(&self.entries[e]), self.entries[e].size))
         return numbers, values, keys
 
     def add(self, key, int64_t value, bint keep_larger=False):
@@ -458,7 +483,7 @@ cdef class KeyTable:
         """Forget every entry whose value is below ``limit``; returns how many."""
         cdef Py_ssize_t e, removed = 0
         for e in range(self.top):
-            if self.entries[e].key != NULL and self.entries[e].value < limit:
+            if self.entries[e].size >= 0 and self.entries[e].value < limit:
                 self.remove(e)
                 removed += 1
         return removed
@@ -466,7 +491,7 @@ cdef class KeyTable:
     def clear(self):
         cdef Py_ssize_t e
         for e in range(self.top):
-            if self.entries[e].key != NULL:
+            if self.entries[e].size >= 0:
                 self.remove(e)
 
 
@@ -919,8 +944,9 @@ def closing_slots(KeyTable table, int64_t last_start):
         raise MemoryError()
     try:
         for e in range(table.top):
-            if table.entries[e].key != NULL and table.entries[e].value <= last_start:
-                order[n].key, order[n].size, order[n].slot = table.entries[e].key, table.entries[e].size, e
+            if table.entries[e].size >= 0 and table.entries[e].value <= last_start:
+                order[n].key, order[n].size = key_of(&table.entries[e]), table.entries[e].size
+                order[n].slot = e
                 n += 1
         qsort(order, n, sizeof(Ordered), by_key)
         slots = np.empty(n, dtype=np.int64)
@@ -954,7 +980,7 @@ def emit(
     results = []
     for i in range(n):
         slot = slots[i]
-        at = <const uint8_t*>table.entries[slot].key
+        at = <const uint8_t*>key_of(&table.entries[slot])
         first = next_value(&at)
         start = first
         group = PyTuple_New(groups)
