@@ -15,9 +15,9 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The compiled core (pipeline/core/_kernels.pyx), rebuilt in place whenever its source changes
-# (the editable install builds it once).
-$(KERNELS): $(STAMP) pipeline/core/_kernels.pyx setup.py
+# The compiled modules (the core's _kernels.pyx, the KCL child's _framing.pyx), rebuilt in place
+# whenever their source changes (the editable install builds them once).
+$(KERNELS): $(STAMP) pipeline/core/_kernels.pyx consumers/kcl/_framing.pyx setup.py
 	$(PY) setup.py --quiet build_ext --inplace
 	mkdir -p build && touch $(KERNELS)
 

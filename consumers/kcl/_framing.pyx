@@ -1,0 +1,273 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The MultiLangDaemon's ``processRecords`` lines parsed in C into the core's raw records
+(:mod:`consumers.kcl.framing` says which lines, and why).
+
+A strict subset of JSON is read: the message's three fields and each record's six, each once,
+strings without escapes, integers of at most 18 digits, ``data`` in padded standard base64. A
+line outside it is left to amazon_kclpy (``parse`` returns None), so this parser never accepts
+what amazon_kclpy would refuse, nor reads a value differently (tested against it).
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_GET_SIZE
+from cpython.list cimport PyList_Append
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_SET_ITEM
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdint cimport int64_t, uint8_t
+from libc.string cimport memcmp
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
+    object PyType_GenericAlloc(type t, Py_ssize_t items)
+    void PyObject_GC_UnTrack(void* o)
+
+cdef extern from *:
+    """
+    /* The value of each standard base64 character; -1 for any other byte. */
+    static signed char KPIPE_B64[256];
+    static void kpipe_b64_init(void) {
+        const char* alphabet =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        int i;
+        for (i = 0; i < 256; i++) KPIPE_B64[i] = -1;
+        for (i = 0; i < 64; i++) KPIPE_B64[(unsigned char)alphabet[i]] = (signed char)i;
+    }
+    """
+    signed char B64 "KPIPE_B64"[256]
+    void b64_init "kpipe_b64_init"()
+
+b64_init()
+
+#: The fields of a message and of a record, in the order of their bits.
+cdef tuple MESSAGE_KEYS = (b"action", b"records", b"millisBehindLatest")
+cdef tuple RECORD_KEYS = (
+    b"action",
+    b"data",
+    b"partitionKey",
+    b"sequenceNumber",
+    b"subSequenceNumber",
+    b"approximateArrivalTimestamp",
+)
+
+
+cdef struct Cursor:
+    const char* p
+    const char* end
+
+
+cdef inline void skip_ws(Cursor* c) noexcept:
+    while c.p < c.end and (c.p[0] == c' ' or c.p[0] == c'\n' or c.p[0] == c'\r' or c.p[0] == c'\t'):
+        c.p += 1
+
+
+cdef inline bint expect(Cursor* c, char wanted) noexcept:
+    skip_ws(c)
+    if c.p < c.end and c.p[0] == wanted:
+        c.p += 1
+        return True
+    return False
+
+
+cdef bint string(Cursor* c, const char** start, Py_ssize_t* size) noexcept:
+    """A string without escapes or control characters (its bytes, not yet UTF-8 checked)."""
+    skip_ws(c)
+    if c.p >= c.end or c.p[0] != c'"':
+        return False
+    c.p += 1
+    start[0] = c.p
+    while c.p < c.end and c.p[0] != c'"':
+        if <uint8_t>c.p[0] < 0x20 or c.p[0] == c'\\':
+            return False
+        c.p += 1
+    if c.p >= c.end:
+        return False
+    size[0] = c.p - start[0]
+    c.p += 1
+    return True
+
+
+cdef bint integer(Cursor* c, int64_t* value) noexcept:
+    """A JSON integer of at most 18 digits (no fraction, no exponent)."""
+    cdef bint negative = False
+    cdef int digits = 0
+    cdef int64_t v = 0
+    skip_ws(c)
+    if c.p < c.end and c.p[0] == c'-':
+        negative = True
+        c.p += 1
+    if c.p >= c.end or not (c'0' <= c.p[0] <= c'9'):
+        return False
+    if c.p[0] == c'0':
+        c.p += 1
+    else:
+        while c.p < c.end and c'0' <= c.p[0] <= c'9':
+            v = v * 10 + (c.p[0] - c'0')
+            digits += 1
+            c.p += 1
+            if digits > 18:
+                return False
+    if c.p < c.end and (c.p[0] == c'.' or c.p[0] == c'e' or c.p[0] == c'E'):
+        return False
+    value[0] = -v if negative else v
+    return True
+
+
+cdef int field(Cursor* c, tuple keys) noexcept:
+    """The next key (as its position in ``keys``) and its colon; -1 when unknown."""
+    cdef const char* start
+    cdef Py_ssize_t size, i
+    cdef bytes key
+    if not string(c, &start, &size) or not expect(c, c':'):
+        return -1
+    for i in range(len(keys)):
+        key = <bytes>keys[i]
+        if PyBytes_GET_SIZE(key) == size and memcmp(PyBytes_AS_STRING(key), start, size) == 0:
+            return <int>i
+    return -1
+
+
+cdef bint text_is(Cursor* c, const char* wanted, Py_ssize_t wanted_size) noexcept:
+    cdef const char* start
+    cdef Py_ssize_t size
+    return string(c, &start, &size) and size == wanted_size and memcmp(start, wanted, size) == 0
+
+
+cdef object base64_bytes(const char* text, Py_ssize_t size):
+    """Padded standard base64 (None otherwise), as bytes."""
+    cdef Py_ssize_t pad = 0, n, i, k, o = 0
+    cdef const uint8_t* s = <const uint8_t*>text
+    cdef unsigned int quad
+    cdef signed char v
+    cdef char* out
+    if size % 4:
+        return None
+    if size and s[size - 1] == c'=':
+        pad = 2 if s[size - 2] == c'=' else 1
+    n = size // 4 * 3 - pad
+    data = PyBytes_FromStringAndSize(NULL, n)
+    out = PyBytes_AS_STRING(data)
+    for i in range(0, size, 4):
+        quad = 0
+        for k in range(4):
+            if i + k >= size - pad:
+                v = 0
+                if s[i + k] != c'=':
+                    return None
+            else:
+                v = B64[s[i + k]]
+                if v < 0:
+                    return None
+            quad = (quad << 6) | <unsigned int>v
+        for k in range(3):
+            if o < n:
+                out[o] = <char>((quad >> (16 - 8 * k)) & 0xFF)
+                o += 1
+    return data  # as b64decode, the bits a padded end leaves over are ignored
+
+
+cdef object text(const char* start, Py_ssize_t size):
+    try:
+        return PyUnicode_DecodeUTF8(start, size, NULL)
+    except UnicodeDecodeError:
+        return None
+
+
+cdef object record(Cursor* c, type record_type):
+    """One record object as a raw record (None: outside the subset)."""
+    cdef int seen = 0, k
+    cdef const char* start
+    cdef Py_ssize_t size, i
+    cdef int64_t sub = 0, arrival = 0
+    cdef object data = None, key = None, sequence = None
+    if not expect(c, c'{'):
+        return None
+    while True:
+        k = field(c, RECORD_KEYS)
+        if k < 0 or seen & (1 << k):
+            return None
+        seen |= 1 << k
+        if k == 0:
+            if not text_is(c, "record", 6):
+                return None
+        elif k == 4 or k == 5:
+            if not integer(c, &sub if k == 4 else &arrival):
+                return None
+        else:
+            if not string(c, &start, &size):
+                return None
+            if k == 1:
+                data = base64_bytes(start, size)
+            elif k == 2:
+                key = text(start, size)
+            else:
+                sequence = text(start, size)
+            if (k == 1 and data is None) or (k == 2 and key is None) or (k == 3 and sequence is None):
+                return None
+        if expect(c, c','):
+            continue
+        if expect(c, c'}'):
+            break
+        return None
+    if seen != 0b111111:
+        return None
+    raw = PyType_GenericAlloc(record_type, 5)  # as tuple.__new__ fills a named tuple
+    for i, item in enumerate((data, key, sequence, sub, arrival)):
+        Py_INCREF(item)
+        PyTuple_SET_ITEM(raw, i, item)
+    PyObject_GC_UnTrack(<void*>raw)  # only bytes, str and ints: never in a cycle
+    return raw
+
+
+cdef bint records(Cursor* c, list out, type record_type) except -1:
+    if not expect(c, c'['):
+        return False
+    if expect(c, c']'):
+        return True
+    while True:
+        raw = record(c, record_type)
+        if raw is None:
+            return False
+        PyList_Append(out, raw)
+        if expect(c, c','):
+            continue
+        return expect(c, c']')
+
+
+def parse(line, type record_type):
+    """``(records, millisBehindLatest)`` of a ``processRecords`` line, the records as
+    ``record_type`` (the core's RawRecord); None for any line outside the subset."""
+    cdef Cursor c
+    cdef Py_ssize_t size
+    cdef int seen = 0, k
+    cdef int64_t behind = 0
+    cdef list out = []
+    if PyBytes_Check(line):
+        c.p, size = PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line)
+    elif isinstance(line, str):
+        c.p = PyUnicode_AsUTF8AndSize(line, &size)
+    else:
+        return None
+    c.end = c.p + size
+    if not expect(&c, c'{'):
+        return None
+    while True:
+        k = field(&c, MESSAGE_KEYS)
+        if k < 0 or seen & (1 << k):
+            return None
+        seen |= 1 << k
+        if k == 0 and not text_is(&c, "processRecords", 14):
+            return None
+        if k == 1 and not records(&c, out, record_type):
+            return None
+        if k == 2 and not integer(&c, &behind):
+            return None
+        if expect(&c, c','):
+            continue
+        if expect(&c, c'}'):
+            break
+        return None
+    skip_ws(&c)
+    if c.p != c.end or seen != 0b111:
+        return None
+    return out, behind
