@@ -78,7 +78,9 @@ def daemon_input(lines: list[bytes]) -> str:
 
 
 def through_protocol(stdin_text: str, process: type = FramedKCLProcess) -> float:
-    stdin = io.StringIO(stdin_text)  # not timed: a copy of the whole input (the pipe's job)
+    # as the child's sys.stdin: UTF-8 text over a buffered binary stream (not timed: the copy
+    # of the whole input into memory is the pipe's job)
+    stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(stdin_text.encode())), encoding="utf-8")
     started = time.perf_counter()
     process(KclRecordProcessor(processor()), stdin, io.StringIO(), io.StringIO()).run()
     return time.perf_counter() - started

@@ -11,7 +11,7 @@ what amazon_kclpy would refuse, nor reads a value differently (tested against it
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_FromStringAndSize
 from cpython.bytes cimport PyBytes_GET_SIZE
 from cpython.list cimport PyList_Append
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport PyObject, Py_INCREF
 from cpython.tuple cimport PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport int64_t, uint8_t
@@ -173,8 +173,15 @@ cdef object text(const char* start, Py_ssize_t size):
         return None
 
 
-cdef object record(Cursor* c, type record_type):
-    """One record object as a raw record (None: outside the subset)."""
+cdef struct Previous:
+    const char* key  # the previous record's partition key (its bytes in the line)
+    Py_ssize_t size
+    PyObject* text  # and its str (borrowed: the previous record holds it)
+
+
+cdef object record(Cursor* c, type record_type, Previous* previous):
+    """One record object as a raw record (None: outside the subset). A partition key equal to
+    the previous record's is the same str (records of one KPL aggregate often share theirs)."""
     cdef int seen = 0, k
     cdef const char* start
     cdef Py_ssize_t size, i
@@ -199,7 +206,11 @@ cdef object record(Cursor* c, type record_type):
             if k == 1:
                 data = base64_bytes(start, size)
             elif k == 2:
-                key = text(start, size)
+                if previous.key != NULL and previous.size == size and memcmp(previous.key, start, size) == 0:
+                    key = <object>previous.text
+                else:
+                    key = text(start, size)
+                    previous.key, previous.size, previous.text = start, size, <PyObject*>key
             else:
                 sequence = text(start, size)
             if (k == 1 and data is None) or (k == 2 and key is None) or (k == 3 and sequence is None):
@@ -220,12 +231,14 @@ cdef object record(Cursor* c, type record_type):
 
 
 cdef bint records(Cursor* c, list out, type record_type) except -1:
+    cdef Previous previous
+    previous.key, previous.size, previous.text = NULL, 0, NULL
     if not expect(c, c'['):
         return False
     if expect(c, c']'):
         return True
     while True:
-        raw = record(c, record_type)
+        raw = record(c, record_type, &previous)
         if raw is None:
             return False
         PyList_Append(out, raw)
