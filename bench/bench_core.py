@@ -172,14 +172,17 @@ def same(a: dict, b: dict) -> bool:
 
 
 def timed(
-    engine: Callable[[list[RawRecord]], dict], records: list[RawRecord], runs: int
-) -> list[float]:
-    seconds = []
+    engines: dict[str, Callable[[list[RawRecord]], dict]], records: list[RawRecord], runs: int
+) -> dict[str, float]:
+    """The median seconds of each engine, the runs interleaved (round after round of every
+    engine): a shared machine's changing load weighs on every engine alike."""
+    seconds: dict[str, list[float]] = {name: [] for name in engines}
     for _ in range(runs):
-        started = time.perf_counter()
-        engine(records)
-        seconds.append(time.perf_counter() - started)
-    return seconds
+        for name, engine in engines.items():
+            started = time.perf_counter()
+            engine(records)
+            seconds[name].append(time.perf_counter() - started)
+    return {name: statistics.median(times) for name, times in seconds.items()}
 
 
 def arguments() -> argparse.Namespace:
@@ -235,10 +238,7 @@ def main() -> None:
         for name, engine in engines.items():
             if not same(engine(records), reference):
                 raise SystemExit(f"{name} disagrees with the core: refusing to time different jobs")
-        figures = {
-            name: statistics.median(timed(engine, records, args.runs))
-            for name, engine in engines.items()
-        }
+        figures = timed(engines, records, args.runs)
     ours_rate = len(records) / figures["ours (ShardCore)"]
     print(
         f"{len(records):,} records ({len(lines) - args.events:,} duplicates), "

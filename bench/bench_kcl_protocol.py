@@ -107,9 +107,11 @@ def main() -> None:
     records = [RawRecord(line, "pk", str(i + 1)) for i, line in enumerate(lines)]
     stdin_text = daemon_input(lines)
     through_protocol(stdin_text), direct(records)  # warm up: imports and caches, not timed
-    protocol = statistics.median(through_protocol(stdin_text) for _ in range(args.runs))
-    kclpy = statistics.median(through_protocol(stdin_text, KCLProcess) for _ in range(args.runs))
-    plain = statistics.median(direct(records) for _ in range(args.runs))
+    rounds = [  # interleaved: a shared machine's load weighs on every path alike
+        (through_protocol(stdin_text), through_protocol(stdin_text, KCLProcess), direct(records))
+        for _ in range(args.runs)
+    ]
+    protocol, kclpy, plain = (statistics.median(times) for times in zip(*rounds, strict=True))
     figures = {
         "records": len(records),
         "through_protocol_per_s": len(records) / protocol,
