@@ -81,7 +81,8 @@ def ours(records: list[RawRecord]) -> dict:
     for start in range(0, len(records), BATCH):
         results += core.process(records[start : start + BATCH]).results
     results += core.close_windows(end_of_stream=True).results
-    return {(dict(r.group)["device_id"], r.window_start_ms): dict(r.metrics) for r in results}
+    # the group is (("device_id", value),): read in place, as the DuckDB row is
+    return {(r.group[0][1], r.window_start_ms): dict(r.metrics) for r in results}
 
 
 def plain_loop(records: list[RawRecord]) -> dict:

@@ -974,15 +974,17 @@ def emit(
     cdef Py_ssize_t slot
     cdef SlotMetric metric
     cdef tuple group, pairs, states
-    cdef object state, result, first
+    cdef object state, result, window_start = None, window_end = None
     cdef const uint8_t* at
     cdef int64_t start
     results = []
     for i in range(n):
         slot = slots[i]
         at = <const uint8_t*>key_of(&table.entries[slot])
-        first = next_value(&at)
-        start = first
+        at += 9  # the start: the results of a window share its start's and end's ints
+        if window_start is None or table.entries[slot].value != start:
+            start = table.entries[slot].value
+            window_start, window_end = start, start + size_ms
         group = PyTuple_New(groups)
         for g in range(groups):
             set_item(group, g, untracked((group_by[g], next_value(&at))))
@@ -996,8 +998,8 @@ def emit(
             metric.reset(slot)
         result = PyType_GenericAlloc(result_type, 6)  # as tuple.__new__ fills it
         set_item(result, 0, job)
-        set_item(result, 1, first)
-        set_item(result, 2, start + size_ms)
+        set_item(result, 1, window_start)
+        set_item(result, 2, window_end)
         set_item(result, 3, untracked(group))
         set_item(result, 4, untracked(pairs))
         set_item(result, 5, untracked(states))
