@@ -479,15 +479,6 @@ cdef class KeyTable:
             self.entries[e].value = value
         return e
 
-    def remove_below(self, int64_t limit):
-        """Forget every entry whose value is below ``limit``; returns how many."""
-        cdef Py_ssize_t e, removed = 0
-        for e in range(self.top):
-            if self.entries[e].size >= 0 and self.entries[e].value < limit:
-                self.remove(e)
-                removed += 1
-        return removed
-
     def clear(self):
         cdef Py_ssize_t e
         for e in range(self.top):
@@ -504,8 +495,88 @@ cdef inline int64_t floor_div(int64_t a, int64_t b) noexcept:
     return q
 
 
+cdef struct Members:
+    int64_t bucket
+    int32_t* entries  # entries entered in the bucket (some may have moved on since)
+    Py_ssize_t size, capacity
+
+
+cdef class IdTable(KeyTable):
+    """Event ids -> the bucket of their event time, each bucket listing its entries: forgetting
+    old buckets visits their own entries only, not the whole table."""
+
+    cdef Members* lists
+    cdef Py_ssize_t n_lists, lists_capacity, last
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        for i in range(self.n_lists):
+            PyMem_Free(self.lists[i].entries)
+        PyMem_Free(self.lists)
+
+    cdef int enter(self, Py_ssize_t e, int64_t bucket) except -1:
+        """Set an entry's bucket, and list it there."""
+        cdef Members* members
+        cdef void* grown
+        self.entries[e].value = bucket
+        if self.last >= self.n_lists or self.lists[self.last].bucket != bucket:
+            self.last = 0
+            while self.last < self.n_lists and self.lists[self.last].bucket != bucket:
+                self.last += 1
+            if self.last == self.n_lists:  # a new bucket
+                if self.n_lists == self.lists_capacity:
+                    self.lists_capacity = max(8, 2 * self.lists_capacity)
+                    grown = PyMem_Realloc(self.lists, self.lists_capacity * sizeof(Members))
+                    if grown == NULL:
+                        raise MemoryError()
+                    self.lists = <Members*>grown
+                self.lists[self.n_lists] = Members(bucket, NULL, 0, 0)
+                self.n_lists += 1
+        members = &self.lists[self.last]
+        if members.size == members.capacity:
+            members.capacity = max(64, 2 * members.capacity)
+            grown = PyMem_Realloc(members.entries, members.capacity * sizeof(int32_t))
+            if grown == NULL:
+                raise MemoryError()
+            members.entries = <int32_t*>grown
+        members.entries[members.size] = <int32_t>e
+        members.size += 1
+        return 0
+
+    def add(self, key, int64_t value, bint keep_larger=False):
+        """As :meth:`KeyTable.add`, listing the entry in its bucket."""
+        cdef Py_ssize_t e = KeyTable.add(self, key, value, keep_larger)
+        if self.entries[e].value == value:
+            self.enter(e, value)
+        return e
+
+    def remove_below(self, int64_t limit):
+        """Forget every id whose bucket is below ``limit``; returns how many."""
+        cdef Py_ssize_t i = 0, j, e, removed = 0
+        cdef Members members
+        while i < self.n_lists:
+            members = self.lists[i]
+            if members.bucket >= limit:
+                i += 1
+                continue
+            for j in range(members.size):
+                e = members.entries[j]
+                if self.entries[e].size >= 0 and self.entries[e].value == members.bucket:
+                    self.remove(e)
+                    removed += 1
+            PyMem_Free(members.entries)
+            self.n_lists -= 1
+            self.lists[i] = self.lists[self.n_lists]
+        self.last = 0
+        return removed
+
+    def clear(self):
+        KeyTable.clear(self)
+        self.remove_below(2**63 - 1)
+
+
 def first_seen(
-    KeyTable table,
+    IdTable table,
     Column ids,
     const int64_t[::1] times,
     const int64_t[::1] newest_before,
@@ -513,15 +584,12 @@ def first_seen(
     int64_t bucket_ms,
 ):
     """Mask of the records whose id was not seen in a bucket within the horizon before them;
-    remembers each such id in its event time's bucket (the entry's value). Returns the mask
-    and the smallest bucket entered (or None)."""
+    remembers each such id in its event time's bucket."""
     cdef Py_ssize_t n = times.shape[0], i, e
     keep = np.ones(n, dtype=np.uint8)
     cdef uint8_t[::1] out = keep
     cdef int64_t bucket, limit
     cdef uint64_t h
-    cdef int64_t lowest = 0
-    cdef bint any_entered = False
     for i in range(n):
         table.scratch.size = 0
         ids.put(&table.scratch, i)
@@ -533,12 +601,10 @@ def first_seen(
             if table.entries[e].value >= limit:
                 out[i] = 0
                 continue
-            table.entries[e].value = bucket  # seen again beyond the horizon
-        else:
-            table.insert(table.scratch.data, table.scratch.size, h, bucket)
-        if not any_entered or bucket < lowest:
-            lowest, any_entered = bucket, True
-    return keep.view(np.bool_), (lowest if any_entered else None)
+        else:  # (else: seen again beyond the horizon, entered anew)
+            e = table.insert(table.scratch.data, table.scratch.size, h, bucket)
+        table.enter(e, bucket)
+    return keep.view(np.bool_)
 
 
 # -- exact sums: limbs --------------------------------------------------------------------------

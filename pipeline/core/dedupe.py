@@ -12,8 +12,8 @@ limit, so it never changes a decision: the classification is the same for every 
 horizon must be at least the allowed lateness plus the window size; a copy older than the horizon
 belongs to a closed window and is reported late by the window operator, never counted.
 
-The ids live in a compiled hash table (:class:`pipeline.core._kernels.KeyTable`: id -> bucket),
-walked record by record in C. The state is plain data (buckets of ids) so that it can be
+The ids live in a compiled hash table (:class:`pipeline.core._kernels.IdTable`: id -> bucket,
+and each bucket's ids), walked record by record in C. The state is plain data (buckets of ids) so that it can be
 snapshotted with the checkpoint and a restart continues with exactly the same memory.
 """
 
@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-from pipeline.core._kernels import KeyTable, column_of, first_seen
+from pipeline.core._kernels import IdTable, column_of, first_seen
 
 
 class Deduper:
@@ -35,9 +35,7 @@ class Deduper:
             raise ValueError("dedupe horizon must be positive")
         self.horizon_ms = horizon_ms
         self.bucket_ms = bucket_ms or max(1000, horizon_ms // 8)
-        self._ids = KeyTable()
-        #: no id is remembered in a bucket below this (None: no id at all)
-        self._lowest: int | None = None
+        self._ids = IdTable()
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -49,7 +47,7 @@ class Deduper:
 
         ``newest_before[i]`` is the newest event time seen before record ``i``.
         """
-        keep, lowest = first_seen(
+        keep: np.ndarray = first_seen(
             self._ids,
             column_of(ids),
             np.ascontiguousarray(times_ms, dtype=np.int64),
@@ -57,17 +55,12 @@ class Deduper:
             self.horizon_ms,
             self.bucket_ms,
         )
-        if lowest is not None and (self._lowest is None or lowest < self._lowest):
-            self._lowest = lowest
         return keep
 
     def forget_before(self, newest_event_time_ms: int) -> int:
         """Forget ids whose whole bucket is older than the horizon; returns how many."""
         limit = (newest_event_time_ms - self.horizon_ms) // self.bucket_ms
-        if self._lowest is None or self._lowest >= limit:
-            return 0
         forgotten: int = self._ids.remove_below(limit)
-        self._lowest = limit if len(self._ids) else None
         return forgotten
 
     def to_state(self) -> dict[str, list[str]]:
@@ -96,4 +89,3 @@ class Deduper:
             number = int(bucket)
             for event_id in ids:
                 add((event_id,), number, True)
-        self._lowest = min(map(int, state), default=None) if len(self._ids) else None

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import shipped_event_type
-from pipeline.core._kernels import KeyTable, closing_slots, starting_with
+from pipeline.core._kernels import IdTable, KeyTable, closing_slots, starting_with
 from pipeline.core.events.decode import (
     EVENT_TIME,
     RECORD_INDEX,
@@ -175,8 +175,8 @@ def _sortable(value):
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.text(max_size=3), st.integers(0, 20)), max_size=60), st.data())
-def test_the_table_forgets_and_reuses_entries_like_a_dict(operations, data):
-    table, model = KeyTable(), {}
+def test_the_id_table_forgets_and_reuses_entries_like_a_dict(operations, data):
+    table, model = IdTable(), {}
     for key, value in operations:
         table.add((key,), value, keep_larger=True)
         model[key] = max(value, model.get(key, value))
