@@ -13,8 +13,9 @@ horizon must be at least the allowed lateness plus the window size; a copy older
 belongs to a closed window and is reported late by the window operator, never counted.
 
 The ids live in a compiled hash table (:class:`pipeline.core._kernels.IdTable`: id -> bucket,
-and each bucket's ids), walked record by record in C. The state is plain data (buckets of ids) so that it can be
-snapshotted with the checkpoint and a restart continues with exactly the same memory.
+and each bucket's ids), walked record by record in C. The state is plain data (buckets of ids)
+so that it can be snapshotted with the checkpoint and a restart continues with exactly the same
+memory.
 """
 
 from __future__ import annotations
