@@ -6,7 +6,7 @@ engine runs on one core over the same records in batches of 10,000 (what one Get
 returns at most); all must produce the same windows before any is timed.
 
     python -m bench.bench_core [--events 1000000] [--devices 10000] [--runs 3] [--json out.json]
-        [--profile] [--default-gc] [--keep-input-in-gc]
+        [--profile] [--default-gc] [--keep-input-in-gc] [--no-bytewax]
 
 Engines: ours (pipeline.core.ShardCore); DuckDB with threads=1 doing the same job on the same
 lines (read_json + dedupe + GROUP BY time bucket); a plain per-record json.loads + dict + set loop
@@ -202,6 +202,9 @@ def arguments() -> argparse.Namespace:
         "--default-gc", action="store_true", help="CPython's GC thresholds, not the consumers'"
     )
     parser.add_argument(
+        "--no-bytewax", action="store_true", help="leave Bytewax out even when it is installed"
+    )
+    parser.add_argument(
         "--keep-input-in-gc",
         action="store_true",
         help="leave the input records to the cyclic GC (not frozen out of it)",
@@ -231,7 +234,7 @@ def main() -> None:
             "DuckDB threads=1": duckdb_job(str(path)),
             "json.loads + dict + set": plain_loop,
         }
-        if find_spec("bytewax") is not None:
+        if find_spec("bytewax") is not None and not args.no_bytewax:
             from bench.peer_bytewax import run as bytewax_job
 
             engines["Bytewax 0.21 (1 worker)"] = lambda _: bytewax_job(lines)
