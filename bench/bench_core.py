@@ -54,6 +54,8 @@ CORE_STAGES = {
     ],
 }
 LATENESS_MS = 30_000
+#: events per second of event time, whatever the number of devices (10,000 devices: one each 10 s)
+REFERENCE_RATE = 1_000
 SIZE_MS = 60_000
 
 
@@ -206,7 +208,8 @@ def arguments() -> argparse.Namespace:
         "--devices",
         type=int,
         default=10_000,
-        help="devices of the input (fewer: fewer, larger groups; 100 is the second shape)",
+        help="devices sharing the input's 1,000 events/s (fewer: fewer, larger groups; 100 is "
+        "the second shape: ~600 events per device and window)",
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", dest="json_out")
@@ -231,7 +234,7 @@ def main() -> None:
         tune_gc()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one pinned core
-    lines = reference_lines(args.events, devices=args.devices)
+    lines = reference_lines(args.events, devices=args.devices, per_second=REFERENCE_RATE)
     records = [RawRecord(line, "pk", str(i + 1)) for i, line in enumerate(lines)]
     if not args.keep_input_in_gc:
         # A consumer holds one batch at a time; the whole input, held here for every run of
