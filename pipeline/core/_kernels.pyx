@@ -678,6 +678,14 @@ def split(const double[::1] values):
     return limbs, rare.view(np.bool_)
 
 
+def normalize(int64_t[:, ::1] limbs):
+    """Carries propagated in place, row by row (n x 4 limbs); returns them."""
+    cdef Py_ssize_t i
+    for i in range(limbs.shape[0]):
+        normalize_row(&limbs[i, 0])
+    return limbs.base
+
+
 def value(int64_t l0, int64_t l1, int64_t l2, int64_t l3):
     """The float of one normalized row of limbs."""
     cdef int64_t limbs[4]

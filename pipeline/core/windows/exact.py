@@ -44,12 +44,9 @@ def split(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def normalize(limbs: np.ndarray) -> np.ndarray:
-    """Carries propagated in place (rows of limbs): the canonical form of each sum."""
-    for k in range(LIMBS - 1):
-        carry = limbs[:, k] >> LIMB_BITS  # floor, also for negative limbs
-        limbs[:, k] -= carry << LIMB_BITS
-        limbs[:, k + 1] += carry
-    return limbs
+    """Carries propagated (rows of limbs, in place when they are C-contiguous int64): the
+    canonical form of each sum, as the compiled fold keeps it."""
+    return _kernels.normalize(np.ascontiguousarray(limbs, dtype=np.int64))
 
 
 def value(state: State | float | None) -> float | None:
