@@ -1043,7 +1043,8 @@ def emit(
     tuple names,
 ):
     """The results (``result_type``: a named tuple of job, start, end, group, metrics and
-    states) of closing ``slots``; forgets them."""
+    states) of closing ``slots``, in their order; forgets them. The slots' state is read in
+    memory order (each result put at its place), not in the results' order."""
     cdef Py_ssize_t n = slots.shape[0], i, m, g, count = len(metrics), groups = len(group_by)
     cdef Py_ssize_t slot
     cdef SlotMetric metric
@@ -1051,9 +1052,15 @@ def emit(
     cdef object state, result, window_start = None, window_end = None
     cdef const uint8_t* at
     cdef int64_t start
-    results = []
+    cdef list results = PyList_New(n)
+    place = np.full(table.top, -1, dtype=np.int64)
+    cdef int64_t[::1] position = place
     for i in range(n):
-        slot = slots[i]
+        position[slots[i]] = i
+    for slot in range(table.top):
+        i = position[slot]
+        if i < 0:
+            continue
         at = <const uint8_t*>key_of(&table.entries[slot])
         at += 9  # the start: the results of a window share its start's and end's ints
         if window_start is None or table.entries[slot].value != start:
@@ -1078,7 +1085,8 @@ def emit(
         set_item(result, 4, untracked(pairs))
         set_item(result, 5, untracked(states))
         untracked(result)
-        results.append(result)
+        Py_INCREF(result)
+        PyList_SET_ITEM(results, i, result)
         table.remove(slot)
     return results
 
