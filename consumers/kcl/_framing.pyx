@@ -37,6 +37,33 @@ cdef extern from *:
     signed char B64 "KPIPE_B64"[256]
     void b64_init "kpipe_b64_init"()
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #define KFRAME_ONES 0x0101010101010101ULL
+    #define KFRAME_HIGHS 0x8080808080808080ULL
+    /* The first byte from q that is a quote, a backslash or a control character (or stop),
+       eight bytes at a time: in each test the lowest flagged byte is exact. */
+    static inline const char* kframe_skip_plain(const char* from, const char* stop) {
+        const unsigned char* q = (const unsigned char*)from;
+        const unsigned char* end = (const unsigned char*)stop;
+        while (q + 8 <= end) {
+            uint64_t w, quote, slash, special;
+            memcpy(&w, q, 8);
+            quote = w ^ (KFRAME_ONES * 0x22);
+            slash = w ^ (KFRAME_ONES * 0x5C);
+            special = (((w - KFRAME_ONES * 0x20) & ~w) | ((quote - KFRAME_ONES) & ~quote)
+                       | ((slash - KFRAME_ONES) & ~slash)) & KFRAME_HIGHS;
+            if (special) return (const char*)(q + (__builtin_ctzll(special) >> 3));
+            q += 8;
+        }
+        while (q < end && *q >= 0x20 && *q != 0x22 && *q != 0x5C) q++;
+        return (const char*)q;
+    }
+    """
+    const char* skip_plain "kframe_skip_plain"(const char* q, const char* stop) noexcept
+
 b64_init()
 
 #: The fields of a message and of a record, in the order of their bits.
@@ -76,11 +103,8 @@ cdef bint string(Cursor* c, const char** start, Py_ssize_t* size) noexcept:
         return False
     c.p += 1
     start[0] = c.p
-    while c.p < c.end and c.p[0] != c'"':
-        if <uint8_t>c.p[0] < 0x20 or c.p[0] == c'\\':
-            return False
-        c.p += 1
-    if c.p >= c.end:
+    c.p = skip_plain(c.p, c.end)
+    if c.p >= c.end or c.p[0] != c'"':  # the end, a backslash or a control character
         return False
     size[0] = c.p - start[0]
     c.p += 1
@@ -135,10 +159,10 @@ cdef bint text_is(Cursor* c, const char* wanted, Py_ssize_t wanted_size) noexcep
 
 cdef object base64_bytes(const char* text, Py_ssize_t size):
     """Padded standard base64 (None otherwise), as bytes."""
-    cdef Py_ssize_t pad = 0, n, i, k, o = 0
+    cdef Py_ssize_t pad = 0, n, i, k, o = 0, whole
     cdef const uint8_t* s = <const uint8_t*>text
     cdef unsigned int quad
-    cdef signed char v
+    cdef signed char v, a, b, c, d
     cdef char* out
     if size % 4:
         return None
@@ -147,15 +171,26 @@ cdef object base64_bytes(const char* text, Py_ssize_t size):
     n = size // 4 * 3 - pad
     data = PyBytes_FromStringAndSize(NULL, n)
     out = PyBytes_AS_STRING(data)
-    for i in range(0, size, 4):
+    whole = size // 4 - (1 if pad else 0)  # quads without padding: no test per character
+    for i in range(whole):
+        a, b, c, d = B64[s[0]], B64[s[1]], B64[s[2]], B64[s[3]]
+        if (a | b | c | d) < 0:
+            return None
+        quad = (<unsigned int>a << 18) | (<unsigned int>b << 12) | (<unsigned int>c << 6) | <unsigned int>d
+        out[o] = <char>(quad >> 16)
+        out[o + 1] = <char>((quad >> 8) & 0xFF)
+        out[o + 2] = <char>(quad & 0xFF)
+        o += 3
+        s += 4
+    for i in range(4 * whole, size, 4):  # the padded last quad
         quad = 0
         for k in range(4):
             if i + k >= size - pad:
                 v = 0
-                if s[i + k] != c'=':
+                if s[k] != c'=':
                     return None
             else:
-                v = B64[s[i + k]]
+                v = B64[s[k]]
                 if v < 0:
                     return None
             quad = (quad << 6) | <unsigned int>v

@@ -56,7 +56,7 @@ class NumericMetric(SlotMetric):
         kind: str,
         integer: bool,
         has_field: bool,
-        with_rare: Callable[[list[Any], int], list[Any]],
+        with_rare: Callable[[Sequence[Any], int], Sequence[Any]],
         rare_value: Callable[[Any], float | None],
     ) -> None: ...
     def fold(

@@ -18,8 +18,8 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.math cimport fmax, fmin, frexp, isnan, nearbyint
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.math cimport NAN, fmax, fmin, frexp, isnan, nearbyint
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport qsort
 from libc.string cimport memchr, memcmp, memcpy
 
@@ -35,6 +35,17 @@ cdef extern from "Python.h":
     double PyOS_string_to_double(const char* s, char** endptr, PyObject* exc) noexcept
     PyObject* PyErr_Occurred() noexcept
     void PyErr_Clear() noexcept
+
+cdef extern from *:
+    """
+    #define KPIPE_PREFETCH(p) __builtin_prefetch((const void*)(p), 0, 3)
+    """
+    void prefetch "KPIPE_PREFETCH"(const void* p) noexcept
+
+cdef enum:
+    #: rows a batch walk looks ahead: the index slot of row i + AHEAD is fetched, and the entry
+    #: of row i + AHEAD // 2 (read from that slot by then), while row i is decided
+    AHEAD = 16
 
 # -- typed keys --------------------------------------------------------------------------------
 
@@ -305,12 +316,24 @@ cdef inline void free_key(Entry* entry) noexcept:
     entry.size = -1
 
 
+cdef struct Slot:
+    uint32_t hash  # the entry's hash, low 32 bits: its home slot and a fingerprint
+    int32_t entry  # -1: a free slot
+
+
+cdef enum:
+    #: entries at most (their numbers are int32, and a slot's hash holds its home's bits)
+    MAX_ENTRIES = 1 << 30
+
+
 cdef class KeyTable:
     """Byte keys -> stable entry numbers (reused once freed), each with an int64 value.
 
-    Open addressing with linear probing over entry numbers; deletion shifts back (no
-    tombstones). Hashes are Python's keyed SipHash of the bytes: ids come from the stream, so
-    colliding keys cannot be forged to slow the table down.
+    Open addressing with linear probing over slots holding an entry number and the low bits of
+    its hash: a probe compares those first, so looking up an absent key (most event ids) reads
+    no entry at all. Deletion shifts back (no tombstones). Hashes are Python's keyed SipHash of
+    the bytes: ids come from the stream, so colliding keys cannot be forged to slow the table
+    down.
     """
 
     cdef Entry* entries
@@ -318,18 +341,18 @@ cdef class KeyTable:
     cdef Py_ssize_t top  # entries ever used: numbers below it
     cdef Py_ssize_t used  # live entries
     cdef int64_t free_head
-    cdef int32_t* index
+    cdef Slot* index
     cdef Py_ssize_t mask
     cdef Buffer scratch  # the key being built
 
     def __cinit__(self):
         self.free_head = -1
         self.mask = 7
-        self.index = <int32_t*>PyMem_Malloc(8 * sizeof(int32_t))
+        self.index = <Slot*>PyMem_Malloc(8 * sizeof(Slot))
         if self.index == NULL:
             raise MemoryError()
         for i in range(8):
-            self.index[i] = -1
+            self.index[i] = Slot(0, -1)
 
     def __dealloc__(self):
         cdef Py_ssize_t e
@@ -349,21 +372,40 @@ cdef class KeyTable:
 
     cdef Py_ssize_t find(self, const char* key, Py_ssize_t size, uint64_t h) noexcept:
         cdef Py_ssize_t i = h & self.mask
-        cdef int32_t e
+        cdef uint32_t low = <uint32_t>h
+        cdef Slot slot
         cdef Entry* entry
         while True:
-            e = self.index[i]
-            if e < 0:
+            slot = self.index[i]
+            if slot.entry < 0:
                 return -1
-            entry = &self.entries[e]
-            if entry.hash == h and entry.size == size and memcmp(key_of(entry), key, size) == 0:
-                return e
+            if slot.hash == low:
+                entry = &self.entries[slot.entry]
+                if entry.hash == h and entry.size == size and memcmp(key_of(entry), key, size) == 0:
+                    return slot.entry
             i = (i + 1) & self.mask
+
+    cdef inline void fetch_ahead(self, const uint64_t* hashes, Py_ssize_t i, Py_ssize_t n) noexcept:
+        """Start loading what deciding rows ahead of ``i`` reads: their index slots, the
+        entries their fingerprints match, and the entry the next insertion takes. A batch's
+        keys are scattered over the table: fetched this way the rows' cache misses overlap
+        instead of following each other."""
+        cdef Slot slot
+        if i + AHEAD < n:
+            prefetch(&self.index[hashes[i + AHEAD] & self.mask])
+        if i + AHEAD // 2 < n:
+            slot = self.index[hashes[i + AHEAD // 2] & self.mask]
+            if slot.entry >= 0 and slot.hash == <uint32_t>hashes[i + AHEAD // 2]:
+                prefetch(&self.entries[slot.entry])
+        if self.free_head >= 0:
+            prefetch(&self.entries[self.free_head])
 
     cdef Py_ssize_t insert(self, const char* key, Py_ssize_t size, uint64_t h, int64_t value) except -1:
         """A new entry for a key known to be absent."""
         cdef Py_ssize_t e, i
         cdef char* copy = NULL
+        if self.used >= MAX_ENTRIES:
+            raise MemoryError(f"a key table holds at most {MAX_ENTRIES:,} keys")
         if size > INLINE_KEY:
             copy = <char*>PyMem_Malloc(size)
             if copy == NULL:
@@ -386,33 +428,43 @@ cdef class KeyTable:
             memcpy(self.entries[e].key.inline, key, size)
         self.entries[e].hash, self.entries[e].value = h, value
         i = h & self.mask
-        while self.index[i] >= 0:
+        while self.index[i].entry >= 0:
             i = (i + 1) & self.mask
-        self.index[i] = <int32_t>e
+        self.index[i] = Slot(<uint32_t>h, <int32_t>e)
         self.used += 1
         return e
 
     cdef void remove(self, Py_ssize_t e) noexcept:
         cdef Py_ssize_t i = self.entries[e].hash & self.mask
         cdef Py_ssize_t j, home
-        cdef int32_t f
-        while self.index[i] != e:
+        cdef Slot f
+        while self.index[i].entry != e:
             i = (i + 1) & self.mask
         j = i
         while True:  # shift back the entries that probed past the hole
             j = (j + 1) & self.mask
             f = self.index[j]
-            if f < 0:
+            if f.entry < 0:
                 break
-            home = self.entries[f].hash & self.mask
+            home = f.hash & self.mask
             if (j > i and (home <= i or home > j)) or (j < i and home <= i and home > j):
                 self.index[i] = f
                 i = j
-        self.index[i] = -1
+        self.index[i] = Slot(0, -1)
         free_key(&self.entries[e])
         self.entries[e].value = self.free_head
         self.free_head = e
         self.used -= 1
+
+    cdef void remove_all(self, const int64_t[::1] entries) noexcept:
+        """Remove many entries, fetching the index slots of those ahead (see ``fetch_ahead``)."""
+        cdef Py_ssize_t n = entries.shape[0], j
+        for j in range(n):
+            if j + AHEAD < n:
+                prefetch(&self.entries[entries[j + AHEAD]])
+            if j + AHEAD // 2 < n:
+                prefetch(&self.index[self.entries[entries[j + AHEAD // 2]].hash & self.mask])
+            self.remove(entries[j])
 
     cdef int _grow(self, Py_ssize_t capacity) except -1:
         cdef Entry* grown = <Entry*>PyMem_Realloc(self.entries, capacity * sizeof(Entry))
@@ -422,18 +474,18 @@ cdef class KeyTable:
         return 0
 
     cdef int _rehash(self, Py_ssize_t size) except -1:
-        cdef int32_t* index = <int32_t*>PyMem_Malloc(size * sizeof(int32_t))
+        cdef Slot* index = <Slot*>PyMem_Malloc(size * sizeof(Slot))
         cdef Py_ssize_t i, e
         if index == NULL:
             raise MemoryError()
         for i in range(size):
-            index[i] = -1
+            index[i] = Slot(0, -1)
         for e in range(self.top):
             if self.entries[e].size >= 0:
                 i = self.entries[e].hash & (size - 1)
-                while index[i] >= 0:
+                while index[i].entry >= 0:
                     i = (i + 1) & (size - 1)
-                index[i] = <int32_t>e
+                index[i] = Slot(<uint32_t>self.entries[e].hash, <int32_t>e)
         PyMem_Free(self.index)
         self.index, self.mask = index, size - 1
         return 0
@@ -540,6 +592,17 @@ cdef class IdTable(KeyTable):
         members.size += 1
         return 0
 
+    cdef inline void fetch_members(self, const Members* members, Py_ssize_t j) noexcept:
+        """Start loading what forgetting members ahead of ``j`` reads: their entries, and the
+        index slots of the entries fetched earlier."""
+        cdef const Entry* entry
+        if j + AHEAD < members.size:
+            prefetch(&self.entries[members.entries[j + AHEAD]])
+        if j + AHEAD // 2 < members.size:
+            entry = &self.entries[members.entries[j + AHEAD // 2]]
+            if entry.size >= 0:
+                prefetch(&self.index[entry.hash & self.mask])
+
     def add(self, key, int64_t value, bint keep_larger=False):
         """As :meth:`KeyTable.add`, listing the entry in its bucket."""
         cdef Py_ssize_t e = KeyTable.add(self, key, value, keep_larger)
@@ -557,6 +620,7 @@ cdef class IdTable(KeyTable):
                 i += 1
                 continue
             for j in range(members.size):
+                self.fetch_members(&members, j)
                 e = members.entries[j]
                 if self.entries[e].size >= 0 and self.entries[e].value == members.bucket:
                     self.remove(e)
@@ -587,21 +651,48 @@ def first_seen(
     cdef uint8_t[::1] out = keep
     cdef int64_t bucket, limit
     cdef uint64_t h
-    for i in range(n):
-        table.scratch.size = 0
-        ids.put(&table.scratch, i)
-        bucket = floor_div(times[i], bucket_ms)
-        h = <uint64_t>_Py_HashBytes(table.scratch.data, table.scratch.size)
-        e = table.find(table.scratch.data, table.scratch.size, h)
-        if e >= 0:
-            limit = floor_div(newest_before[i] - horizon_ms, bucket_ms)
-            if table.entries[e].value >= limit:
-                out[i] = 0
-                continue
-        else:  # (else: seen again beyond the horizon, entered anew)
-            e = table.insert(table.scratch.data, table.scratch.size, h, bucket)
-        table.enter(e, bucket)
+    cdef uint64_t* hashes = key_hashes(table, [ids], NULL, n)
+    try:
+        for i in range(n):
+            table.fetch_ahead(hashes, i, n)
+            table.scratch.size = 0
+            ids.put(&table.scratch, i)
+            bucket = floor_div(times[i], bucket_ms)
+            h = hashes[i]
+            e = table.find(table.scratch.data, table.scratch.size, h)
+            if e >= 0:
+                limit = floor_div(newest_before[i] - horizon_ms, bucket_ms)
+                if table.entries[e].value >= limit:
+                    out[i] = 0
+                    continue
+            else:  # (else: seen again beyond the horizon, entered anew)
+                e = table.insert(table.scratch.data, table.scratch.size, h, bucket)
+            table.enter(e, bucket)
+    finally:
+        PyMem_Free(hashes)
     return keep.view(np.bool_)
+
+
+cdef uint64_t* key_hashes(KeyTable table, list columns, const int64_t* starts, Py_ssize_t n) except NULL:
+    """The hash of each row's key (``starts``: a window start first, when not NULL), computed
+    before the table is walked so that the walk can fetch the rows ahead."""
+    cdef uint64_t* hashes = <uint64_t*>PyMem_Malloc(max(n, 1) * sizeof(uint64_t))
+    cdef Py_ssize_t i
+    cdef Column column
+    if hashes == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):
+            table.scratch.size = 0
+            if starts != NULL:
+                put_int(&table.scratch, starts[i])
+            for column in columns:
+                column.put(&table.scratch, i)
+            hashes[i] = <uint64_t>_Py_HashBytes(table.scratch.data, table.scratch.size)
+    except BaseException:
+        PyMem_Free(hashes)
+        raise
+    return hashes
 
 
 # -- exact sums: limbs --------------------------------------------------------------------------
@@ -772,7 +863,7 @@ cdef class NumericMetric(SlotMetric):
     cdef void reset(self, Py_ssize_t slot) noexcept:
         cdef int k
         if self.kind in (MIN, MAX):
-            self.fvalue[slot] = np.nan
+            self.fvalue[slot] = NAN
         else:
             self.ivalue[slot] = 0
         self.count[slot] = 0
@@ -805,6 +896,8 @@ cdef class NumericMetric(SlotMetric):
             else:
                 ints = values
         for i in range(n):
+            if i + AHEAD < n:  # the slots are scattered: their state is fetched ahead
+                self.fetch(slots[i + AHEAD])
             if (check_ok and not ok[i]) or (check_when and not when[i]):
                 continue
             s = slots[i]
@@ -829,6 +922,18 @@ cdef class NumericMetric(SlotMetric):
                 normalize_row(&self.limbs[s, 0])
         return rare_rows
 
+    cdef inline void fetch(self, Py_ssize_t slot) noexcept:
+        if self.kind == MIN or self.kind == MAX:
+            prefetch(&self.fvalue[slot])
+            return
+        if self.exact:
+            prefetch(&self.count[slot])
+            prefetch(&self.limbs[slot, 0])
+            return
+        prefetch(&self.ivalue[slot])
+        if self.kind != COUNT:
+            prefetch(&self.count[slot])
+
     def add_rare(self, Py_ssize_t slot, units):
         self.rare[slot] = self.rare.get(slot, 0) + units
 
@@ -845,12 +950,12 @@ cdef class NumericMetric(SlotMetric):
         if self.count[slot] == 0:
             return None
         if self.exact:
-            total = [self.limbs[slot, 0], self.limbs[slot, 1], self.limbs[slot, 2], self.limbs[slot, 3]]
+            total = untracked((self.limbs[slot, 0], self.limbs[slot, 1], self.limbs[slot, 2], self.limbs[slot, 3]))
             if self.rare and slot in self.rare:
                 total = self.with_rare(total, self.rare[slot])
         else:
             total = self.ivalue[slot]
-        return total if self.kind == SUM else [total, self.count[slot]]
+        return total if self.kind == SUM else untracked((total, self.count[slot]))
 
     cdef object value(self, Py_ssize_t slot, object state):
         cdef object total
@@ -925,19 +1030,24 @@ def assign_slots(KeyTable table, const int64_t[::1] starts, list columns):
     cdef uint64_t h
     cdef set new_starts = set()
     cdef int64_t last_new = 0
-    for i in range(n):
-        table.scratch.size = 0
-        put_int(&table.scratch, starts[i])
-        for column in columns:
-            column.put(&table.scratch, i)
-        h = <uint64_t>_Py_HashBytes(table.scratch.data, table.scratch.size)
-        e = table.find(table.scratch.data, table.scratch.size, h)
-        if e < 0:
-            e = table.insert(table.scratch.data, table.scratch.size, h, starts[i])
-            if not new_starts or starts[i] != last_new:
-                new_starts.add(starts[i])
-                last_new = starts[i]
-        out[i] = e
+    cdef uint64_t* hashes = key_hashes(table, columns, &starts[0] if n else NULL, n)
+    try:
+        for i in range(n):
+            table.fetch_ahead(hashes, i, n)
+            table.scratch.size = 0
+            put_int(&table.scratch, starts[i])
+            for column in columns:
+                column.put(&table.scratch, i)
+            h = hashes[i]
+            e = table.find(table.scratch.data, table.scratch.size, h)
+            if e < 0:
+                e = table.insert(table.scratch.data, table.scratch.size, h, starts[i])
+                if not new_starts or starts[i] != last_new:
+                    new_starts.add(starts[i])
+                    last_new = starts[i]
+            out[i] = e
+    finally:
+        PyMem_Free(hashes)
     return slots, new_starts
 
 
@@ -950,6 +1060,8 @@ def record_fields(list records):
     cdef int64_t[::1] at = arrivals
     cdef object record, data
     for i in range(n):
+        if i + AHEAD < n:  # records are scattered over the heap: fetched ahead
+            prefetch(PyList_GET_ITEM(records, i + AHEAD))
         record = <object>PyList_GET_ITEM(records, i)
         if not isinstance(record, tuple) or PyTuple_GET_SIZE(record) < 5:
             raise TypeError(f"record {i} is not a RawRecord")
@@ -1084,7 +1196,7 @@ def emit(
         untracked(result)
         Py_INCREF(result)
         PyList_SET_ITEM(results, i, result)
-        table.remove(slot)
+    table.remove_all(slots)
     return results
 
 
@@ -1355,6 +1467,16 @@ cdef const char* scan_value(const char* p, const char* end, FieldSpec* f, Value*
     return p
 
 
+cdef inline void fetch_payload(const void* payload) noexcept:
+    """Start loading a payload's first 256 bytes (a typical record): the batch's bytes objects
+    are scattered over the heap, and their misses overlap when fetched ahead."""
+    cdef const char* p = <const char*>payload
+    prefetch(p)
+    prefetch(p + 64)
+    prefetch(p + 128)
+    prefetch(p + 192)
+
+
 cdef class RecordScanner:
     """Decodes JSON records of one declared event type to columns, for the records it can
     prove valid: an object whose declared fields have valid values, each key once, unknown
@@ -1491,6 +1613,8 @@ cdef class RecordScanner:
             raise MemoryError()
         try:
             for i in range(n):
+                if i + AHEAD < n:
+                    fetch_payload(PyList_GET_ITEM(payloads, i + AHEAD))
                 payload = <object>PyList_GET_ITEM(payloads, i)
                 if not PyBytes_Check(payload) or PyBytes_GET_SIZE(payload) > max_bytes:
                     slow.append(i)

@@ -9,10 +9,13 @@ Arrow sums the limb columns per group in int64, with room for 2**28 values per g
 carry. Other doubles (huge, or with bits below 2**-80) are added exactly in Python, in units of
 ``2**-1074`` (every double is a whole number of those): rare, so cheap.
 
-The state is plain data: ``[l0, l1, l2, l3]`` with carries propagated (``0 <= l0..l2 < 2**35``,
+The state is plain data: ``l0, l1, l2, l3`` with carries propagated (``0 <= l0..l2 < 2**35``,
 ``l3`` signed), so equal sums have equal states, plus the rare part as a decimal string when
-there is one. Its value is the exact sum rounded by one fixed sequence of float operations
-(:func:`value`): the same state always gives the same float.
+there is one. The compiled fold emits it as a tuple (immutable, so left out of the cyclic GC:
+a window result's states are built by the hundred thousand); merges and decoded snapshots give
+lists of the same values, which encode (msgpack, JSON) to the same bytes. Its value is the
+exact sum rounded by one fixed sequence of float operations (:func:`value`): the same state
+always gives the same float.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ RARE_UNIT = -1074
 _MASK = (1 << LIMB_BITS) - 1
 
 #: A plain state: limbs, and the rare part (decimal digits) when there is one.
-State = list[Any]
+State = Sequence[Any]
 
 
 def split(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
