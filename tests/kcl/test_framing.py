@@ -41,6 +41,9 @@ CHANGES = st.sampled_from(
         {"data": "YQ==YQ=="},
         {"data": "=QQQ"},
         {"data": "\u0059Q=="},
+        {"data": "QUJDRE$G"},  # a byte outside the alphabet inside a whole quad
+        {"data": "QUJD=EVG"},  # padding inside the text
+        {"data": "QUJDREVGR0g="},  # whole quads, then a padded one
     ]
 )
 
