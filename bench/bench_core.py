@@ -34,6 +34,7 @@ from bench.stages import print_stages, stage_times
 from pipeline.config import load_config, shipped_types
 from pipeline.config import shipped_event_type as event_type
 from pipeline.core.records import RawRecord
+from pipeline.core.results import ClosedWindows, WindowResults
 from pipeline.core.shard import ShardCore
 from pipeline.core.windows.spec import compile_jobs
 from pipeline.runtime import tune_gc
@@ -79,12 +80,29 @@ def ours(records: list[RawRecord]) -> dict:
         [ReferenceJob()], shipped_types(), load_config(env={}).stream.retention_hours * 3_600_000
     )
     core = ShardCore(event_type("iot"), jobs, "shardId-000000000000", BOUNDED)
-    results = []
+    results = WindowResults()
     for start in range(0, len(records), BATCH):
-        results += core.process(records[start : start + BATCH]).results
-    results += core.close_windows(end_of_stream=True).results
-    # the group is (("device_id", value),): read in place, as the DuckDB row is
-    return {(r.group[0][1], r.window_start_ms): dict(r.metrics) for r in results}
+        results.extend(core.process(records[start : start + BATCH]).results)
+    results.extend(core.close_windows(end_of_stream=True).results)
+    # read by columns, as DuckDB's rows are fetched: every value becomes a Python object
+    windows = {}
+    for part in results.parts:
+        assert isinstance(part, ClosedWindows)
+        rows = zip(
+            part.group_column("device_id"),
+            part.window_starts,
+            *[part.metric_column(name) for name in ReferenceJob.metrics],
+            strict=True,
+        )
+        for device, start, events, avg, low, high, battery in rows:
+            windows[(device, start)] = {
+                "events": events,
+                "temperature_avg": avg,
+                "temperature_min": low,
+                "temperature_max": high,
+                "battery_min": battery,
+            }
+    return windows
 
 
 def plain_loop(records: list[RawRecord]) -> dict:

@@ -10,7 +10,8 @@ Configuration
     :func:`compile_jobs` ``[[jobs]]`` into :class:`WindowJob`.
 The per-shard core (pure: no AWS, no I/O, no clock)
     :class:`ShardCore` turns :class:`RawRecord` batches into an :class:`Outcome`
-    (:class:`WindowResult`, :class:`LateEvent`, :class:`DeadLetter`, :class:`Counters`);
+    (:class:`WindowResults` of :class:`WindowResult`, by columns from each
+    :class:`ClosedWindows`; :class:`LateEvent`, :class:`DeadLetter`, :class:`Counters`);
     :data:`END_OF_STREAM` is the control record that closes a bounded input's windows.
 The record processor (the KCL lifecycle, engine-neutral)
     :class:`ShardProcessor` drives a core, an :class:`OutputSink` and a
@@ -49,6 +50,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointFailed",
     "Checkpointer",
+    "ClosedWindows",
     "Config",
     "ConfigError",
     "Counters",
@@ -84,6 +86,7 @@ __all__ = [
     "WebUsers",
     "WindowJob",
     "WindowResult",
+    "WindowResults",
     "WriterStats",
     "__version__",
     "bind",
@@ -105,7 +108,15 @@ _MODULES = {
     "pipeline.core.windows.spec": ("WindowJob", "compile_jobs"),
     "pipeline.core.shard": ("ShardCore", "END_OF_STREAM"),
     "pipeline.core.records": ("RawRecord", "Checkpoint"),
-    "pipeline.core.results": ("Outcome", "WindowResult", "LateEvent", "DeadLetter", "Counters"),
+    "pipeline.core.results": (
+        "Outcome",
+        "WindowResults",
+        "ClosedWindows",
+        "WindowResult",
+        "LateEvent",
+        "DeadLetter",
+        "Counters",
+    ),
     "pipeline.core.errors": ("PipelineError", "ConfigError", "SinkError", "StateError"),
     "pipeline.core.sinks": ("OutputSink", "StateStore"),
     "consumers.processor": ("ShardProcessor", "ShardStateStore"),
@@ -162,11 +173,13 @@ if TYPE_CHECKING:
     from pipeline.core.events.schema import compile_event_types as compile_event_types
     from pipeline.core.records import Checkpoint as Checkpoint
     from pipeline.core.records import RawRecord as RawRecord
+    from pipeline.core.results import ClosedWindows as ClosedWindows
     from pipeline.core.results import Counters as Counters
     from pipeline.core.results import DeadLetter as DeadLetter
     from pipeline.core.results import LateEvent as LateEvent
     from pipeline.core.results import Outcome as Outcome
     from pipeline.core.results import WindowResult as WindowResult
+    from pipeline.core.results import WindowResults as WindowResults
     from pipeline.core.shard import END_OF_STREAM as END_OF_STREAM
     from pipeline.core.shard import ShardCore as ShardCore
     from pipeline.core.sinks import OutputSink as OutputSink

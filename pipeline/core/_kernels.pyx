@@ -15,7 +15,7 @@ encoding gives hashing, equality and the order of results.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.math cimport NAN, fmax, fmin, frexp, isnan, nearbyint
@@ -28,7 +28,6 @@ import pyarrow as pa
 
 cdef extern from "Python.h":
     ctypedef struct PyObject
-    object PyType_GenericAlloc(type t, Py_ssize_t items)
     bint PyObject_GC_IsTracked(object o)
     void PyObject_GC_UnTrack(void* o)
     Py_hash_t _Py_HashBytes(const void* src, Py_ssize_t length)
@@ -808,6 +807,11 @@ cdef class SlotMetric:
     cdef void reset(self, Py_ssize_t slot) noexcept:
         pass
 
+    def row(self, Py_ssize_t slot):
+        """A slot's (state, value)."""
+        state = self.state(slot)
+        return state, self.value(slot, state)
+
 
 cdef class NumericMetric(SlotMetric):
     """count, sum, min, max and avg as arrays by slot; float sums exactly, as limbs (the rare
@@ -934,6 +938,46 @@ cdef class NumericMetric(SlotMetric):
         if self.kind != COUNT:
             prefetch(&self.count[slot])
 
+    def taken(self, slots):
+        """A copy of ``slots``' states, row ``i`` holding slot ``slots[i]``: closing windows
+        are read from it (as columns, or rows) after their slots are reset and reused."""
+        cdef NumericMetric out = NumericMetric.__new__(NumericMetric)
+        out.name, out.function, out.kind = self.name, self.function, self.kind
+        out.integer, out.exact = self.integer, self.exact
+        out.with_rare, out.rare_value = self.with_rare, self.rare_value
+        out._arrays(
+            self.values[slots],
+            self.counts[slots],
+            self.limbs_array[slots] if self.exact else self.limbs_array,
+        )
+        out.rare = {}
+        if self.rare:
+            for row, slot in enumerate(slots.tolist()):
+                if slot in self.rare:
+                    out.rare[row] = self.rare.pop(slot)  # the slot's next window starts at 0
+        return out
+
+    def final_values(self):
+        """Every row's value, in bulk (no state is built for the common ones)."""
+        cdef Py_ssize_t i, n = self.values.shape[0]
+        cdef list out = PyList_New(n)
+        cdef object value, total
+        cdef double x
+        for i in range(n):
+            if self.kind == COUNT:
+                value = self.ivalue[i]
+            elif self.kind == MIN or self.kind == MAX:
+                x = self.fvalue[i]
+                value = None if isnan(x) else (<int64_t>x if self.integer else x)
+            elif self.exact and self.count[i] and not (self.rare and i in self.rare):
+                total = limbs_value(&self.limbs[i, 0])  # as value() computes it
+                value = total if self.kind == SUM else total / self.count[i]
+            else:
+                value = self.value(i, self.state(i))
+            Py_INCREF(value)
+            PyList_SET_ITEM(out, i, value)
+        return out
+
     def add_rare(self, Py_ssize_t slot, units):
         self.rare[slot] = self.rare.get(slot, 0) + units
 
@@ -1018,6 +1062,15 @@ cdef class PlainMetric(SlotMetric):
 
     def states(self, slots):
         return [self.slots[s] for s in slots]
+
+    def taken(self, slots):
+        """A copy of ``slots``' states, row ``i`` holding slot ``slots[i]``."""
+        out = PlainMetric(self.name, self.finish)
+        out.slots = [self.slots[s] for s in slots.tolist()]
+        return out
+
+    def final_values(self):
+        return [self.finish(state) for state in self.slots]
 
 
 def assign_slots(KeyTable table, const int64_t[::1] starts, list columns):
@@ -1141,69 +1194,34 @@ def closing_slots(KeyTable table, int64_t last_start):
         PyMem_Free(order)
 
 
-def emit(
-    KeyTable table,
-    const int64_t[::1] slots,
-    list metrics,
-    type result_type,
-    str job,
-    int64_t size_ms,
-    tuple group_by,
-    tuple names,
-):
-    """The results (``result_type``: a named tuple of job, start, end, group, metrics and
-    states) of closing ``slots``, in their order; forgets them. The slots' state is read in
-    memory order (each result put at its place), not in the results' order."""
-    cdef Py_ssize_t n = slots.shape[0], i, m, g, count = len(metrics), groups = len(group_by)
-    cdef Py_ssize_t slot
-    cdef SlotMetric metric
-    cdef tuple group, pairs, states
-    cdef object state, result, window_start = None, window_end = None
+def emit(KeyTable table, const int64_t[::1] slots, list metrics, Py_ssize_t groups):
+    """Close ``slots``, in their order, as columns: the windows' starts (a list), the values of
+    each of the ``groups`` group-by fields (a list each) and each metric's states
+    (:meth:`NumericMetric.taken`); then forget them. A closing batch holds windows by the
+    hundred thousand: columns are built in bulk, and a row becomes objects only when read."""
+    cdef Py_ssize_t n = slots.shape[0], i, g, slot
     cdef const uint8_t* at
-    cdef int64_t start
-    cdef list results = PyList_New(n)
-    place = np.full(table.top, -1, dtype=np.int64)
-    cdef int64_t[::1] position = place
+    cdef list starts = PyList_New(n), columns = [PyList_New(n) for g in range(groups)]
+    cdef object start = None, value
+    taken = [metric.taken(slots.base) for metric in metrics]
     for i in range(n):
-        position[slots[i]] = i
-    for slot in range(table.top):
-        i = position[slot]
-        if i < 0:
-            continue
-        at = <const uint8_t*>key_of(&table.entries[slot])
-        at += 9  # the start: the results of a window share its start's and end's ints
-        if window_start is None or table.entries[slot].value != start:
-            start = table.entries[slot].value
-            window_start, window_end = start, start + size_ms
-        group = PyTuple_New(groups)
+        slot = slots[i]
+        if i + AHEAD < n:
+            prefetch(&table.entries[slots[i + AHEAD]])
+        if start is None or table.entries[slot].value != <int64_t>start:
+            start = table.entries[slot].value  # the results of a window share its start's int
+        Py_INCREF(start)
+        PyList_SET_ITEM(starts, i, start)
+        at = <const uint8_t*>key_of(&table.entries[slot]) + 9  # past the start
         for g in range(groups):
-            set_item(group, g, untracked((group_by[g], next_value(&at))))
-        states = PyTuple_New(count)
-        pairs = PyTuple_New(count)
-        for m in range(count):
-            metric = <SlotMetric>metrics[m]
-            state = metric.state(slot)
-            set_item(states, m, state)
-            set_item(pairs, m, untracked((names[m], metric.value(slot, state))))
-            metric.reset(slot)
-        result = PyType_GenericAlloc(result_type, 6)  # as tuple.__new__ fills it
-        set_item(result, 0, job)
-        set_item(result, 1, window_start)
-        set_item(result, 2, window_end)
-        set_item(result, 3, untracked(group))
-        set_item(result, 4, untracked(pairs))
-        set_item(result, 5, untracked(states))
-        untracked(result)
-        Py_INCREF(result)
-        PyList_SET_ITEM(results, i, result)
+            value = next_value(&at)
+            Py_INCREF(value)
+            PyList_SET_ITEM(<list>columns[g], i, value)
+    for metric in metrics:
+        for i in range(n):
+            (<SlotMetric>metric).reset(slots[i])
     table.remove_all(slots)
-    return results
-
-
-cdef inline void set_item(object container, Py_ssize_t i, object item) noexcept:
-    """Fill a fresh tuple (or named tuple) in place: it takes a reference."""
-    Py_INCREF(item)
-    PyTuple_SET_ITEM(container, i, item)
+    return starts, columns, taken
 
 
 cdef inline object untracked(object filled):

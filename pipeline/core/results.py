@@ -8,9 +8,9 @@ id once even though Firehose is append-only.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +18,7 @@ import pyarrow as pa
 from pipeline.core.records import RawRecord
 
 if TYPE_CHECKING:
+    from pipeline.core._kernels import SlotMetric
     from pipeline.core.windows.spec import WindowJob
 
 
@@ -37,6 +38,127 @@ class WindowResult(NamedTuple):
         """The same job, window and group always have the same id."""
         group = ",".join(f"{k}={v}" for k, v in self.group)
         return f"{self.job}|{self.window_start_ms}|{group}"
+
+
+class ClosedWindows(Sequence[WindowResult]):
+    """The windows of one job closed together, as columns: the compiled core closes them by the
+    hundred thousand, and a row becomes a :class:`WindowResult` (some twenty objects) only when
+    read as one. Readers of many rows take the columns (:meth:`group_column`,
+    :meth:`metric_column`), as a database's rows are fetched."""
+
+    __slots__ = ("_groups", "_metrics", "group_by", "job", "size_ms", "window_starts")
+
+    def __init__(
+        self,
+        job: str,
+        size_ms: int,
+        window_starts: list[int],
+        group_by: tuple[str, ...],
+        groups: list[list[Any]],
+        metrics: list[SlotMetric],
+    ) -> None:
+        self.job, self.size_ms, self.window_starts = job, size_ms, window_starts
+        self.group_by, self._groups, self._metrics = group_by, groups, metrics
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return tuple(metric.name for metric in self._metrics)
+
+    def group_column(self, name: str) -> list[Any]:
+        """Every row's value of the group-by field ``name``."""
+        return self._groups[self.group_by.index(name)]
+
+    def metric_column(self, name: str) -> list[Any]:
+        """Every row's value of the metric ``name``."""
+        return self._metrics[self.metric_names.index(name)].final_values()
+
+    def __len__(self) -> int:
+        return len(self.window_starts)
+
+    @overload
+    def __getitem__(self, index: int) -> WindowResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[WindowResult]: ...
+    def __getitem__(self, index: int | slice) -> WindowResult | list[WindowResult]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        start = self.window_starts[index]  # IndexError past the end, as a list
+        row = index % len(self)
+        parts = [metric.row(row) for metric in self._metrics]
+        return WindowResult(
+            self.job,
+            start,
+            start + self.size_ms,
+            tuple(
+                (name, values[row])
+                for name, values in zip(self.group_by, self._groups, strict=True)
+            ),
+            tuple((m.name, value) for m, (_, value) in zip(self._metrics, parts, strict=True)),
+            tuple(state for state, _ in parts),
+        )
+
+    def __repr__(self) -> str:
+        return f"ClosedWindows({self.job!r}, {len(self)} windows)"
+
+
+class WindowResults(Sequence[WindowResult]):
+    """A batch's window results, in order: its jobs' :class:`ClosedWindows` one after the other.
+    A sequence of :class:`WindowResult` (equal to a list of the same results)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: Iterable[Sequence[WindowResult]] = ()) -> None:
+        self.parts: list[Sequence[WindowResult]] = []
+        for part in parts:
+            self.extend(part)
+
+    def extend(self, results: Iterable[WindowResult]) -> None:
+        if isinstance(results, WindowResults):
+            self.parts += results.parts
+        elif isinstance(results, ClosedWindows):
+            if len(results):
+                self.parts.append(results)
+        else:
+            rows = list(results)
+            if rows:
+                self.parts.append(rows)
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.parts)
+
+    def __iter__(self) -> Iterator[WindowResult]:
+        for part in self.parts:
+            yield from part
+
+    @overload
+    def __getitem__(self, index: int) -> WindowResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[WindowResult]: ...
+    def __getitem__(self, index: int | slice) -> WindowResult | list[WindowResult]:
+        if isinstance(index, slice):  # row by row: a sink writes a long run in chunks
+            return [self[i] for i in range(*index.indices(len(self)))]
+        at = index + len(self) if index < 0 else index
+        for part in self.parts:
+            if 0 <= at < len(part):
+                return part[at]
+            at -= len(part)
+        raise IndexError("window result index out of range")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a list
+
+    def __add__(self, other: Iterable[WindowResult]) -> list[WindowResult]:
+        return [*self, *other]
+
+    def __radd__(self, other: Iterable[WindowResult]) -> list[WindowResult]:
+        return [*other, *self]
+
+    def __repr__(self) -> str:
+        return f"WindowResults({list(self)!r})"
 
 
 @dataclass(frozen=True)
@@ -251,7 +373,7 @@ class Outcome:
     """
 
     events: list[RawRecord] = field(default_factory=list)
-    results: list[WindowResult] = field(default_factory=list)
+    results: WindowResults = field(default_factory=WindowResults)
     late: list[LateEvent] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)

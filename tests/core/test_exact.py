@@ -13,7 +13,8 @@ from pipeline.core.events.schema import compile_event_type
 from pipeline.core.shard import ShardCore, ShardSettings
 from pipeline.core.windows import exact
 from pipeline.core.windows.spec import compile_jobs
-from pipeline.testing import records
+from pipeline.testing import iot_event, records
+from tests.core import shards
 
 FLOATS = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
@@ -116,3 +117,22 @@ def test_window_sums_states_and_values_do_not_depend_on_the_batch_split(rows, cu
         metrics = dict(result.metrics)
         assert metrics["n_sum"] == sum(p["n"] for p in mine)  # integers as integers
         assert exact_fraction(result.states[0]) == sum(Fraction(p["x"]) for p in mine)
+
+
+def test_a_window_never_inherits_the_rare_part_of_the_one_that_had_its_slot():
+    """A closed window's slot is reused by the next window opened: its rare doubles (here a
+    tiny reading, below the limbs' unit) go with it, not into the next one's sum."""
+    c = shards.core()
+    (first,) = c.process(
+        records(
+            [
+                iot_event(1, T0, temperature=1e-30),
+                iot_event(2, T0 + 1_000, temperature=2.0),
+                iot_event(3, T0 + 95_000, temperature=4.0),  # closes [T0, T0 + 1 m)
+            ]
+        )
+    ).results
+    assert shards.metrics(first)["temperature_avg"] == (1e-30 + 2.0) / 2
+    c.process(records([iot_event(4, T0 + 200_000, temperature=0.0)], first_sequence=4))
+    last = c.close_windows(end_of_stream=True).results[-1]
+    assert shards.metrics(last)["temperature_avg"] == 0.0

@@ -35,7 +35,7 @@ from pipeline.core._kernels import (
     emit,
 )
 from pipeline.core.events.decode import EVENT_TIME
-from pipeline.core.results import WindowResult
+from pipeline.core.results import ClosedWindows, WindowResult
 from pipeline.core.windows import exact
 from pipeline.core.windows.numeric import VECTORISED, numeric_metric
 from pipeline.core.windows.spec import WindowJob
@@ -136,33 +136,23 @@ class WindowOperator:
                 partial = function.partial([o[row] for o in outputs])
                 states[slot] = function.merge(states[slot], partial)
 
-    def close(self, newest_event_time_ms: int) -> list[WindowResult]:
+    def close(self, newest_event_time_ms: int) -> Sequence[WindowResult]:
         """Emit and forget every window whose end the watermark has reached."""
         last_start = newest_event_time_ms - self.job.lateness_ms - self.job.size_ms
         if not any(start <= last_start for start in self._starts):
-            return []
+            return ()
         return self._emit(last_start)
 
-    def close_all(self) -> list[WindowResult]:
+    def close_all(self) -> Sequence[WindowResult]:
         """End of input: emit every open window."""
-        return self._emit(max(self._starts)) if self._starts else []
+        return self._emit(max(self._starts)) if self._starts else ()
 
-    def _emit(self, last_start: int) -> list[WindowResult]:
+    def _emit(self, last_start: int) -> ClosedWindows:
         job = self.job
         slots = closing_slots(self._slots, last_start)
         self._starts = {start for start in self._starts if start > last_start}
-        names = tuple(m.name for m in job.metrics)
-        results: list[WindowResult] = emit(
-            self._slots,
-            slots,
-            self._metrics,
-            WindowResult,
-            job.name,
-            job.size_ms,
-            job.group_by,
-            names,
-        )
-        return results
+        starts, groups, metrics = emit(self._slots, slots, self._metrics, len(job.group_by))
+        return ClosedWindows(job.name, job.size_ms, starts, job.group_by, groups, metrics)
 
     def to_state(self) -> list[list[Any]]:
         """Open windows as ``[start, group key, [state per metric]]`` (plain data)."""
