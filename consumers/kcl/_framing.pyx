@@ -14,7 +14,7 @@ from cpython.list cimport PyList_Append
 from cpython.ref cimport PyObject, Py_INCREF
 from cpython.tuple cimport PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.stdint cimport int64_t, uint8_t
+from libc.stdint cimport int16_t, int64_t, uint8_t
 from libc.string cimport memcmp
 
 cdef extern from "Python.h":
@@ -24,17 +24,26 @@ cdef extern from "Python.h":
 
 cdef extern from *:
     """
+    #include <stdint.h>
     /* The value of each standard base64 character; -1 for any other byte. */
     static signed char KPIPE_B64[256];
+    /* The 12 bits of each pair of characters (index: first | second << 8); -1 for a pair
+       with any other byte: a quad is two lookups (128 KiB, read where base64 text goes). */
+    static int16_t KPIPE_B64_PAIR[65536];
     static void kpipe_b64_init(void) {
         const char* alphabet =
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         int i;
         for (i = 0; i < 256; i++) KPIPE_B64[i] = -1;
         for (i = 0; i < 64; i++) KPIPE_B64[(unsigned char)alphabet[i]] = (signed char)i;
+        for (i = 0; i < 65536; i++) {
+            signed char first = KPIPE_B64[i & 0xFF], second = KPIPE_B64[i >> 8];
+            KPIPE_B64_PAIR[i] = (first < 0 || second < 0) ? -1 : (int16_t)((first << 6) | second);
+        }
     }
     """
     signed char B64 "KPIPE_B64"[256]
+    int16_t B64_PAIR "KPIPE_B64_PAIR"[65536]
     void b64_init "kpipe_b64_init"()
 
 cdef extern from *:
@@ -137,18 +146,23 @@ cdef bint integer(Cursor* c, int64_t* value) noexcept:
     return True
 
 
-cdef int field(Cursor* c, tuple keys) noexcept:
-    """The next key (as its position in ``keys``) and its colon; -1 when unknown."""
+cdef int field(Cursor* c, tuple keys, int likely) noexcept:
+    """The next key (as its position in ``keys``) and its colon; -1 when unknown. The key at
+    ``likely`` (the one after the previous: writers keep an order) is compared first."""
     cdef const char* start
     cdef Py_ssize_t size, i
-    cdef bytes key
     if not string(c, &start, &size) or not expect(c, c':'):
         return -1
+    if likely < len(keys) and same_key(<bytes>keys[likely], start, size):
+        return likely
     for i in range(len(keys)):
-        key = <bytes>keys[i]
-        if PyBytes_GET_SIZE(key) == size and memcmp(PyBytes_AS_STRING(key), start, size) == 0:
+        if same_key(<bytes>keys[i], start, size):
             return <int>i
     return -1
+
+
+cdef inline bint same_key(bytes key, const char* start, Py_ssize_t size) noexcept:
+    return PyBytes_GET_SIZE(key) == size and memcmp(PyBytes_AS_STRING(key), start, size) == 0
 
 
 cdef bint text_is(Cursor* c, const char* wanted, Py_ssize_t wanted_size) noexcept:
@@ -162,7 +176,8 @@ cdef object base64_bytes(const char* text, Py_ssize_t size):
     cdef Py_ssize_t pad = 0, n, i, k, o = 0, whole
     cdef const uint8_t* s = <const uint8_t*>text
     cdef unsigned int quad
-    cdef signed char v, a, b, c, d
+    cdef signed char v
+    cdef int16_t high, low
     cdef char* out
     if size % 4:
         return None
@@ -173,10 +188,11 @@ cdef object base64_bytes(const char* text, Py_ssize_t size):
     out = PyBytes_AS_STRING(data)
     whole = size // 4 - (1 if pad else 0)  # quads without padding: no test per character
     for i in range(whole):
-        a, b, c, d = B64[s[0]], B64[s[1]], B64[s[2]], B64[s[3]]
-        if (a | b | c | d) < 0:
+        high = B64_PAIR[s[0] | (<unsigned int>s[1] << 8)]
+        low = B64_PAIR[s[2] | (<unsigned int>s[3] << 8)]
+        if (high | low) < 0:
             return None
-        quad = (<unsigned int>a << 18) | (<unsigned int>b << 12) | (<unsigned int>c << 6) | <unsigned int>d
+        quad = (<unsigned int>high << 12) | <unsigned int>low
         out[o] = <char>(quad >> 16)
         out[o + 1] = <char>((quad >> 8) & 0xFF)
         out[o + 2] = <char>(quad & 0xFF)
@@ -212,20 +228,23 @@ cdef struct Previous:
     const char* key  # the previous record's partition key (its bytes in the line)
     Py_ssize_t size
     PyObject* text  # and its str (borrowed: the previous record holds it)
+    int64_t arrival  # the previous record's arrival time
+    PyObject* arrival_int  # and its int (borrowed, likewise)
 
 
 cdef object record(Cursor* c, type record_type, Previous* previous):
     """One record object as a raw record (None: outside the subset). A partition key equal to
-    the previous record's is the same str (records of one KPL aggregate often share theirs)."""
-    cdef int seen = 0, k
+    the previous record's is the same str (records of one KPL aggregate often share theirs), an
+    arrival time the same int (a batch's records arrive within a few milliseconds)."""
+    cdef int seen = 0, k = -1
     cdef const char* start
     cdef Py_ssize_t size, i
     cdef int64_t sub = 0, arrival = 0
-    cdef object data = None, key = None, sequence = None
+    cdef object data = None, key = None, sequence = None, arrived
     if not expect(c, c'{'):
         return None
     while True:
-        k = field(c, RECORD_KEYS)
+        k = field(c, RECORD_KEYS, k + 1)
         if k < 0 or seen & (1 << k):
             return None
         seen |= 1 << k
@@ -257,8 +276,13 @@ cdef object record(Cursor* c, type record_type, Previous* previous):
         return None
     if seen != 0b111111:
         return None
+    if previous.arrival_int != NULL and previous.arrival == arrival:
+        arrived = <object>previous.arrival_int
+    else:
+        arrived = arrival
+        previous.arrival, previous.arrival_int = arrival, <PyObject*>arrived
     raw = PyType_GenericAlloc(record_type, 5)  # as tuple.__new__ fills a named tuple
-    for i, item in enumerate((data, key, sequence, sub, arrival)):
+    for i, item in enumerate((data, key, sequence, sub, arrived)):
         Py_INCREF(item)
         PyTuple_SET_ITEM(raw, i, item)
     PyObject_GC_UnTrack(<void*>raw)  # only bytes, str and ints: never in a cycle
@@ -268,6 +292,7 @@ cdef object record(Cursor* c, type record_type, Previous* previous):
 cdef bint records(Cursor* c, list out, type record_type) except -1:
     cdef Previous previous
     previous.key, previous.size, previous.text = NULL, 0, NULL
+    previous.arrival, previous.arrival_int = 0, NULL
     if not expect(c, c'['):
         return False
     if expect(c, c']'):
@@ -287,7 +312,7 @@ def parse(line, type record_type):
     ``record_type`` (the core's RawRecord); None for any line outside the subset."""
     cdef Cursor c
     cdef Py_ssize_t size
-    cdef int seen = 0, k
+    cdef int seen = 0, k = -1
     cdef int64_t behind = 0
     cdef list out = []
     if PyBytes_Check(line):
@@ -300,7 +325,7 @@ def parse(line, type record_type):
     if not expect(&c, c'{'):
         return None
     while True:
-        k = field(&c, MESSAGE_KEYS)
+        k = field(&c, MESSAGE_KEYS, k + 1)
         if k < 0 or seen & (1 << k):
             return None
         seen |= 1 << k

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.kcl.adapter import KclRecordProcessor, raw_records
-from consumers.kcl.framing import FramedKCLProcess, framed
+from consumers.kcl.framing import FramedKCLProcess, LineReader, framed
 from pipeline.testing import MemorySink, iot_event
 from tests.kcl.fakes import memory_processor
 from tests.kcl.test_protocol import checkpoint_reply, initialize, process, record
@@ -108,7 +108,9 @@ def converse(process_class) -> tuple[str, MemorySink]:
         {"action": "shardEnded"},
         checkpoint_reply(None),
     ]
-    stdin = io.StringIO("".join(json.dumps(m) + "\n" for m in messages))
+    # as the child's sys.stdin: text over a binary stream (the framed process reads the latter)
+    text = "".join(json.dumps(m) + "\n" for m in messages)
+    stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(text.encode())), encoding="utf-8")
     out = io.StringIO()
     process_class(KclRecordProcessor(memory_processor(sink)), stdin, out, io.StringIO()).run()
     return out.getvalue(), sink
@@ -120,3 +122,23 @@ def test_the_framed_process_holds_the_same_conversation_as_amazon_kclpys():
     assert framed_out == plain_out and '"action": "checkpoint"' in framed_out
     assert framed_sink.events == plain_sink.events and len(framed_sink.events) == 30
     assert framed_sink.results == plain_sink.results
+
+
+class Pipe:
+    """What the daemon has written so far, in the pieces a read gets; reading on would block
+    (the daemon waits for the child's answer) until the input ends."""
+
+    def __init__(self, *pieces: bytes) -> None:
+        self.pieces, self.ended = list(pieces), False
+
+    def read1(self, size: int) -> bytes:
+        assert self.pieces or self.ended, "read past what was written: the child would hang"
+        return self.pieces.pop(0)[:size] if self.pieces else b""
+
+
+def test_a_line_is_read_as_soon_as_it_is_whole_whatever_the_pieces():
+    pipe = Pipe(b'{"a": 1}\n{"b"', b": 2}", b'\n{"c": 3}\n{"d":', b" 4}")
+    reader = LineReader(pipe)  # type: ignore[arg-type]
+    assert [reader.readline() for _ in range(3)] == [b'{"a": 1}\n', b'{"b": 2}\n', b'{"c": 3}\n']
+    pipe.ended = True
+    assert [reader.readline(), reader.readline()] == [b'{"d": 4}', b""]
