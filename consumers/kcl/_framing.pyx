@@ -232,57 +232,139 @@ cdef struct Previous:
     PyObject* arrival_int  # and its int (borrowed, likewise)
 
 
-cdef object record(Cursor* c, type record_type, Previous* previous):
-    """One record object as a raw record (None: outside the subset). A partition key equal to
-    the previous record's is the same str (records of one KPL aggregate often share theirs), an
-    arrival time the same int (a batch's records arrive within a few milliseconds)."""
-    cdef int seen = 0, k = -1
+# A record's values: data, partition key, sequence number (strings), sub-sequence number and
+# arrival time (integers); its "action" must be "record".
+cdef enum:
+    VALUES = 5
+
+
+# Where a record's values are in the line (strings: their bytes between the quotes).
+cdef struct Values:
+    const char* text[3]
+    Py_ssize_t size[3]
+    int64_t number[2]
+
+
+# The text around the values of a line's first record: literal[j] before its value j (the
+# first from the record's brace), the last one to its closing brace. The daemon writes every
+# record of a line alike, so the others are read by comparing that text and scanning only the
+# values; a record written otherwise is read field by field.
+cdef struct Shape:
+    int count  # VALUES once learned
+    int field[VALUES]  # the field (RECORD_KEYS position) of each value, in order
+    const char* literal[VALUES + 1]
+    Py_ssize_t literal_size[VALUES + 1]
+
+
+cdef inline void boundary(Shape* learn, int* n, const char** mark, int k, const char* start, const char* stop) noexcept:
+    """A value of field ``k`` at [start, stop): the literal text before it is learned."""
+    if learn != NULL:
+        learn.field[n[0]] = k
+        learn.literal[n[0]], learn.literal_size[n[0]] = mark[0], start - mark[0]
+        n[0] += 1
+        mark[0] = stop
+
+
+cdef bint any_record(Cursor* c, Values* v, Shape* learn) noexcept:
+    """A record object field by field, in any order (False: outside the subset); its shape is
+    learned into ``learn`` unless NULL."""
+    cdef int seen = 0, k = -1, n = 0
     cdef const char* start
-    cdef Py_ssize_t size, i
-    cdef int64_t sub = 0, arrival = 0
-    cdef object data = None, key = None, sequence = None, arrived
+    cdef const char* mark
+    cdef Py_ssize_t size
+    skip_ws(c)
+    mark = c.p
     if not expect(c, c'{'):
-        return None
+        return False
     while True:
         k = field(c, RECORD_KEYS, k + 1)
         if k < 0 or seen & (1 << k):
-            return None
+            return False
         seen |= 1 << k
         if k == 0:
             if not text_is(c, "record", 6):
-                return None
+                return False
         elif k == 4 or k == 5:
-            if not integer(c, &sub if k == 4 else &arrival):
-                return None
+            skip_ws(c)
+            start = c.p
+            if not integer(c, &v.number[k - 4]):
+                return False
+            boundary(learn, &n, &mark, k, start, c.p)
         else:
             if not string(c, &start, &size):
-                return None
-            if k == 1:
-                data = base64_bytes(start, size)
-            elif k == 2:
-                if previous.key != NULL and previous.size == size and memcmp(previous.key, start, size) == 0:
-                    key = <object>previous.text
-                else:
-                    key = text(start, size)
-                    previous.key, previous.size, previous.text = start, size, <PyObject*>key
-            else:
-                sequence = text(start, size)
-            if (k == 1 and data is None) or (k == 2 and key is None) or (k == 3 and sequence is None):
-                return None
+                return False
+            v.text[k - 1], v.size[k - 1] = start, size
+            boundary(learn, &n, &mark, k, start, start + size)
         if expect(c, c','):
             continue
         if expect(c, c'}'):
             break
-        return None
+        return False
     if seen != 0b111111:
+        return False
+    if learn != NULL:
+        learn.literal[n], learn.literal_size[n] = mark, c.p - mark
+        learn.count = n
+    return True
+
+
+cdef bint shaped_record(Cursor* c, Values* v, Shape* shape) noexcept:
+    """A record written as the shape's (False: read it field by field). Its text around the
+    values is the shape's, so its keys, their order and punctuation are; its values are read
+    with the same rules as :func:`any_record`'s."""
+    cdef const char* p
+    cdef const char* q
+    cdef int j, k
+    skip_ws(c)
+    p = c.p
+    for j in range(shape.count + 1):
+        if c.end - p < shape.literal_size[j] or memcmp(p, shape.literal[j], shape.literal_size[j]):
+            return False
+        p += shape.literal_size[j]
+        if j == shape.count:
+            break
+        k = shape.field[j]
+        if k <= 3:  # a string: its literal text after it starts with the closing quote
+            q = skip_plain(p, c.end)
+            if q >= c.end or q[0] != c'"':
+                return False
+            v.text[k - 1], v.size[k - 1] = p, q - p
+            p = q
+        else:
+            c.p = p
+            if not integer(c, &v.number[k - 4]):
+                return False
+            p = c.p
+    c.p = p
+    return True
+
+
+cdef object record(Values* v, type record_type, Previous* previous):
+    """The raw record of a record's values (None: outside the subset). A partition key equal to
+    the previous record's is the same str (records of one KPL aggregate often share theirs), an
+    arrival time the same int (a batch's records arrive within a few milliseconds)."""
+    cdef object data, key, sequence, arrived
+    cdef Py_ssize_t i
+    data = base64_bytes(v.text[0], v.size[0])
+    if data is None:
         return None
-    if previous.arrival_int != NULL and previous.arrival == arrival:
+    if previous.key != NULL and previous.size == v.size[1] and memcmp(previous.key, v.text[1], v.size[1]) == 0:
+        key = <object>previous.text
+    else:
+        key = text(v.text[1], v.size[1])
+        if key is None:
+            return None
+        previous.key, previous.size, previous.text = v.text[1], v.size[1], <PyObject*>key
+    sequence = text(v.text[2], v.size[2])
+    if sequence is None:
+        return None
+    if previous.arrival_int != NULL and previous.arrival == v.number[1]:
         arrived = <object>previous.arrival_int
     else:
-        arrived = arrival
-        previous.arrival, previous.arrival_int = arrival, <PyObject*>arrived
+        arrived = v.number[1]
+        previous.arrival, previous.arrival_int = v.number[1], <PyObject*>arrived
     raw = PyType_GenericAlloc(record_type, 5)  # as tuple.__new__ fills a named tuple
-    for i, item in enumerate((data, key, sequence, sub, arrived)):
+    for i, item in enumerate((data, key, sequence, v.number[0], arrived)):
         Py_INCREF(item)
         PyTuple_SET_ITEM(raw, i, item)
     PyObject_GC_UnTrack(<void*>raw)  # only bytes, str and ints: never in a cycle
@@ -291,14 +373,23 @@ cdef object record(Cursor* c, type record_type, Previous* previous):
 
 cdef bint records(Cursor* c, list out, type record_type) except -1:
     cdef Previous previous
+    cdef Values values
+    cdef Shape shape
+    cdef const char* start
     previous.key, previous.size, previous.text = NULL, 0, NULL
     previous.arrival, previous.arrival_int = 0, NULL
+    shape.count = 0
     if not expect(c, c'['):
         return False
     if expect(c, c']'):
         return True
     while True:
-        raw = record(c, record_type, &previous)
+        start = c.p
+        if not (shape.count and shaped_record(c, &values, &shape)):
+            c.p = start
+            if not any_record(c, &values, NULL if shape.count else &shape):
+                return False
+        raw = record(&values, record_type, &previous)
         if raw is None:
             return False
         PyList_Append(out, raw)

@@ -49,19 +49,23 @@ CHANGES = st.sampled_from(
 
 
 @st.composite
-def records(draw):
+def records(draw, ordered: bool = False):
     payload = draw(st.binary(max_size=40))
     message = {
         "action": "record",
         "data": base64.b64encode(payload).decode(),
-        "partitionKey": draw(st.text(max_size=5)),
+        # as the daemon's lines hold them: mostly keys needing no escape
+        "partitionKey": draw(st.text("ab-1", max_size=5) if ordered else st.text(max_size=5)),
         "sequenceNumber": str(draw(st.integers(0, 2**128))),
         "subSequenceNumber": draw(st.integers(0, 2**40)),
         "approximateArrivalTimestamp": draw(st.integers(0, 2**45)),
     }
-    message.update(draw(CHANGES))
-    if draw(st.integers(0, 9)) == 0:
+    if not ordered or draw(st.integers(0, 9)) == 0:
+        message.update(draw(CHANGES))
+    if draw(st.integers(0, 29 if ordered else 9)) == 0:
         del message[draw(st.sampled_from(sorted(message)))]
+    if ordered:  # as the daemon writes them
+        return message
     return dict(draw(st.permutations(list(message.items()))))  # in any order
 
 
@@ -84,6 +88,33 @@ def test_a_framed_line_holds_what_amazon_kclpys_parser_reads_from_it(messages, b
         return
     assert amazon_kclpy(line) == (ours.records, ours.millis_behind_latest)
     assert ours.action == "processRecords" and framed(line.encode()) is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(records(ordered=True), st.sampled_from([", ", ","])), min_size=2, max_size=6)
+)
+def test_records_written_as_the_first_of_their_line_read_as_amazon_kclpy_reads_them(rows):
+    """After a line's first record, records written alike (the same text around the values)
+    are read by comparing that text; any record written otherwise is read field by field."""
+    items = [json.dumps(r, separators=(comma, ": ")) for r, comma in rows]
+    line = '{"action": "processRecords", "records": [' + ", ".join(items) + "]"
+    line += ', "millisBehindLatest": 5}'
+    ours = framed(line)
+    if ours is not None:
+        assert amazon_kclpy(line) == (ours.records, 5)
+
+
+def test_a_record_written_otherwise_than_the_first_is_read_field_by_field():
+    first, second, third = (record(i, iot_event(i, 0)) for i in (1, 2, 3))
+    items = [json.dumps(first), json.dumps(second, separators=(",", ":")), json.dumps(third)]
+    line = '{"action": "processRecords", "records": [' + ", ".join(items) + "]"
+    line += ', "millisBehindLatest": 0}'
+    assert [r.sequence_number for r in framed(line).records] == ["1", "2", "3"]
+    assert amazon_kclpy(line) == (framed(line).records, 0)
+    quoted = dict(third, partitionKey='k"y')  # written alike, but for an escape in a value
+    line = line.replace(json.dumps(third), json.dumps(quoted))
+    assert framed(line) is None and amazon_kclpy(line)[0][2].partition_key == 'k"y'
 
 
 def test_well_formed_lines_are_framed_and_other_messages_are_not():
