@@ -650,48 +650,70 @@ def first_seen(
     cdef uint8_t[::1] out = keep
     cdef int64_t bucket, limit
     cdef uint64_t h
-    cdef uint64_t* hashes = key_hashes(table, [ids], NULL, n)
+    cdef Keys keys
     try:
+        encode_keys(&keys, [ids], NULL, n, NULL)
         for i in range(n):
-            table.fetch_ahead(hashes, i, n)
-            table.scratch.size = 0
-            ids.put(&table.scratch, i)
+            table.fetch_ahead(keys.hashes, i, n)
             bucket = floor_div(times[i], bucket_ms)
-            h = hashes[i]
-            e = table.find(table.scratch.data, table.scratch.size, h)
+            h = keys.hashes[i]
+            e = table.find(key_at(&keys, i), key_size(&keys, i), h)
             if e >= 0:
                 limit = floor_div(newest_before[i] - horizon_ms, bucket_ms)
                 if table.entries[e].value >= limit:
                     out[i] = 0
                     continue
             else:  # (else: seen again beyond the horizon, entered anew)
-                e = table.insert(table.scratch.data, table.scratch.size, h, bucket)
+                e = table.insert(key_at(&keys, i), key_size(&keys, i), h, bucket)
             table.enter(e, bucket)
     finally:
-        PyMem_Free(hashes)
+        free_keys(&keys)
     return keep.view(np.bool_)
 
 
-cdef uint64_t* key_hashes(KeyTable table, list columns, const int64_t* starts, Py_ssize_t n) except NULL:
-    """The hash of each row's key (``starts``: a window start first, when not NULL), computed
-    before the table is walked so that the walk can fetch the rows ahead."""
-    cdef uint64_t* hashes = <uint64_t*>PyMem_Malloc(max(n, 1) * sizeof(uint64_t))
+cdef struct Keys:
+    uint64_t* hashes  # of each row's key
+    Py_ssize_t* ends  # where each row's key ends in data (it starts where the previous ends)
+    Buffer data
+
+
+cdef int encode_keys(
+    Keys* keys, list columns, const int64_t* starts, Py_ssize_t n, const int64_t* rows
+) except -1:
+    """The key of each of ``n`` rows (``starts``: a window start first, when not NULL; the
+    columns read at ``rows``, when not NULL) and its hash, encoded before the table is walked
+    so that the walk can fetch the rows ahead; free with :func:`free_keys`, even after an
+    error."""
     cdef Py_ssize_t i
     cdef Column column
-    if hashes == NULL:
+    keys.data.data, keys.data.size, keys.data.capacity = NULL, 0, 0
+    keys.hashes = <uint64_t*>PyMem_Malloc(max(n, 1) * sizeof(uint64_t))
+    keys.ends = <Py_ssize_t*>PyMem_Malloc(max(n, 1) * sizeof(Py_ssize_t))
+    if keys.hashes == NULL or keys.ends == NULL:
         raise MemoryError()
-    try:
-        for i in range(n):
-            table.scratch.size = 0
-            if starts != NULL:
-                put_int(&table.scratch, starts[i])
-            for column in columns:
-                column.put(&table.scratch, i)
-            hashes[i] = <uint64_t>_Py_HashBytes(table.scratch.data, table.scratch.size)
-    except BaseException:
-        PyMem_Free(hashes)
-        raise
-    return hashes
+    for i in range(n):
+        if starts != NULL:
+            put_int(&keys.data, starts[i])
+        for column in columns:
+            column.put(&keys.data, rows[i] if rows != NULL else i)
+        keys.ends[i] = keys.data.size
+    for i in range(n):
+        keys.hashes[i] = <uint64_t>_Py_HashBytes(key_at(keys, i), key_size(keys, i))
+    return 0
+
+
+cdef inline const char* key_at(Keys* keys, Py_ssize_t i) noexcept:
+    return keys.data.data + (keys.ends[i - 1] if i else 0)
+
+
+cdef inline Py_ssize_t key_size(Keys* keys, Py_ssize_t i) noexcept:
+    return keys.ends[i] - (keys.ends[i - 1] if i else 0)
+
+
+cdef void free_keys(Keys* keys) noexcept:
+    PyMem_Free(keys.hashes)
+    PyMem_Free(keys.ends)
+    PyMem_Free(keys.data.data)
 
 
 # -- exact sums: limbs --------------------------------------------------------------------------
@@ -875,11 +897,14 @@ cdef class NumericMetric(SlotMetric):
             for k in range(LIMBS):
                 self.limbs[slot, k] = 0
 
-    def fold(self, const int64_t[::1] slots, values, valid, condition):
+    def fold(self, const int64_t[::1] slots, values, valid, condition, rows=None):
         """Fold rows into their slots: ``values`` (float64 or int64; None for count()),
-        ``valid`` and ``condition`` (uint8, None: every row). Returns the rows of rare doubles
+        ``valid`` and ``condition`` (uint8, None: every row) are read at ``rows`` (int64, the
+        row of each slot; None: the slots' positions). Returns the positions of rare doubles
         (exact sums: to be added with :meth:`add_rare`)."""
-        cdef Py_ssize_t n = slots.shape[0], i, s
+        cdef Py_ssize_t n = slots.shape[0], i, r, s
+        cdef const int64_t[::1] at
+        cdef bint selected = rows is not None
         cdef const uint8_t[::1] ok
         cdef const uint8_t[::1] when
         cdef const double[::1] floats
@@ -894,6 +919,8 @@ cdef class NumericMetric(SlotMetric):
             ok = valid
         if check_when:
             when = condition
+        if selected:
+            at = rows
         if values is not None:
             if float_values:
                 floats = values
@@ -902,19 +929,20 @@ cdef class NumericMetric(SlotMetric):
         for i in range(n):
             if i + AHEAD < n:  # the slots are scattered: their state is fetched ahead
                 self.fetch(slots[i + AHEAD])
-            if (check_ok and not ok[i]) or (check_when and not when[i]):
+            r = at[i] if selected else i
+            if (check_ok and not ok[r]) or (check_when and not when[r]):
                 continue
             s = slots[i]
             if self.kind == COUNT:
                 self.ivalue[s] += 1
                 continue
-            x = floats[i] if float_values else <double>ints[i]
+            x = floats[r] if float_values else <double>ints[r]
             if self.kind == MIN:
                 self.fvalue[s] = fmin(self.fvalue[s], x)
             elif self.kind == MAX:
                 self.fvalue[s] = fmax(self.fvalue[s], x)
             elif not self.exact:
-                self.ivalue[s] = <int64_t>(<uint64_t>self.ivalue[s] + <uint64_t>ints[i])
+                self.ivalue[s] = <int64_t>(<uint64_t>self.ivalue[s] + <uint64_t>ints[r])
                 self.count[s] += 1
             else:
                 self.count[s] += 1
@@ -1073,34 +1101,35 @@ cdef class PlainMetric(SlotMetric):
         return [self.finish(state) for state in self.slots]
 
 
-def assign_slots(KeyTable table, const int64_t[::1] starts, list columns):
+def assign_slots(KeyTable table, const int64_t[::1] starts, list columns, rows=None):
     """The slot of each row's (window start, *group values), entering new ones; and the starts
-    of the windows that got a new slot."""
-    cdef Py_ssize_t n = starts.shape[0], i, e, used
+    of the windows that got a new slot. ``starts[i]`` goes with the columns' row ``rows[i]``
+    (None: ``i``)."""
+    cdef Py_ssize_t n = starts.shape[0], i, e
     slots = np.empty(n, dtype=np.int64)
     cdef int64_t[::1] out = slots
-    cdef Column column
+    cdef const int64_t[::1] at
+    cdef bint selected = rows is not None
     cdef uint64_t h
+    if selected:
+        at = rows
     cdef set new_starts = set()
     cdef int64_t last_new = 0
-    cdef uint64_t* hashes = key_hashes(table, columns, &starts[0] if n else NULL, n)
+    cdef Keys keys
     try:
+        encode_keys(&keys, columns, &starts[0] if n else NULL, n, &at[0] if selected and n else NULL)
         for i in range(n):
-            table.fetch_ahead(hashes, i, n)
-            table.scratch.size = 0
-            put_int(&table.scratch, starts[i])
-            for column in columns:
-                column.put(&table.scratch, i)
-            h = hashes[i]
-            e = table.find(table.scratch.data, table.scratch.size, h)
+            table.fetch_ahead(keys.hashes, i, n)
+            h = keys.hashes[i]
+            e = table.find(key_at(&keys, i), key_size(&keys, i), h)
             if e < 0:
-                e = table.insert(table.scratch.data, table.scratch.size, h, starts[i])
+                e = table.insert(key_at(&keys, i), key_size(&keys, i), h, starts[i])
                 if not new_starts or starts[i] != last_new:
                     new_starts.add(starts[i])
                     last_new = starts[i]
             out[i] = e
     finally:
-        PyMem_Free(hashes)
+        free_keys(&keys)
     return slots, new_starts
 
 

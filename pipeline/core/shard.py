@@ -206,15 +206,17 @@ class ShardCore:
         self.newest_event_time_ms = max(self.newest_event_time_ms, int(times.max()))
         first = self.deduper.first_seen(table.column(self.etype.id_field), times, before)
         counters.duplicates = int(len(first) - np.count_nonzero(first))
+        rows, positions = None, _rows(table)  # the first-seen rows (None: all), read in place
         if counters.duplicates:
-            table = table.filter(first)
-            times, before = times[first], before[first]
-        counters.events = table.num_rows
-        outcome.events = take(batch, _rows(table))
+            rows = np.flatnonzero(first)
+            times, before, positions = times[rows], before[rows], positions[rows]
+        counters.events = len(positions)
+        outcome.events = take(batch, positions)
         for operator in self.operators:
-            late = operator.add(table, before) if table.num_rows else np.zeros(0, dtype=bool)
+            late = operator.add(table, before, rows) if len(positions) else np.zeros(0, dtype=bool)
             if late.any():
-                ids = table.column(self.etype.id_field).to_pylist()
+                id_column = table.column(self.etype.id_field)
+                ids = (id_column if rows is None else id_column.take(rows)).to_pylist()
                 outcome.late += LateEvent.of_rows(
                     operator.job, self.shard_id, late, ids, times, before, outcome.events
                 )

@@ -77,23 +77,32 @@ class WindowOperator:
     def open_groups(self) -> int:
         return len(self._slots)
 
-    def add(self, events: pa.Table, newest_before: np.ndarray) -> np.ndarray:
-        """Fold ``events`` into their windows; return the mask of late events (not folded).
+    def add(
+        self, events: pa.Table, newest_before: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Fold the ``rows`` of ``events`` (int64; None: all) into their windows; return the
+        mask of late ones (not folded), over ``rows``.
 
-        ``newest_before[i]`` is the newest event time seen on the shard before event ``i``.
+        ``newest_before[i]`` is the newest event time seen on the shard before row ``rows[i]``.
+        The rows are read in place: a batch is not copied to drop its duplicates or late events.
         """
         size = self.job.size_ms
         times = events.column(EVENT_TIME).to_numpy()
+        if rows is not None:
+            times = times[rows]
         starts = times - times % size
         late = starts + size <= newest_before - self.job.lateness_ms
-        on_time = events if not late.any() else events.filter(pa.array(~late))
-        if on_time.num_rows:
-            self._fold(on_time, np.ascontiguousarray(starts[~late] if late.any() else starts))
+        if late.any():
+            on_time = ~late
+            rows = np.flatnonzero(on_time) if rows is None else rows[on_time]
+            starts = starts[on_time]
+        if len(starts):
+            self._fold(events, np.ascontiguousarray(starts), rows)
         return late
 
-    def _fold(self, events: pa.Table, starts: np.ndarray) -> None:
+    def _fold(self, events: pa.Table, starts: np.ndarray, rows: np.ndarray | None) -> None:
         columns = [column_of(events.column(name)) for name in self.job.group_by]
-        slots, new_starts = assign_slots(self._slots, starts, columns)
+        slots, new_starts = assign_slots(self._slots, starts, columns, rows)
         for metric in self._metrics:
             metric.grow(self._slots.slots)
         self._starts |= new_starts
@@ -107,10 +116,11 @@ class WindowOperator:
             if read not in columns_read:
                 columns_read[read] = _numbers(events, *read)
             values, valid = columns_read[read]
-            for row in numeric.fold(slots, values, valid, condition):
-                numeric.add_rare(int(slots[row]), exact.rare_units(float(values[row])))
+            for position in numeric.fold(slots, values, valid, condition, rows):
+                row = position if rows is None else int(rows[position])
+                numeric.add_rare(int(slots[position]), exact.rare_units(float(values[row])))
         if self._plain:
-            self._fold_plain(events, slots)
+            self._fold_plain(events if rows is None else events.take(rows), slots)
 
     def _fold_plain(self, events: pa.Table, slots: np.ndarray) -> None:
         """The other metrics: one Arrow hash aggregation by slot, merged into each slot's state."""
@@ -201,7 +211,9 @@ def _mask(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def _numbers(
     events: pa.Table, field: str | None, values: bool
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """A column's values (nulls as 0; None: not ``values``) and validity (None: no null)."""
+    """A column's values (None: not ``values``) and validity (None: no null). The values are
+    the column's own buffer, read in place: a null's slot holds anything, and the folds read
+    no row their validity excludes."""
     if field is None:
         return None, None
     column = events.column(field).combine_chunks()
@@ -210,7 +222,15 @@ def _numbers(
         valid = column.is_valid().to_numpy(zero_copy_only=False).view(np.uint8)
     if not values:
         return None, valid
-    return np.ascontiguousarray(column.fill_null(0).to_numpy(zero_copy_only=False)), valid
+    dtype = _IN_PLACE.get(column.type)
+    if dtype is None:
+        return np.ascontiguousarray(column.fill_null(0).to_numpy(zero_copy_only=False)), valid
+    buffer = column.buffers()[1]
+    return np.frombuffer(buffer, dtype, len(column), column.offset * dtype.itemsize), valid
+
+
+#: Arrow types whose values buffer numpy reads as is.
+_IN_PLACE = {pa.float64(): np.dtype(np.float64), pa.int64(): np.dtype(np.int64)}
 
 
 def newest_before(times: np.ndarray, newest_so_far: int) -> np.ndarray:
