@@ -17,12 +17,12 @@ OUT = Path(__file__).parent / "out"
 #: module -> (full arguments, quick arguments); a module run twice has a ``module#name`` key
 BENCHMARKS = {
     "bench.bench_core": (
-        ["--events", "1000000", "--runs", "3"],
+        ["--events", "1000000", "--runs", "5"],
         ["--events", "50000", "--runs", "1"],
     ),
     # the second input shape: fewer, larger groups (100 devices)
     "bench.bench_core#bench_core_100_devices": (
-        ["--events", "1000000", "--runs", "3", "--devices", "100"],
+        ["--events", "1000000", "--runs", "5", "--devices", "100"],
         ["--events", "50000", "--runs", "1", "--devices", "100"],
     ),
     "bench.bench_memory": (
@@ -30,7 +30,7 @@ BENCHMARKS = {
         ["--devices", "2000", "--minutes", "2"],
     ),
     "bench.bench_kcl_protocol": (
-        ["--events", "200000", "--runs", "3"],
+        ["--events", "200000", "--runs", "7"],
         ["--events", "20000", "--runs", "1"],
     ),
     "bench.bench_producer": ([], ["--quick"]),
