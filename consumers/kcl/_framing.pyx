@@ -14,8 +14,8 @@ from cpython.list cimport PyList_Append
 from cpython.ref cimport PyObject, Py_INCREF
 from cpython.tuple cimport PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.stdint cimport int16_t, int64_t, uint8_t
-from libc.string cimport memcmp
+from libc.stdint cimport int64_t, uint8_t
+from libc.string cimport memchr, memcmp
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
@@ -25,6 +25,7 @@ cdef extern from "Python.h":
 cdef extern from *:
     """
     #include <stdint.h>
+    #include <string.h>
     /* The value of each standard base64 character; -1 for any other byte. */
     static signed char KPIPE_B64[256];
     /* The 12 bits of each pair of characters (index: first | second << 8); -1 for a pair
@@ -41,10 +42,54 @@ cdef extern from *:
             KPIPE_B64_PAIR[i] = (first < 0 || second < 0) ? -1 : (int16_t)((first << 6) | second);
         }
     }
+    /* Decodes `quads` whole quads of standard base64 from s into out (3 bytes each), two at
+       a step; 0 when a character is outside the alphabet. */
+    static inline int kpipe_b64_quads(const unsigned char* s, Py_ssize_t quads, char* out,
+                                      const char* limit) {
+        Py_ssize_t i = 0;
+        for (; i + 2 <= quads; i += 2, s += 8, out += 6) {
+            int32_t a = KPIPE_B64_PAIR[s[0] | (s[1] << 8)], b = KPIPE_B64_PAIR[s[2] | (s[3] << 8)];
+            int32_t c = KPIPE_B64_PAIR[s[4] | (s[5] << 8)], d = KPIPE_B64_PAIR[s[6] | (s[7] << 8)];
+            uint64_t v;
+            if ((a | b | c | d) < 0) return 0;
+            v = ((uint64_t)a << 36) | ((uint64_t)b << 24) | ((uint64_t)c << 12) | (uint64_t)d;
+            if (limit - out >= 8) {  /* one store; its last two bytes are the next step's */
+                v = __builtin_bswap64(v << 16);
+                memcpy(out, &v, 8);
+            } else {
+                out[0] = (char)(v >> 40); out[1] = (char)(v >> 32); out[2] = (char)(v >> 24);
+                out[3] = (char)(v >> 16); out[4] = (char)(v >> 8); out[5] = (char)v;
+            }
+        }
+        if (i < quads) {
+            int32_t a = KPIPE_B64_PAIR[s[0] | (s[1] << 8)], b = KPIPE_B64_PAIR[s[2] | (s[3] << 8)];
+            uint32_t v;
+            if ((a | b) < 0) return 0;
+            v = ((uint32_t)a << 12) | (uint32_t)b;
+            out[0] = (char)(v >> 16); out[1] = (char)(v >> 8); out[2] = (char)v;
+        }
+        return 1;
+    }
+    /* Whether size bytes are all ASCII, eight at a time. */
+    static inline int kpipe_ascii(const char* p, Py_ssize_t size) {
+        uint64_t any = 0, w;
+        Py_ssize_t i = 0;
+        for (; i + 8 <= size; i += 8) { memcpy(&w, p + i, 8); any |= w; }
+        for (; i < size; i++) any |= (unsigned char)p[i];
+        return (any & 0x8080808080808080ULL) == 0;
+    }
+    /* A str of ASCII bytes. */
+    static inline PyObject* kpipe_ascii_str(const char* p, Py_ssize_t size) {
+        PyObject* s = PyUnicode_New(size, 127);
+        if (s != NULL) memcpy(PyUnicode_DATA(s), p, size);
+        return s;
+    }
     """
     signed char B64 "KPIPE_B64"[256]
-    int16_t B64_PAIR "KPIPE_B64_PAIR"[65536]
+    bint ascii_text "kpipe_ascii"(const char* p, Py_ssize_t size) noexcept
+    object ascii_str "kpipe_ascii_str"(const char* p, Py_ssize_t size)
     void b64_init "kpipe_b64_init"()
+    bint b64_quads "kpipe_b64_quads"(const uint8_t* s, Py_ssize_t quads, char* out, const char* limit) noexcept
 
 cdef extern from *:
     """
@@ -177,7 +222,6 @@ cdef object base64_bytes(const char* text, Py_ssize_t size):
     cdef const uint8_t* s = <const uint8_t*>text
     cdef unsigned int quad
     cdef signed char v
-    cdef int16_t high, low
     cdef char* out
     if size % 4:
         return None
@@ -187,17 +231,9 @@ cdef object base64_bytes(const char* text, Py_ssize_t size):
     data = PyBytes_FromStringAndSize(NULL, n)
     out = PyBytes_AS_STRING(data)
     whole = size // 4 - (1 if pad else 0)  # quads without padding: no test per character
-    for i in range(whole):
-        high = B64_PAIR[s[0] | (<unsigned int>s[1] << 8)]
-        low = B64_PAIR[s[2] | (<unsigned int>s[3] << 8)]
-        if (high | low) < 0:
-            return None
-        quad = (<unsigned int>high << 12) | <unsigned int>low
-        out[o] = <char>(quad >> 16)
-        out[o + 1] = <char>((quad >> 8) & 0xFF)
-        out[o + 2] = <char>(quad & 0xFF)
-        o += 3
-        s += 4
+    if not b64_quads(s, whole, out, out + n):
+        return None
+    o, s = 3 * whole, s + 4 * whole
     for i in range(4 * whole, size, 4):  # the padded last quad
         quad = 0
         for k in range(4):
@@ -218,6 +254,10 @@ cdef object base64_bytes(const char* text, Py_ssize_t size):
 
 
 cdef object text(const char* start, Py_ssize_t size):
+    """The str of UTF-8 bytes (None: not UTF-8); ASCII ones (sequence numbers, most keys) are
+    copied as they are."""
+    if ascii_text(start, size):
+        return ascii_str(start, size)
     try:
         return PyUnicode_DecodeUTF8(start, size, NULL)
     except UnicodeDecodeError:
@@ -325,9 +365,14 @@ cdef bint shaped_record(Cursor* c, Values* v, Shape* shape) noexcept:
             break
         k = shape.field[j]
         if k <= 3:  # a string: its literal text after it starts with the closing quote
-            q = skip_plain(p, c.end)
-            if q >= c.end or q[0] != c'"':
-                return False
+            if k == 1:  # the data: base64 takes no escape or control character (it checks)
+                q = <const char*>memchr(p, c'"', c.end - p)
+                if q == NULL:
+                    return False
+            else:
+                q = skip_plain(p, c.end)
+                if q >= c.end or q[0] != c'"':
+                    return False
             v.text[k - 1], v.size[k - 1] = p, q - p
             p = q
         else:
