@@ -5,6 +5,7 @@ every line it leaves; the same protocol conversation through both processes."""
 from __future__ import annotations
 
 import base64
+import binascii
 import io
 import json
 
@@ -13,6 +14,7 @@ from amazon_kclpy.kcl import KCLProcess, _IOHandler
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consumers.kcl._framing import simd
 from consumers.kcl.adapter import KclRecordProcessor, raw_records
 from consumers.kcl.framing import FramedKCLProcess, LineReader, framed
 from pipeline.testing import MemorySink, iot_event
@@ -128,6 +130,80 @@ def test_well_formed_lines_are_framed_and_other_messages_are_not():
     )
     assert framed(json.dumps(initialize())) is None
     assert framed(json.dumps(checkpoint_reply("5"))) is None
+
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+#: What may replace a base64 character in a string the framing reads (no quote, no backslash;
+#: from 128 on, as a lone byte: the daemon writes UTF-8, but the decoder sees bytes)
+NOT_BASE64 = [chr(c) for c in range(32, 256) if chr(c) not in ALPHABET + '"\\']
+
+
+#: The decoders this CPU runs: AVX2 (where it has it) and the scalar one
+DECODERS = [True, False] if simd() else [False]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 300).flatmap(lambda size: st.binary(min_size=size, max_size=size)),
+            st.integers(0, 10**6),
+            st.one_of(st.none(), st.sampled_from(NOT_BASE64)),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_data_decodes_as_strict_base64_does_in_every_decoder(cases):
+    """Payloads of every length (the AVX2 decoder takes 32 characters a step, the rest two
+    quads), some with one character replaced anywhere: a line is framed only when every data
+    string is strict base64, into exactly its bytes."""
+    texts = []
+    for payload, place, replacement in cases:
+        text = base64.b64encode(payload).decode()
+        if replacement is not None and text:
+            at = place % len(text)
+            text = text[:at] + replacement + text[at + 1 :]
+        texts.append(text)
+    messages = (dict(record(i, b""), data=t) for i, t in enumerate(texts, 1))
+    line = json.dumps(process(*messages), ensure_ascii=False).encode("latin-1")
+    try:
+        wanted = [binascii.a2b_base64(t.encode("latin-1"), strict_mode=True) for t in texts]
+    except binascii.Error:
+        wanted = None
+    try:
+        for avx2 in DECODERS:
+            simd(avx2)
+            ours = framed(line)
+            assert (ours and [r.data for r in ours.records]) == wanted
+    finally:
+        simd(True)
+    if ours is not None:
+        assert amazon_kclpy(line.decode()) == (ours.records, ours.millis_behind_latest)
+
+
+def test_every_byte_anywhere_in_a_block_of_32_characters_is_told_apart():
+    """The decoders' tables, exhaustively: each of the 256 byte values at each place of the
+    first 32 characters (the AVX2 decoder's step) frames the line exactly when it is a base64
+    character, into the bytes ``binascii`` reads."""
+    template = json.dumps(process(dict(record(1, b""), data="@"))).encode()
+    head, tail = template.split(b"@")
+    for avx2 in DECODERS:
+        simd(avx2)
+        try:
+            for at in range(32):
+                for byte in set(range(256)) - {ord('"'), ord("\\")}:
+                    # whole quads (the byte in the first 32 characters), then a padded one
+                    text = b"QUJD" * 32 + b"QQ=="
+                    text = text[:at] + bytes([byte]) + text[at + 1 :]
+                    ours = framed(head + text + tail)
+                    if chr(byte) in ALPHABET:
+                        wanted = binascii.a2b_base64(text, strict_mode=True)
+                        assert ours is not None and ours.records[0].data == wanted
+                    else:
+                        assert ours is None, (avx2, at, byte)
+        finally:
+            simd(True)
 
 
 def converse(process_class) -> tuple[str, MemorySink]:
