@@ -6,7 +6,7 @@ frames them (base64 data in ``processRecords`` JSON lines), parsed by the child'
 handed over directly as raw records. No network,
 no sinks (an in-memory sink): the ratio is the protocol adapter's overhead.
 
-    python -m bench.bench_kcl_protocol [--events 200000] [--runs 3] [--json out.json]
+    python -m bench.bench_kcl_protocol [--events 200000] [--runs 7] [--json out.json]
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def direct(records: list[RawRecord]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--json", dest="json_out")
     args = parser.parse_args()
     tune_gc()
@@ -108,13 +108,13 @@ def main() -> None:
     stdin_text = daemon_input(lines)
     through_protocol(stdin_text), direct(records)  # warm up: imports and caches, not timed
     rounds = [  # interleaved: a shared machine's load weighs on every path alike
-        (through_protocol(stdin_text), through_protocol(stdin_text, KCLProcess), direct(records))
+        (through_protocol(stdin_text), direct(records), through_protocol(stdin_text, KCLProcess))
         for _ in range(args.runs)
     ]
-    protocol, kclpy, plain = (statistics.median(times) for times in zip(*rounds, strict=True))
+    protocol, plain, kclpy = (statistics.median(times) for times in zip(*rounds, strict=True))
     # each round's own ratio too: on a machine whose speed moves between runs, a round's two
-    # paths ran seconds apart, the medians' maybe a minute
-    paired = statistics.median(direct_s / protocol_s for protocol_s, _, direct_s in rounds)
+    # paths ran one after the other, the medians' maybe a minute apart
+    paired = statistics.median(direct_s / protocol_s for protocol_s, direct_s, _ in rounds)
     figures = {
         "records": len(records),
         "through_protocol_per_s": len(records) / protocol,
