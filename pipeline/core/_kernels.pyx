@@ -837,12 +837,14 @@ cdef class SlotMetric:
 
 cdef class NumericMetric(SlotMetric):
     """count, sum, min, max and avg as arrays by slot; float sums exactly, as limbs (the rare
-    doubles outside the limbs' range are added in Python, per slot: ``rare``)."""
+    doubles outside the limbs' range are added in Python, per slot: ``rare``); integer sums
+    and extremes as int64 (a float64 would round those past 2**53)."""
 
     cdef int kind
     cdef readonly str function  # count, sum, avg, min or max
     cdef readonly bint integer  # the field is an integer
     cdef readonly bint exact  # a float sum, as limbs
+    cdef bint floating  # float extremes (fvalue, NaN: none yet); all else is in ivalue
     cdef readonly object values, counts, limbs_array
     cdef readonly dict rare  # slot -> the rare doubles' exact sum (units of 2**-1074)
     cdef object with_rare, rare_value  # exact.with_rare, exact.value
@@ -856,17 +858,18 @@ cdef class NumericMetric(SlotMetric):
         self.kind = ("count", "sum", "avg", "min", "max").index(kind)
         self.integer = integer
         self.exact = self.kind in (SUM, AVG) and has_field and not integer
+        self.floating = self.kind in (MIN, MAX) and not integer
         self.rare = {}
         self.with_rare, self.rare_value = with_rare, rare_value
         self._arrays(
-            np.zeros(0, dtype=np.float64 if self.kind in (MIN, MAX) else np.int64),
+            np.zeros(0, dtype=np.float64 if self.floating else np.int64),
             np.zeros(0, dtype=np.int64),
             np.zeros((0, LIMBS), dtype=np.int64),
         )
 
     cdef _arrays(self, values, counts, limbs):
         self.values, self.counts, self.limbs_array = values, counts, limbs
-        if self.kind in (MIN, MAX):
+        if self.floating:
             self.fvalue = values
         else:
             self.ivalue = values
@@ -877,7 +880,7 @@ cdef class NumericMetric(SlotMetric):
         cdef Py_ssize_t extra = capacity - self.values.shape[0]
         if extra <= 0:
             return
-        fill = np.nan if self.kind in (MIN, MAX) else 0
+        fill = np.nan if self.floating else 0
         self._arrays(
             np.concatenate([self.values, np.full(extra, fill, dtype=self.values.dtype)]),
             np.concatenate([self.counts, np.zeros(extra, dtype=np.int64)]),
@@ -888,7 +891,7 @@ cdef class NumericMetric(SlotMetric):
 
     cdef void reset(self, Py_ssize_t slot) noexcept:
         cdef int k
-        if self.kind in (MIN, MAX):
+        if self.floating:
             self.fvalue[slot] = NAN
         else:
             self.ivalue[slot] = 0
@@ -913,8 +916,11 @@ cdef class NumericMetric(SlotMetric):
         cdef bint float_values = values is not None and values.dtype == np.float64
         cdef double x
         cdef int64_t parts[4]
+        cdef int64_t number
         cdef int k
         rare_rows = []
+        if self.integer and float_values:
+            raise TypeError(f"{self.name}: an integer field's values must be int64")
         if check_ok:
             ok = valid
         if check_when:
@@ -936,14 +942,20 @@ cdef class NumericMetric(SlotMetric):
             if self.kind == COUNT:
                 self.ivalue[s] += 1
                 continue
+            if not (self.floating or self.exact):
+                number = ints[r]
+                if self.kind == MIN or self.kind == MAX:
+                    if self.count[s] == 0 or (number < self.ivalue[s]) == (self.kind == MIN):
+                        self.ivalue[s] = number
+                else:  # int64, as the states are stored (wraps past its range)
+                    self.ivalue[s] = <int64_t>(<uint64_t>self.ivalue[s] + <uint64_t>number)
+                self.count[s] += 1
+                continue
             x = floats[r] if float_values else <double>ints[r]
             if self.kind == MIN:
                 self.fvalue[s] = fmin(self.fvalue[s], x)
             elif self.kind == MAX:
                 self.fvalue[s] = fmax(self.fvalue[s], x)
-            elif not self.exact:
-                self.ivalue[s] = <int64_t>(<uint64_t>self.ivalue[s] + <uint64_t>ints[r])
-                self.count[s] += 1
             else:
                 self.count[s] += 1
                 if not split_value(x, parts):
@@ -955,7 +967,7 @@ cdef class NumericMetric(SlotMetric):
         return rare_rows
 
     cdef inline void fetch(self, Py_ssize_t slot) noexcept:
-        if self.kind == MIN or self.kind == MAX:
+        if self.floating:
             prefetch(&self.fvalue[slot])
             return
         if self.exact:
@@ -971,7 +983,7 @@ cdef class NumericMetric(SlotMetric):
         are read from it (as columns, or rows) after their slots are reset and reused."""
         cdef NumericMetric out = NumericMetric.__new__(NumericMetric)
         out.name, out.function, out.kind = self.name, self.function, self.kind
-        out.integer, out.exact = self.integer, self.exact
+        out.integer, out.exact, out.floating = self.integer, self.exact, self.floating
         out.with_rare, out.rare_value = self.with_rare, self.rare_value
         out._arrays(
             self.values[slots],
@@ -994,9 +1006,11 @@ cdef class NumericMetric(SlotMetric):
         for i in range(n):
             if self.kind == COUNT:
                 value = self.ivalue[i]
-            elif self.kind == MIN or self.kind == MAX:
+            elif self.floating:
                 x = self.fvalue[i]
-                value = None if isnan(x) else (<int64_t>x if self.integer else x)
+                value = None if isnan(x) else x
+            elif (self.kind == MIN or self.kind == MAX) and self.count[i]:
+                value = self.ivalue[i]
             elif self.exact and self.count[i] and not (self.rare and i in self.rare):
                 total = limbs_value(&self.limbs[i, 0])  # as value() computes it
                 value = total if self.kind == SUM else total / self.count[i]
@@ -1014,13 +1028,13 @@ cdef class NumericMetric(SlotMetric):
         cdef object total
         if self.kind == COUNT:
             return self.ivalue[slot]
-        if self.kind in (MIN, MAX):
+        if self.floating:
             x = self.fvalue[slot]
-            if isnan(x):
-                return None
-            return <int64_t>x if self.integer else x
+            return None if isnan(x) else x
         if self.count[slot] == 0:
             return None
+        if self.kind == MIN or self.kind == MAX:
+            return self.ivalue[slot]
         if self.exact:
             total = untracked((self.limbs[slot, 0], self.limbs[slot, 1], self.limbs[slot, 2], self.limbs[slot, 3]))
             if self.rare and slot in self.rare:
@@ -1058,8 +1072,10 @@ cdef class NumericMetric(SlotMetric):
             self.ivalue[slot], self.count[slot] = total, number
         elif self.kind == COUNT:
             self.ivalue[slot] = state
-        else:
+        elif self.floating:
             self.fvalue[slot] = state
+        else:
+            self.ivalue[slot], self.count[slot] = state, 1
 
     def states(self, slots):
         return [self.state(s) for s in slots]

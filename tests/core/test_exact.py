@@ -80,42 +80,63 @@ class Job:
     window = "1m"
     lateness = "0s"
     group_by = ("key",)
-    metrics = {"x_sum": "sum(x)", "x_avg": "avg(x)", "n_sum": "sum(n)", "n_avg": "avg(n)"}
+    metrics = {
+        "x_sum": "sum(x)",
+        "x_avg": "avg(x)",
+        "n_sum": "sum(n)",
+        "n_avg": "avg(n)",
+        "n_min": "min(n)",
+        "n_max": "max(n)",
+    }
 
 
 T0 = 1_767_225_600_000
+#: an int field's values: past float64's integers (2**53), summing within int64 (up to 30)
+INTEGERS = st.integers(-(2**58), 2**58) | st.sampled_from([2**58, -(2**58), 2**53 + 1])
 
 
-def results(payloads, cuts):
-    core = ShardCore(
-        EXACT, compile_jobs([Job()], {"readings": EXACT}), "s", ShardSettings(control_records=True)
-    )
+def results(payloads, cuts, restart=False):
+    """The windows of ``payloads`` processed in batches split at ``cuts``; ``restart``: each
+    batch by a new core restored from the previous one's snapshot."""
+
+    def new_core():
+        jobs = compile_jobs([Job()], {"readings": EXACT})
+        return ShardCore(EXACT, jobs, "s", ShardSettings(control_records=True))
+
+    core = new_core()
     batch = records(payloads)
     out = []
     for a, b in zip([0, *cuts], [*cuts, len(batch)], strict=True):
+        if restart:
+            blob, core = core.snapshot(), new_core()
+            core.restore(blob)
         out += core.process(batch[a:b]).results
     return out + core.close_windows().results
 
 
 @settings(max_examples=100, deadline=None)
 @given(
-    st.lists(st.tuples(FLOATS, st.integers(-(2**56), 2**56), st.sampled_from("ab")), max_size=30),
+    st.lists(st.tuples(FLOATS, INTEGERS, st.sampled_from("ab")), max_size=30),
     st.lists(st.integers(0, 30), max_size=4),
 )
-def test_window_sums_states_and_values_do_not_depend_on_the_batch_split(rows, cuts):
+def test_window_states_and_values_depend_on_no_batch_split_nor_restart(rows, cuts):
     payloads = [
         {"id": f"e{i}", "t": T0 + i, "key": key, "x": x, "n": n}
         for i, (x, n, key) in enumerate(rows)
     ]
     cuts = sorted(c for c in cuts if c <= len(payloads))
-    whole, split = results(payloads, []), results(payloads, cuts)
-    assert [(r.group, r.metrics, r.states) for r in split] == [
-        (r.group, r.metrics, r.states) for r in whole
-    ]
+    whole = results(payloads, [])
+    for split in (results(payloads, cuts), results(payloads, cuts, restart=True)):
+        assert [(r.group, r.metrics, r.states) for r in split] == [
+            (r.group, r.metrics, r.states) for r in whole
+        ]
     for result in whole:
         mine = [p for p in payloads if ("key", p["key"]) in result.group]
         metrics = dict(result.metrics)
-        assert metrics["n_sum"] == sum(p["n"] for p in mine)  # integers as integers
+        numbers = [p["n"] for p in mine]
+        assert metrics["n_sum"] == sum(numbers)  # integers as integers
+        assert metrics["n_avg"] == sum(numbers) / len(numbers)
+        assert (metrics["n_min"], metrics["n_max"]) == (min(numbers), max(numbers))
         assert exact_fraction(result.states[0]) == sum(Fraction(p["x"]) for p in mine)
 
 

@@ -3,7 +3,8 @@
 plain form (``windows.aggregates``) only at the edges: emission, snapshots, restore.
 
 Sums are exact, so a window's state and value never depend on how its events were split into
-batches: counts and sums of integer fields are int64, sums of floats are limbs of an exact sum
+batches: counts, sums and extremes of integer fields are int64 (a sum past its range wraps, as
+the lake's bigint would not hold it), sums of floats are limbs of an exact sum
 (:mod:`pipeline.core.windows.exact`; the rare doubles outside the limbs' range are added in
 Python, per slot).
 """
