@@ -14,7 +14,7 @@ import time
 import click
 
 from pipeline.alerts.complete import complete_before
-from pipeline.alerts.deliver import AlertPublisher, topic_arn
+from pipeline.alerts.deliver import AlertPublisher, claim_lifetime_s, topic_arn
 from pipeline.alerts.evaluate import Alert, evaluate
 from pipeline.alerts.rules import AlertRule, configured_rules
 from pipeline.aws.clients import AwsClients
@@ -99,7 +99,11 @@ def run_command(
     if not dry_run:
         arn = topic_arn(clients.client("sns"), config.names.alerts_topic)
         publisher = AlertPublisher(
-            clients.client("sns"), arn, clients.dynamodb, config.names.state_table
+            clients.client("sns"),
+            arn,
+            clients.dynamodb,
+            config.names.state_table,
+            keep_s=claim_lifetime_s(config),
         )
     try:
         while True:

@@ -12,6 +12,10 @@ A re-run, a replay of the same results or a second evaluator finds the claim and
 nothing. The one case that publishes twice is an evaluator dying between 2 and 3 and another
 reclaiming after ``reclaim_after_s``: at least once, never zero times. Subscribers that must be
 exact can deduplicate on the ``alert_id`` message attribute.
+
+Claims expire (the table's TTL on ``expires_at``) once nothing can bring their window's result
+back: after the results' retention or the stream's, whichever is longer
+(:func:`claim_lifetime_s`).
 """
 
 from __future__ import annotations
@@ -26,9 +30,16 @@ from typing import Any
 from pipeline.alerts.evaluate import Alert
 from pipeline.aws.dynamodb import AlertMarks
 from pipeline.aws.sns import create_topic, publish
+from pipeline.config import Config
 from pipeline.core.errors import PipelineError
 
 log = logging.getLogger(__name__)
+
+
+def claim_lifetime_s(config: Config) -> int:
+    """How long an alert's claim is kept: as long as its result (``results.retention``) or the
+    records it was computed from (``stream.retention_hours``: a replay recomputes it)."""
+    return max(config.results.retention_s, config.stream.retention_hours * 3600)
 
 
 def topic_arn(sns: Any, topic: str) -> str:
@@ -53,10 +64,11 @@ class AlertPublisher:
         table: str,
         clock: Callable[[], float] = time.time,
         reclaim_after_s: float = 300.0,
+        keep_s: int | None = None,
     ) -> None:
         self.sns = sns
         self.topic = topic
-        self.marks = AlertMarks(dynamodb, table)
+        self.marks = AlertMarks(dynamodb, table, keep_s)
         self.clock = clock
         self.reclaim_after_s = reclaim_after_s
 

@@ -394,13 +394,16 @@ class ProgressTable:
 
 class AlertMarks:
     """Alert claims in the state table, one item per alert (``pk = "alert|<alert id>"``), for
-    publishing each alert once (the protocol is :mod:`pipeline.alerts.deliver`'s)."""
+    publishing each alert once (the protocol is :mod:`pipeline.alerts.deliver`'s). A claim
+    carries ``expires_at``, ``keep_s`` after it was made (None: kept until deleted), for the
+    table's TTL: the state table's other items have none and stay."""
 
     PREFIX = "alert|"
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, keep_s: int | None = None) -> None:
         self.client = client
         self.table = table
+        self.keep_s = keep_s
 
     def _key(self, alert_id: str) -> dict[str, Any]:
         return {"pk": {"S": self.PREFIX + alert_id}}
@@ -419,6 +422,11 @@ class AlertMarks:
                         **self._key(alert_id),
                         "status": {"S": "pending"},
                         "claimed_at": {"N": repr(now)},
+                        **(
+                            {EXPIRES_AT: {"N": str(int(now) + self.keep_s)}}
+                            if self.keep_s is not None
+                            else {}
+                        ),
                     },
                     ConditionExpression=(
                         "attribute_not_exists(pk) OR (#s = :pending AND claimed_at < :stale)"

@@ -1,10 +1,10 @@
 """Create every resource the pipeline needs, idempotently (``pipeline provision``).
 
-Creates the Kinesis stream, the DynamoDB tables (TTL on the results' ``expires_at``), the buckets,
-the Glue database and the lake's tables (with Athena partition projection, so no partition
-management is needed), and one Firehose delivery stream per lake table with JSON -> Parquet
-conversion from the Glue schema. Running it again changes nothing that exists (Glue tables are
-updated to the current schema).
+Creates the Kinesis stream, the DynamoDB tables (TTL on ``expires_at``: results, alert claims),
+the buckets, the Glue database and the lake's tables (with Athena partition projection, so no
+partition management is needed), and one Firehose delivery stream per lake table with JSON ->
+Parquet conversion from the Glue schema. Running it again changes nothing that exists (Glue
+tables are updated to the current schema).
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ class Provisioner:
             self._create(
                 "CreateTable", f"table {table}", lambda t=table, k=with_sort_key: self._table(t, k)
             )
-        self._time_to_live(names.results_table)
+        for table in (names.results_table, names.state_table):
+            self._time_to_live(table)
         self._create("CreateDatabase", f"glue database {names.glue_database}", self._database)
         for table in lake_tables(self.config).values():
             self._glue_table(table)
@@ -127,7 +128,8 @@ class Provisioner:
         self.clients.dynamodb.get_waiter("table_exists").wait(TableName=name)
 
     def _time_to_live(self, table: str) -> None:
-        """TTL on the results' ``expires_at`` (each write sets it; results.retention)."""
+        """TTL on ``expires_at``: results (each write sets it: results.retention) and alert
+        claims in the state table (:func:`pipeline.alerts.deliver.claim_lifetime_s`)."""
         what = f"time to live of table {table} on {EXPIRES_AT}"
         dynamodb = self.clients.dynamodb
         with aws_errors("DescribeTimeToLive", f"DynamoDB table {table!r}"):

@@ -120,7 +120,7 @@ def stream() -> dict[str, Any]:
     }
 
 
-def _table(name: str, with_sort_key: bool, ttl: bool) -> dict[str, Any]:
+def _table(name: str, with_sort_key: bool) -> dict[str, Any]:
     keys = [{"AttributeName": "pk", "KeyType": "HASH"}]
     attributes = [{"AttributeName": "pk", "AttributeType": "S"}]
     if with_sort_key:
@@ -132,18 +132,18 @@ def _table(name: str, with_sort_key: bool, ttl: bool) -> dict[str, Any]:
         "AttributeDefinitions": attributes,
         "BillingMode": "PAY_PER_REQUEST",
         "SSESpecification": {"SSEEnabled": True},
+        "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
     }
-    if ttl:
-        properties["TimeToLiveSpecification"] = {"AttributeName": "expires_at", "Enabled": True}
     return {"Type": "AWS::DynamoDB::Table", **_RETAIN, "Properties": properties}
 
 
 def tables() -> dict[str, Any]:
-    """Window results (TTL on ``expires_at``: items without it are kept) and the local engine's
-    checkpoints. The KCL creates its own lease tables (named after ConsumerApplication)."""
+    """Window results and the state table (checkpoints, progress, alert claims), both with a
+    TTL on ``expires_at``: items without it (all but results and alert claims) are kept. The
+    KCL creates its own lease tables (named after ConsumerApplication)."""
     return {
-        "ResultsTable": _table("ResultsTableName", with_sort_key=True, ttl=True),
-        "StateTable": _table("StateTableName", with_sort_key=False, ttl=False),
+        "ResultsTable": _table("ResultsTableName", with_sort_key=True),
+        "StateTable": _table("StateTableName", with_sort_key=False),
     }
 
 

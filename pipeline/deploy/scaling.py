@@ -92,7 +92,7 @@ def _load_alarm(name: str, operator: str, threshold: float, minutes: int, missin
         "Condition": CONDITION,
         "Properties": {
             "AlarmName": sub(name),
-            "AlarmDescription": "Stream load in wanted shards per open shard (see stream_scaler)",
+            "AlarmDescription": "Wanted shards per open shard (stream_scaler)",
             "Metrics": [
                 metric("bytes", "IncomingBytes"),
                 metric("records", "IncomingRecords"),
@@ -129,7 +129,7 @@ def stream_scaling(role: str) -> dict[str, Any]:
             "DependsOn": "StreamScalerLogGroup",
             "Properties": {
                 "FunctionName": sub(FUNCTION_NAME),
-                "Description": "Kinesis stream autoscaling (pipeline/aws/stream_scaler.py)",
+                "Description": "Kinesis stream autoscaling (stream_scaler.py)",
                 "Runtime": "python3.12",
                 "Handler": "index.handler",
                 "Timeout": 60,

@@ -18,12 +18,13 @@ def test_provision_is_idempotent_and_glue_matches_the_lake_tables(provisioned):
     config, clients = provisioned
     again = Provisioner(config, clients).run()
     assert again.created == []
-    assert f"time to live of table {config.names.results_table} on expires_at" in again.existing
-    ttl = clients.dynamodb.describe_time_to_live(TableName=config.names.results_table)
-    assert ttl["TimeToLiveDescription"] == {
-        "TimeToLiveStatus": "ENABLED",
-        "AttributeName": "expires_at",
-    }
+    for table in (config.names.results_table, config.names.state_table):  # results, claims
+        assert f"time to live of table {table} on expires_at" in again.existing
+        ttl = clients.dynamodb.describe_time_to_live(TableName=table)
+        assert ttl["TimeToLiveDescription"] == {
+            "TimeToLiveStatus": "ENABLED",
+            "AttributeName": "expires_at",
+        }
     for table in lake_tables(config).values():
         glue = clients.glue.get_table(DatabaseName=config.names.glue_database, Name=table.name)[
             "Table"

@@ -122,8 +122,10 @@ def test_template_describes_what_provision_creates(make_config):
         for key in ("KeySchema", "AttributeDefinitions", "BillingMode"):
             assert table[key] == c[key], (c["TableName"], key)
         assert table["SSESpecification"]["SSEEnabled"] is c["SSESpecification"]["Enabled"]
-    (ttl,) = calls["dynamodb.update_time_to_live"]
-    assert tables[ttl["TableName"]]["TimeToLiveSpecification"] == ttl["TimeToLiveSpecification"]
+    ttls = {
+        c["TableName"]: c["TimeToLiveSpecification"] for c in calls["dynamodb.update_time_to_live"]
+    }
+    assert ttls == {name: table["TimeToLiveSpecification"] for name, table in tables.items()}
 
     (database,) = stack.resources("AWS::Glue::Database").values()
     assert (

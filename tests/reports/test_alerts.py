@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.alerts.complete import complete_before
-from pipeline.alerts.deliver import AlertPublisher, topic_arn
+from pipeline.alerts.deliver import AlertPublisher, claim_lifetime_s, topic_arn
 from pipeline.alerts.evaluate import evaluate
 from pipeline.alerts.rules import compile_rules
 from pipeline.aws.clients import AwsClients
@@ -234,13 +234,25 @@ def test_two_evaluators_publish_each_alert_once_and_a_dead_claim_is_taken_over(i
 
     def publisher():
         return AlertPublisher(
-            clients.client("sns"), arn, clients.dynamodb, config.names.state_table, lambda: now[0]
+            clients.client("sns"),
+            arn,
+            clients.dynamodb,
+            config.names.state_table,
+            lambda: now[0],
+            keep_s=claim_lifetime_s(config),
         )
 
     order = list(alerts)
     random.Random(1).shuffle(order)
     a, b = publisher().deliver(alerts[:4]), publisher().deliver(order)
     assert len(a.published) + len(b.published) == 6 and b.already_sent == 4
+    # a claim expires (the table's TTL) when nothing can bring its result back: 30 days of
+    # results here, longer than the stream's 24 hours
+    claim = clients.dynamodb.get_item(
+        TableName=config.names.state_table, Key={"pk": {"S": f"alert|{alerts[0].alert_id}"}}
+    )["Item"]
+    assert claim["status"] == {"S": "sent"}
+    assert claim["expires_at"] == {"N": str(1000 + 30 * 86_400)}
 
     stale = alerts[0].alert_id.replace("device_id=a", "device_id=z")
     dead = evaluate(
