@@ -115,17 +115,7 @@ def test_template_describes_what_provision_creates(make_config):
         created["StreamModeDetails"],
     )
 
-    tables = {p["TableName"]: p for p in stack.resources("AWS::DynamoDB::Table").values()}
-    assert set(tables) == {c["TableName"] for c in calls["dynamodb.create_table"]}
-    for c in calls["dynamodb.create_table"]:
-        table = tables[c["TableName"]]
-        for key in ("KeySchema", "AttributeDefinitions", "BillingMode"):
-            assert table[key] == c[key], (c["TableName"], key)
-        assert table["SSESpecification"]["SSEEnabled"] is c["SSESpecification"]["Enabled"]
-    ttls = {
-        c["TableName"]: c["TimeToLiveSpecification"] for c in calls["dynamodb.update_time_to_live"]
-    }
-    assert ttls == {name: table["TimeToLiveSpecification"] for name, table in tables.items()}
+    _same_dynamodb_tables(stack, calls)
 
     (database,) = stack.resources("AWS::Glue::Database").values()
     assert (
@@ -161,6 +151,21 @@ def test_template_describes_what_provision_creates(make_config):
             destination["DataFormatConversionConfiguration"]["SchemaConfiguration"]["RoleARN"]
             == role
         )
+
+
+def _same_dynamodb_tables(stack: Resolver, calls: dict[str, list[dict[str, Any]]]) -> None:
+    """The template's tables are provision's: keys, billing, encryption and TTL."""
+    tables = {p["TableName"]: p for p in stack.resources("AWS::DynamoDB::Table").values()}
+    assert set(tables) == {c["TableName"] for c in calls["dynamodb.create_table"]}
+    for c in calls["dynamodb.create_table"]:
+        table = tables[c["TableName"]]
+        for key in ("KeySchema", "AttributeDefinitions", "BillingMode"):
+            assert table[key] == c[key], (c["TableName"], key)
+        assert table["SSESpecification"]["SSEEnabled"] is c["SSESpecification"]["Enabled"]
+    ttls = {
+        c["TableName"]: c["TimeToLiveSpecification"] for c in calls["dynamodb.update_time_to_live"]
+    }
+    assert ttls == {name: table["TimeToLiveSpecification"] for name, table in tables.items()}
 
 
 def test_parquet_conversion_buffer_can_only_be_set_within_aws_limits():
