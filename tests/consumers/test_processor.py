@@ -19,7 +19,7 @@ from pipeline.aws.retry import Backoff
 from pipeline.config import load_config
 from pipeline.config import shipped_event_type as event_type
 from pipeline.core.errors import SinkError, StateError
-from pipeline.core.records import Checkpoint
+from pipeline.core.records import Checkpoint, RawRecord
 from pipeline.core.shard import ShardCore
 from pipeline.testing import (
     BOUNDED,
@@ -133,6 +133,30 @@ def test_crashes_at_random_points_never_double_count_or_lose_events():
     # appended outputs may repeat after a replay, but each id once is exactly the truth
     assert {e["event_id"] for e in sink.events} == {e["event_id"] for e in events}
     assert {late.event_id for late in sink.late} == set(expected_late)
+
+
+def test_a_restart_inside_a_kpl_aggregate_skips_exactly_its_records_up_to_the_checkpoint():
+    """The KCL re-delivers a whole aggregate after a checkpoint inside it: its user records up
+    to the checkpoint lead the next batch and are skipped; the batches after are whole."""
+    aggregate = [
+        RawRecord(record.data, "pk", "5", sub)
+        for sub, record in enumerate(records(iot_event(i, T0 + i) for i in range(4)))
+    ]
+    sink, state, checkpointer = MemorySink(), MemoryStateStore(), MemoryCheckpointer()
+    first = processor(sink, state)
+    first.initialize(InitializeInput(SHARD, "TRIM_HORIZON"))
+    first.process_records(ProcessRecordsInput(aggregate[:2], checkpointer))
+    assert checkpointer.last == Checkpoint("5", 1)
+
+    again = processor(sink, state)
+    again.initialize(InitializeInput(SHARD, "5", 1))
+    after = records([iot_event(4, T0 + 4)], first_sequence=6)
+    again.process_records(ProcessRecordsInput([*aggregate, *after], checkpointer))
+    later = records([iot_event(5, T0 + 5), iot_event(6, T0 + 6)], first_sequence=7)
+    again.process_records(ProcessRecordsInput(later, checkpointer))
+    kept = [(e["sequence_number"], e["sub_sequence_number"]) for e in sink.events]
+    assert kept == [("5", 0), ("5", 1), ("5", 2), ("5", 3), ("6", 0), ("7", 0), ("8", 0)]
+    assert again.counters.events == 7
 
 
 def test_restart_at_a_checkpoint_without_its_snapshot_refuses_to_start():
