@@ -8,6 +8,7 @@ MultiLangDaemon drives: ``initialize``, ``process_records``, ``lease_lost``, ``s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,7 +43,7 @@ class InitializeInput:
 
 @dataclass(frozen=True)
 class ProcessRecordsInput:
-    records: list[RawRecord]
+    records: Sequence[RawRecord]  # a list, or a RecordBatch (framed by the KCL child)
     checkpointer: Checkpointer
     millis_behind_latest: int = 0
 

@@ -72,6 +72,7 @@ __all__ = [
     "ProcessRecordsInput",
     "ProduceOptions",
     "RawRecord",
+    "RecordBatch",
     "Report",
     "ShardCore",
     "ShardEndedInput",
@@ -107,7 +108,7 @@ _MODULES = {
     "pipeline.core.events.schema": ("EventType", "compile_event_types"),
     "pipeline.core.windows.spec": ("WindowJob", "compile_jobs"),
     "pipeline.core.shard": ("ShardCore", "END_OF_STREAM"),
-    "pipeline.core.records": ("RawRecord", "Checkpoint"),
+    "pipeline.core.records": ("RawRecord", "RecordBatch", "Checkpoint"),
     "pipeline.core.results": (
         "Outcome",
         "WindowResults",
@@ -173,6 +174,7 @@ if TYPE_CHECKING:
     from pipeline.core.events.schema import compile_event_types as compile_event_types
     from pipeline.core.records import Checkpoint as Checkpoint
     from pipeline.core.records import RawRecord as RawRecord
+    from pipeline.core.records import RecordBatch as RecordBatch
     from pipeline.core.results import ClosedWindows as ClosedWindows
     from pipeline.core.results import Counters as Counters
     from pipeline.core.results import DeadLetter as DeadLetter

@@ -15,7 +15,7 @@ import msgspec
 
 from pipeline.core.errors import SinkError
 from pipeline.core.records import Checkpoint, RawRecord
-from pipeline.core.results import DeadLetter, LateEvent, Outcome, WindowResult, event_row
+from pipeline.core.results import DeadLetter, LateEvent, Outcome, WindowResult, event_rows
 from pipeline.core.shard import ShardSettings
 from pipeline.core.windows.operator import finish, merge_states
 from pipeline.core.windows.spec import WindowJob
@@ -74,7 +74,7 @@ class MemorySink:
             self.fail_next -= 1
             raise SinkError("injected sink outage")
         self.writes += 1
-        self.events.extend(msgspec.json.decode(event_row(r, shard_id)) for r in outcome.events)
+        self.events.extend(msgspec.json.decode(row) for row in event_rows(outcome.events, shard_id))
         for result in outcome.results:  # keyed like DynamoDB: a rewrite overwrites
             self.results[result.result_id] = result
             self.parts.setdefault(result.result_id, {})[shard_id] = result.states

@@ -8,19 +8,18 @@ line outside it is left to amazon_kclpy (``parse`` returns None), so this parser
 what amazon_kclpy would refuse, nor reads a value differently (tested against it).
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_GET_SIZE
-from cpython.list cimport PyList_Append
-from cpython.ref cimport PyObject, Py_INCREF
-from cpython.tuple cimport PyTuple_SET_ITEM
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport int64_t, uint8_t
-from libc.string cimport memchr, memcmp
+from libc.string cimport memchr, memcmp, memcpy
+
+import numpy as np
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
-    object PyType_GenericAlloc(type t, Py_ssize_t items)
-    void PyObject_GC_UnTrack(void* o)
 
 cdef extern from *:
     """
@@ -146,16 +145,9 @@ cdef extern from *:
         for (; i < size; i++) any |= (unsigned char)p[i];
         return (any & 0x8080808080808080ULL) == 0;
     }
-    /* A str of ASCII bytes. */
-    static inline PyObject* kpipe_ascii_str(const char* p, Py_ssize_t size) {
-        PyObject* s = PyUnicode_New(size, 127);
-        if (s != NULL) memcpy(PyUnicode_DATA(s), p, size);
-        return s;
-    }
     """
     signed char B64 "KPIPE_B64"[256]
     bint ascii_text "kpipe_ascii"(const char* p, Py_ssize_t size) noexcept
-    object ascii_str "kpipe_ascii_str"(const char* p, Py_ssize_t size)
     void b64_init "kpipe_b64_init"()
     void simd_init "kpipe_simd_init"()
     int simd_switch "kpipe_simd"(int wanted)
@@ -293,23 +285,21 @@ cdef bint text_is(Cursor* c, const char* wanted, Py_ssize_t wanted_size) noexcep
     return string(c, &start, &size) and size == wanted_size and memcmp(start, wanted, size) == 0
 
 
-cdef object base64_bytes(const char* text, Py_ssize_t size):
-    """Padded standard base64 (None otherwise), as bytes."""
+cdef Py_ssize_t base64_into(const char* text, Py_ssize_t size, char* out, const char* limit) noexcept:
+    """Decodes padded standard base64 to ``out`` (``limit``: the end of the memory it may
+    write, past the data too); the number of bytes, -1 when it is not such base64."""
     cdef Py_ssize_t pad = 0, n, i, k, o = 0, whole
     cdef const uint8_t* s = <const uint8_t*>text
     cdef unsigned int quad
     cdef signed char v
-    cdef char* out
     if size % 4:
-        return None
+        return -1
     if size and s[size - 1] == c'=':
         pad = 2 if s[size - 2] == c'=' else 1
     n = size // 4 * 3 - pad
-    data = PyBytes_FromStringAndSize(NULL, n)
-    out = PyBytes_AS_STRING(data)
     whole = size // 4 - (1 if pad else 0)  # quads without padding: no test per character
-    if not b64_quads(s, whole, out, out + n):
-        return None
+    if not b64_quads(s, whole, out, limit):
+        return -1
     o, s = 3 * whole, s + 4 * whole
     for i in range(4 * whole, size, 4):  # the padded last quad
         quad = 0
@@ -317,36 +307,28 @@ cdef object base64_bytes(const char* text, Py_ssize_t size):
             if i + k >= size - pad:
                 v = 0
                 if s[k] != c'=':
-                    return None
+                    return -1
             else:
                 v = B64[s[k]]
                 if v < 0:
-                    return None
+                    return -1
             quad = (quad << 6) | <unsigned int>v
         for k in range(3):
             if o < n:
                 out[o] = <char>((quad >> (16 - 8 * k)) & 0xFF)
                 o += 1
-    return data  # as b64decode, the bits a padded end leaves over are ignored
+    return n  # as b64decode, the bits a padded end leaves over are ignored
 
 
-cdef object text(const char* start, Py_ssize_t size):
-    """The str of UTF-8 bytes (None: not UTF-8); ASCII ones (sequence numbers, most keys) are
-    copied as they are."""
+cdef bint utf8(const char* start, Py_ssize_t size):
+    """Whether the bytes are UTF-8 (ASCII ones, sequence numbers and most keys, at once)."""
     if ascii_text(start, size):
-        return ascii_str(start, size)
+        return True
     try:
-        return PyUnicode_DecodeUTF8(start, size, NULL)
+        PyUnicode_DecodeUTF8(start, size, NULL)
     except UnicodeDecodeError:
-        return None
-
-
-cdef struct Previous:
-    const char* key  # the previous record's partition key (its bytes in the line)
-    Py_ssize_t size
-    PyObject* text  # and its str (borrowed: the previous record holds it)
-    int64_t arrival  # the previous record's arrival time
-    PyObject* arrival_int  # and its int (borrowed, likewise)
+        return False
+    return True
 
 
 # A record's values: data, partition key, sequence number (strings), sub-sequence number and
@@ -461,52 +443,52 @@ cdef bint shaped_record(Cursor* c, Values* v, Shape* shape) noexcept:
     return True
 
 
-cdef inline void fill(object raw, Py_ssize_t i, object item) noexcept:
-    Py_INCREF(item)
-    PyTuple_SET_ITEM(raw, i, item)
+# The columns of a batch's fields (pipeline.core.records.RecordBatch): the spans of the data,
+# the partition key and the sequence number in its buffer, the sub-sequence number, the arrival.
+cdef enum:
+    FIELDS = 8
 
 
-cdef object record(Values* v, type record_type, Previous* previous):
-    """The raw record of a record's values (None: outside the subset). A partition key equal to
-    the previous record's is the same str (records of one KPL aggregate often share theirs), an
-    arrival time the same int (a batch's records arrive within a few milliseconds)."""
-    cdef object data, key, sequence, arrived, sub
-    data = base64_bytes(v.text[0], v.size[0])
-    if data is None:
-        return None
-    if previous.key != NULL and previous.size == v.size[1] and memcmp(previous.key, v.text[1], v.size[1]) == 0:
-        key = <object>previous.text
-    else:
-        key = text(v.text[1], v.size[1])
-        if key is None:
-            return None
-        previous.key, previous.size, previous.text = v.text[1], v.size[1], <PyObject*>key
-    sequence = text(v.text[2], v.size[2])
-    if sequence is None:
-        return None
-    if previous.arrival_int != NULL and previous.arrival == v.number[1]:
-        arrived = <object>previous.arrival_int
-    else:
-        arrived = v.number[1]
-        previous.arrival, previous.arrival_int = v.number[1], <PyObject*>arrived
-    sub = v.number[0]
-    raw = PyType_GenericAlloc(record_type, 5)  # as tuple.__new__ fills a named tuple
-    fill(raw, 0, data)
-    fill(raw, 1, key)
-    fill(raw, 2, sequence)
-    fill(raw, 3, sub)
-    fill(raw, 4, arrived)
-    PyObject_GC_UnTrack(<void*>raw)  # only bytes, str and ints: never in a cycle
-    return raw
+cdef struct Batch:
+    char* buffer  # where a record's data (decoded), partition key and sequence number go
+    const char* limit  # its end
+    Py_ssize_t used
+    int64_t* fields  # FIELDS per record
+    Py_ssize_t count, capacity
 
 
-cdef bint records(Cursor* c, list out, type record_type) except -1:
-    cdef Previous previous
+cdef bint add(Batch* b, Values* v) noexcept:
+    """Appends a record's values (False: outside the subset, or out of memory)."""
+    cdef int64_t* row
+    cdef int64_t* grown
+    cdef Py_ssize_t n, j
+    if b.count == b.capacity:
+        b.capacity = max(1024, 2 * b.capacity)
+        grown = <int64_t*>PyMem_Realloc(b.fields, b.capacity * FIELDS * sizeof(int64_t))
+        if grown == NULL:
+            return False
+        b.fields = grown
+    row = b.fields + b.count * FIELDS
+    n = base64_into(v.text[0], v.size[0], b.buffer + b.used, b.limit)
+    if n < 0:
+        return False
+    row[0], row[1] = b.used, b.used + n
+    b.used += n
+    for j in range(1, 3):  # the partition key and the sequence number, as they are
+        if not utf8(v.text[j], v.size[j]):
+            return False
+        memcpy(b.buffer + b.used, v.text[j], v.size[j])
+        row[2 * j], row[2 * j + 1] = b.used, b.used + v.size[j]
+        b.used += v.size[j]
+    row[6], row[7] = v.number[0], v.number[1]
+    b.count += 1
+    return True
+
+
+cdef bint records(Cursor* c, Batch* out) noexcept:
     cdef Values values
     cdef Shape shape
     cdef const char* start
-    previous.key, previous.size, previous.text = NULL, 0, NULL
-    previous.arrival, previous.arrival_int = 0, NULL
     shape.count = 0
     if not expect(c, c'['):
         return False
@@ -518,49 +500,73 @@ cdef bint records(Cursor* c, list out, type record_type) except -1:
             c.p = start
             if not any_record(c, &values, NULL if shape.count else &shape):
                 return False
-        raw = record(&values, record_type, &previous)
-        if raw is None:
+        if not add(out, &values):
             return False
-        PyList_Append(out, raw)
         if expect(c, c','):
             continue
         return expect(c, c']')
 
 
-def parse(line, type record_type):
-    """``(records, millisBehindLatest)`` of a ``processRecords`` line, the records as
-    ``record_type`` (the core's RawRecord); None for any line outside the subset."""
-    cdef Cursor c
+def parse(line, batch_type):
+    """``(records, millisBehindLatest)`` of a ``processRecords`` line (str, bytes or any
+    buffer, e.g. a view of a reader's buffer), the records as ``batch_type(buffer, fields)``
+    (the core's RecordBatch); None for any line outside the subset."""
+    cdef Py_buffer view
+    cdef const char* text
     cdef Py_ssize_t size
+    if PyBytes_Check(line):
+        return message(PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), batch_type)
+    if isinstance(line, str):
+        text = PyUnicode_AsUTF8AndSize(line, &size)
+        return message(text, size, batch_type)
+    if not PyObject_CheckBuffer(line):
+        return None
+    PyObject_GetBuffer(line, &view, PyBUF_SIMPLE)
+    try:
+        return message(<const char*>view.buf, view.len, batch_type)
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef object message(const char* text, Py_ssize_t size, batch_type):
+    cdef Cursor c
     cdef int seen = 0, k = -1
     cdef int64_t behind = 0
-    cdef list out = []
-    if PyBytes_Check(line):
-        c.p, size = PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line)
-    elif isinstance(line, str):
-        c.p = PyUnicode_AsUTF8AndSize(line, &size)
-    else:
-        return None
-    c.end = c.p + size
-    if not expect(&c, c'{'):
-        return None
-    while True:
-        k = field(&c, MESSAGE_KEYS, k + 1)
-        if k < 0 or seen & (1 << k):
+    cdef Batch batch
+    cdef uint8_t[::1] room
+    cdef int64_t[:, ::1] rows
+    # a record's data, key and sequence number take no more room than their text in the line
+    buffer = np.empty(size + 32, dtype=np.uint8)
+    room = buffer
+    batch.buffer, batch.limit, batch.used = <char*>&room[0], <char*>&room[0] + size + 32, 0
+    batch.fields, batch.count, batch.capacity = NULL, 0, 0
+    c.p, c.end = text, text + size
+    try:
+        if not expect(&c, c'{'):
             return None
-        seen |= 1 << k
-        if k == 0 and not text_is(&c, "processRecords", 14):
+        while True:
+            k = field(&c, MESSAGE_KEYS, k + 1)
+            if k < 0 or seen & (1 << k):
+                return None
+            seen |= 1 << k
+            if k == 0 and not text_is(&c, "processRecords", 14):
+                return None
+            if k == 1 and not records(&c, &batch):
+                return None
+            if k == 2 and not integer(&c, &behind):
+                return None
+            if expect(&c, c','):
+                continue
+            if expect(&c, c'}'):
+                break
             return None
-        if k == 1 and not records(&c, out, record_type):
+        skip_ws(&c)
+        if c.p != c.end or seen != 0b111:
             return None
-        if k == 2 and not integer(&c, &behind):
-            return None
-        if expect(&c, c','):
-            continue
-        if expect(&c, c'}'):
-            break
-        return None
-    skip_ws(&c)
-    if c.p != c.end or seen != 0b111:
-        return None
-    return out, behind
+        fields = np.empty((batch.count, FIELDS), dtype=np.int64)
+        if batch.count:
+            rows = fields
+            memcpy(&rows[0, 0], batch.fields, batch.count * FIELDS * sizeof(int64_t))
+        return batch_type(buffer[: batch.used], fields), behind
+    finally:
+        PyMem_Free(batch.fields)

@@ -20,13 +20,12 @@ import base64
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
 from amazon_kclpy.checkpoint_error import CheckpointError
 from amazon_kclpy.v3.processor import RecordProcessorBase
 
-from consumers.kcl.framing import FramedRecords
 from consumers.kcl.status import RateMeter, ShardStatus, StatusFile
 from consumers.lifecycle import (
     SHARD_END,
@@ -38,7 +37,7 @@ from consumers.lifecycle import (
     ShutdownRequestedInput,
 )
 from consumers.processor import ShardProcessor
-from pipeline.core.records import RawRecord
+from pipeline.core.records import RawRecord, RecordBatch
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +60,10 @@ class KclCheckpointer:
             raise CheckpointFailed(str(exc.value)) from exc
 
 
-def raw_records(records: Iterable[Any]) -> list[RawRecord]:
+def raw_records(records: Iterable[Any]) -> Sequence[RawRecord]:
     """amazon_kclpy ``Record`` messages as the core's raw records (records framed in bulk by
-    :mod:`consumers.kcl.framing` already are)."""
-    if isinstance(records, FramedRecords):
+    :mod:`consumers.kcl.framing` already are: a :class:`RecordBatch`)."""
+    if isinstance(records, RecordBatch):
         return records
     return [
         RawRecord(

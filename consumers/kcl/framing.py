@@ -24,75 +24,103 @@ from amazon_kclpy import messages
 from amazon_kclpy.kcl import KCLProcess
 
 from consumers.kcl._framing import parse
-from pipeline.core.records import RawRecord
+from pipeline.core.records import RecordBatch
 
 
-class FramedRecords(list[RawRecord]):
-    """Records framed here: already the core's raw records (see ``adapter.raw_records``)."""
-
-
-def framed(line: str | bytes) -> messages.ProcessRecordsInput | None:
-    """The ``processRecords`` message of ``line`` with its records framed; None when the line
-    is any other message, or one this framing leaves to amazon_kclpy."""
-    parsed = parse(line, RawRecord)
+def framed(line: str | bytes | memoryview) -> messages.ProcessRecordsInput | None:
+    """The ``processRecords`` message of ``line`` with its records framed as one
+    :class:`RecordBatch`; None when the line is any other message, or one this framing
+    leaves to amazon_kclpy."""
+    parsed = parse(line, RecordBatch)
     if parsed is None:
         return None
     records, behind = parsed
     return messages.ProcessRecordsInput(
-        {
-            "action": "processRecords",
-            "records": FramedRecords(records),
-            "millisBehindLatest": behind,
-        }
+        {"action": "processRecords", "records": records, "millisBehindLatest": behind}
     )
 
 
 class LineReader:
-    """The lines of a binary stream, as bytes, read in blocks of up to ``block`` bytes.
+    """The lines of a binary stream, read into one buffer kept from line to line.
 
-    A ``processRecords`` line carries up to 10,000 records (megabytes): a text stream's readline
-    gathers it 8 KiB at a time, decoding as it goes, for a quarter of the child's per-record
-    cost; here each line is one ``find`` and one copy. ``read1`` returns what the pipe holds
-    without waiting for a whole block: a line is returned as soon as it is complete (the daemon
-    waits for our answer before writing more).
+    A ``processRecords`` line carries up to 10,000 records (megabytes). Read as new bytes each
+    time (a text stream's readline gathers it 8 KiB at a time and decodes it; joining blocks
+    copies it twice), every line is fresh memory: the C heap grows by a line and is trimmed
+    after it, which page-faulted ~1,000 times a batch (``bench_kcl_protocol``). Here a line is
+    read once, in place (:meth:`view`), into a buffer that only grows, to the longest line.
+    ``readinto1`` returns what the pipe holds without waiting for a whole buffer: a line is
+    returned as soon as it is complete (the daemon waits for our answer before writing more).
     """
 
-    def __init__(self, stream: BinaryIO, block: int = 1 << 20) -> None:
-        self._stream, self._block = stream, block
-        self._data, self._at = b"", 0
+    def __init__(self, stream: BinaryIO, size: int = 1 << 20) -> None:
+        self._stream = stream
+        self._buffer = bytearray(size)
+        self._start = self._end = 0  # the bytes read and not yet returned: [start, end)
 
     def readline(self) -> bytes:
-        parts = []
+        """The next line as bytes (b"" at the end), for amazon_kclpy's reads."""
+        return bytes(self.view())
+
+    def view(self) -> memoryview:
+        """The next line in place (empty at the end); its bytes stay as they are until the
+        next read. The last line may lack its newline."""
+        searched = 0  # how many bytes from the line's start hold no newline
         while True:
-            end = self._data.find(b"\n", self._at)
+            end = self._buffer.find(b"\n", self._start + searched, self._end)
             if end >= 0:
-                parts.append(self._data[self._at : end + 1])
-                self._at = end + 1
-                return parts[0] if len(parts) == 1 else b"".join(parts)
-            parts.append(self._data[self._at :])
-            self._data, self._at = self._stream.read1(self._block), 0
-            if not self._data:  # the end: the last line, without its newline, or b""
-                return b"".join(parts)
+                line = memoryview(self._buffer)[self._start : end + 1]
+                self._start = end + 1
+                return line
+            searched = self._end - self._start
+            if not self._fill():
+                line = memoryview(self._buffer)[self._start : self._end]
+                self._start = self._end
+                return line
+
+    def _fill(self) -> int:
+        """Reads more after the unread bytes (0 at the end). Room is made by moving them to
+        the front, or into a buffer twice the size when they fill more than half of it; the
+        old buffer is never resized, so a line returned before keeps its bytes."""
+        unread = self._end - self._start
+        if self._end == len(self._buffer) or not unread:
+            buffer = self._buffer
+            if unread > len(buffer) // 2:
+                buffer = bytearray(2 * len(buffer))
+            buffer[:unread] = self._buffer[self._start : self._end]
+            self._buffer, self._start, self._end = buffer, 0, unread
+        with memoryview(self._buffer) as room:
+            count = self._stream.readinto1(room[self._end :])
+        self._end += count
+        return count
 
 
 class FramedKCLProcess(KCLProcess):  # type: ignore[misc]
     """amazon_kclpy's ``KCLProcess`` with ``processRecords`` lines framed in bulk.
 
     A text input (the child's ``sys.stdin``) is read through its binary buffer by a
-    :class:`LineReader`: nothing may have been read from its text layer before.
+    :class:`LineReader`, each message line in place: nothing may have been read from its text
+    layer before.
     """
 
     def __init__(self, record_processor: Any, input_file: Any, *files: Any) -> None:
         if hasattr(input_file, "buffer"):
             input_file = input_file.buffer
-        if hasattr(input_file, "read1"):
-            input_file = LineReader(input_file)
-        super().__init__(record_processor, input_file, *files)
+        self._lines = LineReader(input_file) if hasattr(input_file, "readinto1") else None
+        super().__init__(record_processor, self._lines or input_file, *files)
+
+    def run(self) -> None:
+        """amazon_kclpy's loop (a line at a time until the input ends), each line read in
+        place; its reads inside a message (checkpoint answers) take bytes."""
+        if self._lines is None:
+            super().run()
+            return
+        while line := self._lines.view():
+            self._handle_a_line(line)
 
     def _handle_a_line(self, line: Any) -> None:
         action = framed(line)
-        if action is None:
-            super()._handle_a_line(line)
+        if action is None:  # json.loads takes str and bytes, not a view
+            super()._handle_a_line(bytes(line) if isinstance(line, memoryview) else line)
             return
         self._perform_action(action)
         self._report_done(action.action)

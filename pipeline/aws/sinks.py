@@ -9,7 +9,7 @@ from pipeline.aws.dynamodb import ResultsTable
 from pipeline.aws.errors import sink_errors
 from pipeline.aws.firehose import FirehoseWriter
 from pipeline.config import Config
-from pipeline.core.results import INLINE_DEAD_LETTER_BYTES, DeadLetter, Outcome, event_row
+from pipeline.core.results import INLINE_DEAD_LETTER_BYTES, DeadLetter, Outcome, event_rows
 from pipeline.lake.tables import lake_tables
 
 
@@ -44,7 +44,7 @@ class AwsOutputSink:
 
     def write(self, outcome: Outcome, shard_id: str) -> None:
         if outcome.events:
-            self._writers["events"].put_encoded([event_row(r, shard_id) for r in outcome.events])
+            self._writers["events"].put_encoded(event_rows(outcome.events, shard_id))
         if outcome.late:
             self._writers["late"].put(late.as_row() for late in outcome.late)
         if outcome.dead_letters:

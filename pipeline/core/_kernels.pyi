@@ -6,6 +6,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from pipeline.core.records import Payloads
+
 class Column:
     def __init__(
         self,
@@ -84,7 +86,8 @@ def assign_slots(
 ) -> tuple[np.ndarray, set[int]]: ...
 def record_fields(records: list[Any]) -> tuple[list[bytes], np.ndarray]: ...
 def take(items: list[Any], rows: np.ndarray) -> list[Any]: ...
-def starting_with(payloads: list[bytes], prefix: bytes) -> list[int]: ...
+def event_rows(buffer: np.ndarray, fields: np.ndarray, shard_id: str) -> list[bytes]: ...
+def starting_with(payloads: list[bytes] | Payloads, prefix: bytes) -> list[int]: ...
 def closing_slots(table: KeyTable, last_start: int) -> np.ndarray: ...
 def emit(
     table: KeyTable, slots: np.ndarray, metrics: list[Any], groups: int
@@ -93,7 +96,7 @@ def emit(
 class RecordScanner:
     def __init__(self, specs: list[tuple[Any, ...]], time_field: int, time_unit: int) -> None: ...
     def scan(
-        self, payloads: list[bytes], max_bytes: int
+        self, payloads: list[bytes] | Payloads, max_bytes: int
     ) -> tuple[
         list[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
         np.ndarray | None,

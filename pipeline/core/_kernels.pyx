@@ -12,7 +12,7 @@ equality is value equality and byte order is Python's order of the values (None 
 encoding gives hashing, equality and the order of results.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_ITEM, PyList_New, PyList_SET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
@@ -1037,8 +1037,8 @@ cdef class NumericMetric(SlotMetric):
             return self.ivalue[slot]
         if self.exact:
             total = untracked((self.limbs[slot, 0], self.limbs[slot, 1], self.limbs[slot, 2], self.limbs[slot, 3]))
-            if self.rare and slot in self.rare:
-                total = self.with_rare(total, self.rare[slot])
+            if self.rare and slot in self.rare:  # a tuple as any other state the fold emits
+                total = tuple(self.with_rare(total, self.rare[slot]))
         else:
             total = self.ivalue[slot]
         return total if self.kind == SUM else untracked((total, self.count[slot]))
@@ -1170,6 +1170,74 @@ def record_fields(list records):
     return payloads, arrivals
 
 
+cdef inline bint ascii_space(uint8_t c) noexcept:
+    return c == c' ' or c == c'\t' or c == c'\n' or c == c'\r' or c == 0x0B or c == 0x0C
+
+
+cdef Py_ssize_t decimal(int64_t value, char* out) noexcept:
+    """Writes ``value`` in decimal (as ``%d``) to ``out`` (room for 20 characters)."""
+    cdef char digits[20]
+    cdef Py_ssize_t n = 0, k
+    cdef uint64_t v = <uint64_t>value
+    if value < 0:
+        v = 0 - v  # two's complement: the magnitude, INT64_MIN included
+    while True:
+        digits[n] = <char>(c'0' + v % 10)
+        n += 1
+        v //= 10
+        if v == 0:
+            break
+    k = 0
+    if value < 0:
+        out[0] = c'-'
+        k = 1
+    while n:
+        n -= 1
+        out[k] = digits[n]
+        k += 1
+    return k
+
+
+def event_rows(const uint8_t[::1] buffer, const int64_t[:, ::1] fields, str shard_id):
+    """:func:`pipeline.core.results.event_row` of each record of a RecordBatch (``buffer`` and
+    ``fields``, see pipeline.core.records), straight from its buffer: one bytes per row."""
+    cdef bytes shard = shard_id.encode()
+    cdef bytes head = b',"shard_id":"' + shard + b'","sequence_number":"'
+    cdef const char* middle = b'","sub_sequence_number":'
+    cdef Py_ssize_t n = fields.shape[0], i, start, end, size, m = len(b'","sub_sequence_number":')
+    cdef Py_ssize_t s0, s1, digits
+    cdef char number[24]
+    cdef char* out
+    cdef list rows = PyList_New(n)
+    if n and fields.shape[1] < 8:
+        raise ValueError("a RecordBatch's fields have 8 columns")
+    for i in range(n):
+        start, end, s0, s1 = fields[i, 0], fields[i, 1], fields[i, 4], fields[i, 5]
+        if not (0 <= start <= end <= buffer.shape[0] and 0 <= s0 <= s1 <= buffer.shape[0]):
+            raise IndexError(f"record {i}'s spans are outside the buffer")
+        while end > start and ascii_space(buffer[end - 1]):  # as bytes.rstrip()
+            end -= 1
+        if end > start:
+            end -= 1  # its closing brace
+        digits = decimal(fields[i, 6], number)
+        size = (end - start) + len(head) + (s1 - s0) + m + digits + 1
+        row = PyBytes_FromStringAndSize(NULL, size)
+        out = PyBytes_AS_STRING(row)
+        memcpy(out, &buffer[start], end - start)
+        out += end - start
+        memcpy(out, PyBytes_AS_STRING(head), len(head))
+        out += len(head)
+        memcpy(out, &buffer[s0], s1 - s0)
+        out += s1 - s0
+        memcpy(out, middle, m)
+        out += m
+        memcpy(out, number, digits)
+        out[digits] = c'}'
+        Py_INCREF(row)
+        PyList_SET_ITEM(rows, i, row)
+    return rows
+
+
 def take(list items, const int32_t[::1] rows):
     """``[items[i] for i in rows]``, without a Python int per row."""
     cdef Py_ssize_t n = rows.shape[0], i, size = len(items)
@@ -1184,12 +1252,23 @@ def take(list items, const int32_t[::1] rows):
     return out
 
 
-def starting_with(list payloads, bytes prefix):
-    """The positions of the payloads that start with ``prefix``."""
+def starting_with(payloads, bytes prefix):
+    """The positions of the payloads that start with ``prefix`` (a list of bytes-like
+    objects, or spans of one buffer as :meth:`RecordScanner.scan` takes)."""
     cdef Py_ssize_t i, size = len(prefix)
     cdef object payload
     cdef const char* wanted = PyBytes_AS_STRING(prefix)
+    cdef const uint8_t[::1] buffer
+    cdef const int64_t[:, ::1] spans
     found = []
+    if type(payloads) is not list:
+        buffer, spans = payloads.buffer, payloads.spans
+        for i in range(spans.shape[0]):
+            if not 0 <= spans[i, 0] <= spans[i, 1] <= buffer.shape[0]:
+                raise IndexError(f"payload {i}'s span is outside the buffer")
+            if spans[i, 1] - spans[i, 0] >= size and memcmp(&buffer[spans[i, 0]], wanted, size) == 0:
+                found.append(i)
+        return found
     for i in range(len(payloads)):
         payload = <object>PyList_GET_ITEM(payloads, i)
         if not PyBytes_Check(payload):  # another bytes-like object
@@ -1651,12 +1730,17 @@ cdef class RecordScanner:
                 return False
         return True
 
-    def scan(self, list payloads, Py_ssize_t max_bytes):
+    def scan(self, payloads, Py_ssize_t max_bytes):
         """Columns of the records proven valid, and the indices of the others (``slow``).
 
+        ``payloads``: a list of bytes, or spans of one buffer (``buffer``: uint8, ``spans``:
+        int64 (n, 2) start and end, as :class:`pipeline.core.records.Payloads`).
         Returns ``(columns, times, rows, slow)``: per output column ``(values, valid, offsets)``
         (strings: UTF-8 bytes with int32 offsets), the event times in ms (text times: None),
         the input index of each row."""
+        cdef bint listed = type(payloads) is list
+        cdef const uint8_t[::1] buffer = None if listed else payloads.buffer
+        cdef const int64_t[:, ::1] spans = None if listed else payloads.spans
         cdef Py_ssize_t n = len(payloads), i, k, rows = 0, c, n_out = len(self.outputs)
         cdef Value* values = <Value*>PyMem_Malloc(max(self.n_fields, 1) * sizeof(Value))
         cdef Value* kept = <Value*>PyMem_Malloc(max(n * n_out, 1) * sizeof(Value))
@@ -1670,20 +1754,27 @@ cdef class RecordScanner:
         cdef int32_t[::1] at = index
         cdef Value* time
         slow = []
+        if not listed and (spans.shape[1] != 2 or n and spans.shape[0] != n):
+            raise ValueError("payload spans must be (start, end) pairs")
         if values == NULL or kept == NULL:
             PyMem_Free(values)
             PyMem_Free(kept)
             raise MemoryError()
         try:
             for i in range(n):
-                if i + AHEAD < n:
-                    fetch_payload(PyList_GET_ITEM(payloads, i + AHEAD))
-                payload = <object>PyList_GET_ITEM(payloads, i)
-                if not PyBytes_Check(payload) or PyBytes_GET_SIZE(payload) > max_bytes:
-                    slow.append(i)
-                    continue
-                p, size = PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload)
-                if not self.scan_record(p, p + size, values):
+                if listed:
+                    if i + AHEAD < n:
+                        fetch_payload(PyList_GET_ITEM(payloads, i + AHEAD))
+                    payload = <object>PyList_GET_ITEM(payloads, i)
+                    if not PyBytes_Check(payload):
+                        slow.append(i)
+                        continue
+                    p, size = PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload)
+                else:
+                    if not 0 <= spans[i, 0] <= spans[i, 1] <= buffer.shape[0]:
+                        raise IndexError(f"payload {i}'s span is outside the buffer")
+                    p, size = <const char*>&buffer[0] + spans[i, 0], spans[i, 1] - spans[i, 0]
+                if size > max_bytes or not self.scan_record(p, p + size, values):
                     slow.append(i)
                     continue
                 for k in range(self.n_fields):

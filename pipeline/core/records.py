@@ -7,8 +7,11 @@ compare them with :func:`sequence_key`, never as strings.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, overload
+
+import numpy as np
 
 
 class RawRecord(NamedTuple):
@@ -23,6 +26,104 @@ class RawRecord(NamedTuple):
     @property
     def position(self) -> tuple[int, int]:
         return sequence_key(self.sequence_number), self.sub_sequence_number
+
+
+#: The columns of :attr:`RecordBatch.fields`: spans (start, end) in the batch's buffer of the
+#: data, partition key and sequence number, then the sub-sequence number and the arrival time.
+DATA, KEY, SEQUENCE, SUB_SEQUENCE, ARRIVAL = 0, 2, 4, 6, 7
+
+
+class Payloads(Sequence[bytes]):
+    """Payloads as spans of one buffer: the core scans them in place (one object per batch,
+    none per record); an item is a new ``bytes``."""
+
+    __slots__ = ("buffer", "spans")
+
+    def __init__(self, buffer: np.ndarray, spans: np.ndarray) -> None:
+        #: uint8 buffer; int64 (n, 2) C-contiguous (start, end) of each payload in it
+        self.buffer, self.spans = buffer, spans
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+    @overload
+    def __getitem__(self, index: slice) -> Payloads: ...
+    def __getitem__(self, index: int | slice) -> bytes | Payloads:
+        if isinstance(index, slice):
+            return Payloads(self.buffer, self.spans[index])
+        start, end = self.spans[index]
+        return self.buffer[start:end].tobytes()
+
+
+class RecordBatch(Sequence[RawRecord]):
+    """A batch of records as columns over one buffer, as the KCL child frames a
+    ``processRecords`` line (consumers/kcl/framing.py): no Python object per record.
+
+    It is a sequence of :class:`RawRecord` (an item is built when asked for: a dead letter,
+    a late event, a sink that iterates), and the core reads its payloads and arrival times in
+    bulk. Slices and :meth:`take` share the buffer.
+    """
+
+    __slots__ = ("buffer", "fields")
+
+    def __init__(self, buffer: np.ndarray, fields: np.ndarray) -> None:
+        #: uint8 buffer; int64 (n, 8): see DATA, KEY, SEQUENCE, SUB_SEQUENCE, ARRIVAL
+        self.buffer, self.fields = buffer, fields
+
+    @classmethod
+    def of(cls, records: Iterable[RawRecord]) -> RecordBatch:
+        """The batch of ``records`` (a source holding raw records; the tests)."""
+        parts: list[bytes] = []
+        rows: list[list[int]] = []
+        used = 0
+        for record in records:
+            row = []
+            key, sequence = record.partition_key.encode(), record.sequence_number.encode()
+            for part in (record.data, key, sequence):
+                parts.append(part)
+                row += [used, used + len(part)]
+                used += len(part)
+            rows.append([*row, record.sub_sequence_number, record.approximate_arrival_ms])
+        buffer = np.frombuffer(b"".join(parts), dtype=np.uint8)
+        return cls(buffer, np.array(rows, dtype=np.int64).reshape(-1, ARRIVAL + 1))
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    @overload
+    def __getitem__(self, index: int) -> RawRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> RecordBatch: ...
+    def __getitem__(self, index: int | slice) -> RawRecord | RecordBatch:
+        if isinstance(index, slice):
+            return RecordBatch(self.buffer, self.fields[index])
+        row = self.fields[index].tolist()
+        text = self.buffer
+        return RawRecord(
+            text[row[DATA] : row[DATA + 1]].tobytes(),
+            text[row[KEY] : row[KEY + 1]].tobytes().decode(),
+            text[row[SEQUENCE] : row[SEQUENCE + 1]].tobytes().decode(),
+            row[SUB_SEQUENCE],
+            row[ARRIVAL],
+        )
+
+    def __iter__(self) -> Iterator[RawRecord]:
+        return (self[i] for i in range(len(self)))
+
+    def take(self, rows: np.ndarray) -> RecordBatch:
+        """The records at ``rows``, in their order."""
+        return RecordBatch(self.buffer, self.fields[rows])
+
+    @property
+    def payloads(self) -> Payloads:
+        return Payloads(self.buffer, np.ascontiguousarray(self.fields[:, DATA : DATA + 2]))
+
+    @property
+    def arrivals(self) -> np.ndarray:
+        """Each record's arrival time in ms (0: unknown), a new array."""
+        return self.fields[:, ARRIVAL].copy()
 
 
 def sequence_key(sequence_number: str) -> int:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, overload
 import numpy as np
 import pyarrow as pa
 
-from pipeline.core.records import RawRecord
+from pipeline.core import _kernels
+from pipeline.core.records import RawRecord, RecordBatch
 
 if TYPE_CHECKING:
     from pipeline.core._kernels import SlotMetric
@@ -365,21 +366,35 @@ def event_row(record: RawRecord, shard_id: str) -> bytes:
     )
 
 
+def event_rows(events: Sequence[RawRecord], shard_id: str) -> list[bytes]:
+    """:func:`event_row` of each event; a :class:`RecordBatch`'s are made from its buffer, in
+    C, without a raw record each."""
+    if isinstance(events, RecordBatch):
+        return _kernels.event_rows(events.buffer, np.ascontiguousarray(events.fields), shard_id)
+    return [event_row(record, shard_id) for record in events]
+
+
 @dataclass
 class Outcome:
     """Everything one batch produced, in shard order, ready for the sinks.
 
-    ``events`` are the raw records of the valid, first-seen events (see :func:`event_row`).
+    ``events`` are the raw records of the valid, first-seen events (see :func:`event_row`): a
+    list, or the rows of a :class:`RecordBatch` (records framed as columns stay columns).
     """
 
-    events: list[RawRecord] = field(default_factory=list)
+    events: Sequence[RawRecord] = field(default_factory=list)
     results: WindowResults = field(default_factory=WindowResults)
     late: list[LateEvent] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
 
     def extend(self, other: Outcome) -> None:
-        self.events.extend(other.events)
+        if not self.events:  # a batch's rows are kept as they are, a list is not shared
+            self.events = other.events if isinstance(other.events, RecordBatch) else [*other.events]
+        elif other.events:  # several runs of one batch (split by control records)
+            events = self.events if isinstance(self.events, list) else [*self.events]
+            events.extend(other.events)
+            self.events = events
         self.results.extend(other.results)
         self.late.extend(other.late)
         self.dead_letters.extend(other.dead_letters)

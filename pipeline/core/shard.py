@@ -40,7 +40,7 @@ from pipeline.core.dedupe import Deduper
 from pipeline.core.errors import StateError
 from pipeline.core.events.decode import EVENT_TIME, MAX_EVENT_BYTES, RECORD_INDEX, Decoder, Reject
 from pipeline.core.events.schema import EventType
-from pipeline.core.records import RawRecord
+from pipeline.core.records import Payloads, RawRecord, RecordBatch
 from pipeline.core.results import Counters, DeadLetter, LateEvent, Outcome
 from pipeline.core.windows.operator import WindowOperator, newest_before
 from pipeline.core.windows.spec import WindowJob
@@ -127,8 +127,12 @@ class ShardCore:
         between them goes decode -> dedupe -> windows -> results (:meth:`_process_events`).
         """
         outcome = Outcome()
-        records = records if type(records) is list else list(records)  # exactly a list: C reads it
-        payloads, arrivals = record_fields(records)
+        payloads: list[bytes] | Payloads
+        if isinstance(records, RecordBatch):  # columns already: read in place
+            payloads, arrivals = records.payloads, records.arrivals
+        else:
+            records = records if type(records) is list else list(records)  # C reads a list
+            payloads, arrivals = record_fields(records)
         start = 0
         for stop in [*starting_with(payloads, CONTROL_PREFIX), len(records)]:
             if stop > start:
@@ -178,8 +182,8 @@ class ShardCore:
 
     def _process_events(
         self,
-        batch: list[RawRecord],
-        payloads: list[bytes],
+        batch: list[RawRecord] | RecordBatch,
+        payloads: list[bytes] | Payloads,
         arrivals: np.ndarray,
         now_ms: int | None,
     ) -> Outcome:
@@ -211,7 +215,10 @@ class ShardCore:
             rows = np.flatnonzero(first)
             times, before, positions = times[rows], before[rows], positions[rows]
         counters.events = len(positions)
-        outcome.events = take(batch, positions)
+        if isinstance(batch, RecordBatch):
+            outcome.events = batch.take(positions)
+        else:
+            outcome.events = take(batch, positions)
         for operator in self.operators:
             late = operator.add(table, before, rows) if len(positions) else np.zeros(0, dtype=bool)
             if late.any():

@@ -6,7 +6,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.core.events.schema import compile_event_type
@@ -119,6 +119,7 @@ def results(payloads, cuts, restart=False):
     st.lists(st.tuples(FLOATS, INTEGERS, st.sampled_from("ab")), max_size=30),
     st.lists(st.integers(0, 30), max_size=4),
 )
+@example(rows=[(0.0, 0, "a"), (2.0**-52, 0, "a")], cuts=[2])  # a rare part, then restored
 def test_window_states_and_values_depend_on_no_batch_split_nor_restart(rows, cuts):
     payloads = [
         {"id": f"e{i}", "t": T0 + i, "key": key, "x": x, "n": n}

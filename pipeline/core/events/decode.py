@@ -31,6 +31,7 @@ from pipeline.core.events.schema import (
     EventType,
     FieldSpec,
 )
+from pipeline.core.records import Payloads
 
 #: Payloads larger than this are not events (dead-lettered as oversized): an event's lake row
 #: must fit a Firehose record (1,000 KiB) with room to spare.
@@ -95,7 +96,9 @@ class Decoder:
         self._schema = schema.append(pa.field(RECORD_INDEX, pa.int32(), nullable=False))
 
     def decode(self, payloads: Sequence[bytes]) -> DecodedBatch:
-        payloads = payloads if isinstance(payloads, list) else list(payloads)
+        """``payloads``: any sequence; a list, or :class:`Payloads` spans, is read in place."""
+        if not isinstance(payloads, list | Payloads):
+            payloads = list(payloads)
         columns, times, rows, slow = self._scanner.scan(payloads, self.max_bytes)
         arrays = {
             name: _arrow(kind, *parts)
