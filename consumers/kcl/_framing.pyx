@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The MultiLangDaemon's ``processRecords`` lines parsed in C into the core's raw records
-(:mod:`consumers.kcl.framing` says which lines, and why).
+"""The MultiLangDaemon's ``processRecords`` lines parsed in C into a RecordBatch, the core's
+records as columns (:mod:`consumers.kcl.framing` says which lines, and why).
 
 A strict subset of JSON is read: the message's three fields and each record's six, each once,
 strings without escapes, integers of at most 18 digits, ``data`` in padded standard base64. A
@@ -11,7 +11,6 @@ what amazon_kclpy would refuse, nor reads a value differently (tested against it
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_GET_SIZE
-from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport int64_t, uint8_t
 from libc.string cimport memchr, memcmp, memcpy
@@ -457,17 +456,18 @@ cdef struct Batch:
     Py_ssize_t count, capacity
 
 
+# The shortest record the subset takes (every field, empty strings, one-digit integers, no
+# space): a line of n bytes holds at most n // SHORTEST_RECORD + 1 records.
+cdef enum:
+    SHORTEST_RECORD = 121
+
+
 cdef bint add(Batch* b, Values* v) noexcept:
     """Appends a record's values (False: outside the subset, or out of memory)."""
     cdef int64_t* row
-    cdef int64_t* grown
     cdef Py_ssize_t n, j
-    if b.count == b.capacity:
-        b.capacity = max(1024, 2 * b.capacity)
-        grown = <int64_t*>PyMem_Realloc(b.fields, b.capacity * FIELDS * sizeof(int64_t))
-        if grown == NULL:
-            return False
-        b.fields = grown
+    if b.count == b.capacity:  # never (see SHORTEST_RECORD)
+        return False
     row = b.fields + b.count * FIELDS
     n = base64_into(v.text[0], v.size[0], b.buffer + b.used, b.limit)
     if n < 0:
@@ -535,38 +535,33 @@ cdef object message(const char* text, Py_ssize_t size, batch_type):
     cdef Batch batch
     cdef uint8_t[::1] room
     cdef int64_t[:, ::1] rows
-    # a record's data, key and sequence number take no more room than their text in the line
+    # a record's data, key and sequence number take no more room than their text in the line;
+    # memory is only touched where written
     buffer = np.empty(size + 32, dtype=np.uint8)
-    room = buffer
+    fields = np.empty((size // SHORTEST_RECORD + 1, FIELDS), dtype=np.int64)
+    room, rows = buffer, fields
     batch.buffer, batch.limit, batch.used = <char*>&room[0], <char*>&room[0] + size + 32, 0
-    batch.fields, batch.count, batch.capacity = NULL, 0, 0
+    batch.fields, batch.count, batch.capacity = &rows[0, 0], 0, rows.shape[0]
     c.p, c.end = text, text + size
-    try:
-        if not expect(&c, c'{'):
+    if not expect(&c, c'{'):
+        return None
+    while True:
+        k = field(&c, MESSAGE_KEYS, k + 1)
+        if k < 0 or seen & (1 << k):
             return None
-        while True:
-            k = field(&c, MESSAGE_KEYS, k + 1)
-            if k < 0 or seen & (1 << k):
-                return None
-            seen |= 1 << k
-            if k == 0 and not text_is(&c, "processRecords", 14):
-                return None
-            if k == 1 and not records(&c, &batch):
-                return None
-            if k == 2 and not integer(&c, &behind):
-                return None
-            if expect(&c, c','):
-                continue
-            if expect(&c, c'}'):
-                break
+        seen |= 1 << k
+        if k == 0 and not text_is(&c, "processRecords", 14):
             return None
-        skip_ws(&c)
-        if c.p != c.end or seen != 0b111:
+        if k == 1 and not records(&c, &batch):
             return None
-        fields = np.empty((batch.count, FIELDS), dtype=np.int64)
-        if batch.count:
-            rows = fields
-            memcpy(&rows[0, 0], batch.fields, batch.count * FIELDS * sizeof(int64_t))
-        return batch_type(buffer[: batch.used], fields), behind
-    finally:
-        PyMem_Free(batch.fields)
+        if k == 2 and not integer(&c, &behind):
+            return None
+        if expect(&c, c','):
+            continue
+        if expect(&c, c'}'):
+            break
+        return None
+    skip_ws(&c)
+    if c.p != c.end or seen != 0b111:
+        return None
+    return batch_type(buffer[: batch.used], fields[: batch.count]), behind

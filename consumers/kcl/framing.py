@@ -4,7 +4,11 @@ amazon_kclpy parses every line with ``json.loads`` and an ``object_hook``, which
 and a ``Record`` (Python code) per record, and our adapter then decodes each record's base64
 data with another call: per record, that costs more than the core's whole processing. Here a
 ``processRecords`` line is parsed in C (:mod:`consumers.kcl._framing`, compiled at install time)
-straight into the raw records the core takes: no dict, no ``Record``, no Python code per record.
+straight into one :class:`~pipeline.core.records.RecordBatch`: the records' data (decoded),
+partition keys and sequence numbers in one buffer, their spans and integers in one array. The
+core scans the payloads in place and the events sink makes the lake rows from the buffer: no
+Python object per record anywhere on the way (a record is built only when asked for: a dead
+letter, a late event).
 
 amazon_kclpy's protocol behaviour is kept: a line is framed only when it is a well-formed
 ``processRecords`` message whose every record has exactly the fields amazon_kclpy reads

@@ -34,6 +34,7 @@ cdef extern from "Python.h":
     double PyOS_string_to_double(const char* s, char** endptr, PyObject* exc) noexcept
     PyObject* PyErr_Occurred() noexcept
     void PyErr_Clear() noexcept
+    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
 
 cdef extern from *:
     """
@@ -1198,41 +1199,73 @@ cdef Py_ssize_t decimal(int64_t value, char* out) noexcept:
     return k
 
 
-def event_rows(const uint8_t[::1] buffer, const int64_t[:, ::1] fields, str shard_id):
-    """:func:`pipeline.core.results.event_row` of each record of a RecordBatch (``buffer`` and
-    ``fields``, see pipeline.core.records), straight from its buffer: one bytes per row."""
-    cdef bytes shard = shard_id.encode()
-    cdef bytes head = b',"shard_id":"' + shard + b'","sequence_number":"'
+cdef bytes lake_row(const char* data, Py_ssize_t size, bytes head, const char* sequence,
+                    Py_ssize_t sequence_size, int64_t sub_sequence):
+    """An event's lake row (see :func:`pipeline.core.results.event_row`); ``head``: the text
+    from the shard id's key to the sequence number's opening quote."""
     cdef const char* middle = b'","sub_sequence_number":'
-    cdef Py_ssize_t n = fields.shape[0], i, start, end, size, m = len(b'","sub_sequence_number":')
-    cdef Py_ssize_t s0, s1, digits
+    cdef Py_ssize_t m = 24, digits  # len(middle)
     cdef char number[24]
     cdef char* out
+    while size and ascii_space(<uint8_t>data[size - 1]):  # as bytes.rstrip()
+        size -= 1
+    if size:
+        size -= 1  # its closing brace
+    digits = decimal(sub_sequence, number)
+    row = PyBytes_FromStringAndSize(NULL, size + len(head) + sequence_size + m + digits + 1)
+    out = PyBytes_AS_STRING(row)
+    memcpy(out, data, size)
+    out += size
+    memcpy(out, PyBytes_AS_STRING(head), len(head))
+    out += len(head)
+    memcpy(out, sequence, sequence_size)
+    out += sequence_size
+    memcpy(out, middle, m)
+    out += m
+    memcpy(out, number, digits)
+    out[digits] = c'}'
+    return row
+
+
+cdef bytes row_head(str shard_id):
+    return b',"shard_id":"' + shard_id.encode() + b'","sequence_number":"'
+
+
+def record_rows(list records, str shard_id):
+    """The lake row of each raw record (named tuples: data, key, sequence number, sub-sequence
+    number)."""
+    cdef bytes head = row_head(shard_id)
+    cdef Py_ssize_t n = len(records), i, size
+    cdef const char* sequence
+    cdef list rows = PyList_New(n)
+    for i in range(n):
+        record = <object>PyList_GET_ITEM(records, i)
+        data = record[0] if PyBytes_Check(record[0]) else bytes(record[0])
+        sequence = PyUnicode_AsUTF8AndSize(record[2], &size)
+        row = lake_row(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), head, sequence, size, record[3])
+        Py_INCREF(row)
+        PyList_SET_ITEM(rows, i, row)
+    return rows
+
+
+def batch_rows(const uint8_t[::1] buffer, const int64_t[:, ::1] fields, str shard_id):
+    """The lake row of each record of a RecordBatch (``buffer`` and ``fields``, see
+    pipeline.core.records), straight from its buffer."""
+    cdef bytes head = row_head(shard_id)
+    cdef Py_ssize_t n = fields.shape[0], i, start, end, s0, s1
+    cdef const char* base
     cdef list rows = PyList_New(n)
     if n and fields.shape[1] < 8:
         raise ValueError("a RecordBatch's fields have 8 columns")
+    if buffer.shape[0]:
+        base = <const char*>&buffer[0]
+    else:
+        base = b""  # its spans are all empty
     for i in range(n):
         start, end, s0, s1 = fields[i, 0], fields[i, 1], fields[i, 4], fields[i, 5]
         if not (0 <= start <= end <= buffer.shape[0] and 0 <= s0 <= s1 <= buffer.shape[0]):
             raise IndexError(f"record {i}'s spans are outside the buffer")
-        while end > start and ascii_space(buffer[end - 1]):  # as bytes.rstrip()
-            end -= 1
-        if end > start:
-            end -= 1  # its closing brace
-        digits = decimal(fields[i, 6], number)
-        size = (end - start) + len(head) + (s1 - s0) + m + digits + 1
-        row = PyBytes_FromStringAndSize(NULL, size)
-        out = PyBytes_AS_STRING(row)
-        memcpy(out, &buffer[start], end - start)
-        out += end - start
-        memcpy(out, PyBytes_AS_STRING(head), len(head))
-        out += len(head)
-        memcpy(out, &buffer[s0], s1 - s0)
-        out += s1 - s0
-        memcpy(out, middle, m)
-        out += m
-        memcpy(out, number, digits)
-        out[digits] = c'}'
+        row = lake_row(base + start, end - start, head, base + s0, s1 - s0, fields[i, 6])
         Py_INCREF(row)
         PyList_SET_ITEM(rows, i, row)
     return rows

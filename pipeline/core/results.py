@@ -357,21 +357,15 @@ def event_row(record: RawRecord, shard_id: str) -> bytes:
     brace is exact (and saves a decode and an encode per event); were a payload to carry fields
     of the same names, the appended ones come last and win, as in the lake's JSON reader.
     """
-    body = record.data.rstrip()
-    return b'%s,"shard_id":"%s","sequence_number":"%s","sub_sequence_number":%d}' % (
-        body[:-1],
-        shard_id.encode(),
-        record.sequence_number.encode(),
-        record.sub_sequence_number,
-    )
+    return event_rows([record], shard_id)[0]
 
 
 def event_rows(events: Sequence[RawRecord], shard_id: str) -> list[bytes]:
-    """:func:`event_row` of each event; a :class:`RecordBatch`'s are made from its buffer, in
-    C, without a raw record each."""
+    """:func:`event_row` of each event, in C; a :class:`RecordBatch`'s straight from its
+    buffer, without a raw record each."""
     if isinstance(events, RecordBatch):
-        return _kernels.event_rows(events.buffer, np.ascontiguousarray(events.fields), shard_id)
-    return [event_row(record, shard_id) for record in events]
+        return _kernels.batch_rows(events.buffer, np.ascontiguousarray(events.fields), shard_id)
+    return _kernels.record_rows(events if isinstance(events, list) else list(events), shard_id)
 
 
 @dataclass

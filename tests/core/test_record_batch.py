@@ -88,6 +88,18 @@ def test_the_core_makes_of_a_batch_exactly_what_it_makes_of_its_records(
     assert outcome_of(RecordBatch.of(listed), settings) == outcome_of(listed, settings)
 
 
+def lake_row(record: RawRecord, shard_id: str) -> bytes:
+    """The row as event_row documents it: the payload without its trailing whitespace and its
+    closing brace, then the position."""
+    return (
+        record.data.rstrip()[:-1]
+        + (
+            f',"shard_id":"{shard_id}","sequence_number":"{record.sequence_number}",'
+            f'"sub_sequence_number":{record.sub_sequence_number}}}'
+        ).encode()
+    )
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
@@ -106,6 +118,19 @@ def test_the_core_makes_of_a_batch_exactly_what_it_makes_of_its_records(
 )
 def test_a_batchs_lake_rows_are_made_from_its_buffer_as_from_its_records(listed, shard):
     batch = RecordBatch.of(listed)
-    wanted = [event_row(record, shard) for record in listed]
+    wanted = [lake_row(record, shard) for record in listed]
     assert event_rows(batch, shard) == wanted == event_rows(listed, shard)
+    assert [event_row(record, shard) for record in listed] == wanted
     assert event_rows(batch.take(np.arange(len(batch))[::-1]), shard) == wanted[::-1]
+
+
+def test_records_without_any_byte_still_make_their_rows():
+    empty = [RawRecord(b"", "", ""), RawRecord(b"  ", "", "", -1)]
+    assert (
+        event_rows(RecordBatch.of(empty), "s")
+        == [event_row(r, "s") for r in empty]
+        == [
+            b',"shard_id":"s","sequence_number":"","sub_sequence_number":0}',
+            b',"shard_id":"s","sequence_number":"","sub_sequence_number":-1}',
+        ]
+    )
