@@ -509,7 +509,7 @@ cdef bint records(Cursor* c, Batch* out) noexcept:
 
 def parse(line, batch_type):
     """``(records, millisBehindLatest)`` of a ``processRecords`` line (str, bytes or any
-    buffer, e.g. a view of a reader's buffer), the records as ``batch_type(buffer, fields)``
+    buffer, e.g. a view of a reader's buffer), the records as ``batch_type(buffer, rows)``
     (the core's RecordBatch); None for any line outside the subset."""
     cdef Py_buffer view
     cdef const char* text

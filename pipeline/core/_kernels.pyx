@@ -1249,7 +1249,7 @@ def record_rows(list records, str shard_id):
 
 
 def batch_rows(const uint8_t[::1] buffer, const int64_t[:, ::1] fields, str shard_id):
-    """The lake row of each record of a RecordBatch (``buffer`` and ``fields``, see
+    """The lake row of each record of a RecordBatch (``buffer`` and ``rows``, see
     pipeline.core.records), straight from its buffer."""
     cdef bytes head = row_head(shard_id)
     cdef Py_ssize_t n = fields.shape[0], i, start, end, s0, s1
@@ -1295,7 +1295,7 @@ def starting_with(payloads, bytes prefix):
     cdef const int64_t[:, ::1] spans
     found = []
     if type(payloads) is not list:
-        buffer, spans = payloads.buffer, payloads.spans
+        buffer, spans = payloads.buffer, payloads.rows
         for i in range(spans.shape[0]):
             if not 0 <= spans[i, 0] <= spans[i, 1] <= buffer.shape[0]:
                 raise IndexError(f"payload {i}'s span is outside the buffer")
@@ -1766,14 +1766,14 @@ cdef class RecordScanner:
     def scan(self, payloads, Py_ssize_t max_bytes):
         """Columns of the records proven valid, and the indices of the others (``slow``).
 
-        ``payloads``: a list of bytes, or spans of one buffer (``buffer``: uint8, ``spans``:
+        ``payloads``: a list of bytes, or spans of one buffer (``buffer``: uint8, ``rows``:
         int64 (n, 2) start and end, as :class:`pipeline.core.records.Payloads`).
         Returns ``(columns, times, rows, slow)``: per output column ``(values, valid, offsets)``
         (strings: UTF-8 bytes with int32 offsets), the event times in ms (text times: None),
         the input index of each row."""
         cdef bint listed = type(payloads) is list
         cdef const uint8_t[::1] buffer = None if listed else payloads.buffer
-        cdef const int64_t[:, ::1] spans = None if listed else payloads.spans
+        cdef const int64_t[:, ::1] spans = None if listed else payloads.rows
         cdef Py_ssize_t n = len(payloads), i, k, rows = 0, c, n_out = len(self.outputs)
         cdef Value* values = <Value*>PyMem_Malloc(max(self.n_fields, 1) * sizeof(Value))
         cdef Value* kept = <Value*>PyMem_Malloc(max(n * n_out, 1) * sizeof(Value))

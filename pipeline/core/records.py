@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, overload
+from typing import NamedTuple, Self, TypeVar, overload
 
 import numpy as np
 
@@ -28,49 +28,66 @@ class RawRecord(NamedTuple):
         return sequence_key(self.sequence_number), self.sub_sequence_number
 
 
-#: The columns of :attr:`RecordBatch.fields`: spans (start, end) in the batch's buffer of the
-#: data, partition key and sequence number, then the sub-sequence number and the arrival time.
+#: The columns of a :class:`RecordBatch`'s rows: spans (start, end) in its buffer of the data,
+#: partition key and sequence number, then the sub-sequence number and the arrival time.
 DATA, KEY, SEQUENCE, SUB_SEQUENCE, ARRIVAL = 0, 2, 4, 6, 7
 
+T = TypeVar("T")
 
-class Payloads(Sequence[bytes]):
-    """Payloads as spans of one buffer: the core scans them in place (one object per batch,
-    none per record); an item is a new ``bytes``."""
 
-    __slots__ = ("buffer", "spans")
+class BufferRows(Sequence[T]):
+    """Items as rows of an int64 array over one uint8 buffer: read in bulk by the core (one
+    object per batch, none per item); an item is built when asked for. Slices and
+    :meth:`take` share the buffer."""
 
-    def __init__(self, buffer: np.ndarray, spans: np.ndarray) -> None:
-        #: uint8 buffer; int64 (n, 2) C-contiguous (start, end) of each payload in it
-        self.buffer, self.spans = buffer, spans
+    __slots__ = ("buffer", "rows")
+
+    def __init__(self, buffer: np.ndarray, rows: np.ndarray) -> None:
+        #: uint8; int64 (n, columns), C-contiguous
+        self.buffer, self.rows = buffer, rows
 
     def __len__(self) -> int:
-        return len(self.spans)
+        return len(self.rows)
 
     @overload
-    def __getitem__(self, index: int) -> bytes: ...
+    def __getitem__(self, index: int) -> T: ...
     @overload
-    def __getitem__(self, index: slice) -> Payloads: ...
-    def __getitem__(self, index: int | slice) -> bytes | Payloads:
+    def __getitem__(self, index: slice) -> Self: ...
+    def __getitem__(self, index: int | slice) -> T | Self:
         if isinstance(index, slice):
-            return Payloads(self.buffer, self.spans[index])
-        start, end = self.spans[index]
-        return self.buffer[start:end].tobytes()
+            return type(self)(self.buffer, self.rows[index])
+        return self._item(self.rows[index].tolist())
+
+    def __iter__(self) -> Iterator[T]:
+        return (self[i] for i in range(len(self)))
+
+    def take(self, rows: np.ndarray) -> Self:
+        """The items at ``rows``, in their order."""
+        return type(self)(self.buffer, self.rows[rows])
+
+    def _item(self, row: list[int]) -> T:
+        raise NotImplementedError
 
 
-class RecordBatch(Sequence[RawRecord]):
+class Payloads(BufferRows[bytes]):
+    """Payloads as spans of one buffer: rows (start, end). An item is a new ``bytes``."""
+
+    __slots__ = ()
+
+    def _item(self, row: list[int]) -> bytes:
+        return self.buffer[row[0] : row[1]].tobytes()
+
+
+class RecordBatch(BufferRows[RawRecord]):
     """A batch of records as columns over one buffer, as the KCL child frames a
     ``processRecords`` line (consumers/kcl/framing.py): no Python object per record.
 
-    It is a sequence of :class:`RawRecord` (an item is built when asked for: a dead letter,
-    a late event, a sink that iterates), and the core reads its payloads and arrival times in
-    bulk. Slices and :meth:`take` share the buffer.
+    A sequence of :class:`RawRecord` (an item is built when asked for: a dead letter, a late
+    event, a sink that iterates); its rows are DATA, KEY, SEQUENCE, SUB_SEQUENCE, ARRIVAL, and
+    the core reads its payloads and arrival times in bulk.
     """
 
-    __slots__ = ("buffer", "fields")
-
-    def __init__(self, buffer: np.ndarray, fields: np.ndarray) -> None:
-        #: uint8 buffer; int64 (n, 8): see DATA, KEY, SEQUENCE, SUB_SEQUENCE, ARRIVAL
-        self.buffer, self.fields = buffer, fields
+    __slots__ = ()
 
     @classmethod
     def of(cls, records: Iterable[RawRecord]) -> RecordBatch:
@@ -89,17 +106,7 @@ class RecordBatch(Sequence[RawRecord]):
         buffer = np.frombuffer(b"".join(parts), dtype=np.uint8)
         return cls(buffer, np.array(rows, dtype=np.int64).reshape(-1, ARRIVAL + 1))
 
-    def __len__(self) -> int:
-        return len(self.fields)
-
-    @overload
-    def __getitem__(self, index: int) -> RawRecord: ...
-    @overload
-    def __getitem__(self, index: slice) -> RecordBatch: ...
-    def __getitem__(self, index: int | slice) -> RawRecord | RecordBatch:
-        if isinstance(index, slice):
-            return RecordBatch(self.buffer, self.fields[index])
-        row = self.fields[index].tolist()
+    def _item(self, row: list[int]) -> RawRecord:
         text = self.buffer
         return RawRecord(
             text[row[DATA] : row[DATA + 1]].tobytes(),
@@ -109,21 +116,14 @@ class RecordBatch(Sequence[RawRecord]):
             row[ARRIVAL],
         )
 
-    def __iter__(self) -> Iterator[RawRecord]:
-        return (self[i] for i in range(len(self)))
-
-    def take(self, rows: np.ndarray) -> RecordBatch:
-        """The records at ``rows``, in their order."""
-        return RecordBatch(self.buffer, self.fields[rows])
-
     @property
     def payloads(self) -> Payloads:
-        return Payloads(self.buffer, np.ascontiguousarray(self.fields[:, DATA : DATA + 2]))
+        return Payloads(self.buffer, np.ascontiguousarray(self.rows[:, DATA : DATA + 2]))
 
     @property
     def arrivals(self) -> np.ndarray:
         """Each record's arrival time in ms (0: unknown), a new array."""
-        return self.fields[:, ARRIVAL].copy()
+        return self.rows[:, ARRIVAL].copy()
 
 
 def sequence_key(sequence_number: str) -> int:

@@ -364,7 +364,7 @@ def event_rows(events: Sequence[RawRecord], shard_id: str) -> list[bytes]:
     """:func:`event_row` of each event, in C; a :class:`RecordBatch`'s straight from its
     buffer, without a raw record each."""
     if isinstance(events, RecordBatch):
-        return _kernels.batch_rows(events.buffer, np.ascontiguousarray(events.fields), shard_id)
+        return _kernels.batch_rows(events.buffer, np.ascontiguousarray(events.rows), shard_id)
     return _kernels.record_rows(events if isinstance(events, list) else list(events), shard_id)
 
 
