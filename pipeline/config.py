@@ -201,6 +201,12 @@ class KclConfig:
     #: checkpoint first); the KCL worker (2.x and 3.x) needs about ``failover_ms`` of it to finish.
     shutdown_grace_ms: int = 15_000
     max_leases_to_steal: int = 1
+    #: KCL 3's leader moves leases off a worker whose load is more than this many percent from
+    #: the fleet's average (KCL's default, 10). Load is CPU on EC2, ECS and EKS, and lease
+    #: throughput elsewhere: on a quiet or bursty stream that throughput is noise and leases move
+    #: back and forth (each move restarts a shard's processor); a higher value moves fewer. It
+    #: never delays failover: expired and unowned leases are assigned whatever it says.
+    rebalance_threshold_percent: int = setting(10, low=1, high=10_000, unit="%")
     #: The daemon's AWSCredentialsProvider: an AWS SDK for Java v2 class name for KCL 3 (KCL 2.x
     #: needs a v1 name, e.g. DefaultAWSCredentialsProviderChain)
     credentials_provider: str = "DefaultCredentialsProvider"

@@ -53,6 +53,10 @@ OPTIONS = option_variables(main)
             "consumer.max_records: must be between 1 and 10000, got 10001",
         ),
         (
+            {"PIPELINE_KCL_REBALANCE_THRESHOLD_PERCENT": "0"},
+            "kcl.rebalance_threshold_percent: must be between 1 and 10000 %, got 0",
+        ),
+        (
             {"PIPELINE_CONSUMER_INITIAL_POSITION": "EARLIEST"},
             "consumer.initial_position: must be one of TRIM_HORIZON, LATEST, got 'EARLIEST'",
         ),

@@ -77,6 +77,7 @@ def daemon_properties(
         "parentShardPollIntervalMillis": str(kcl.parent_poll_ms),
         "shutdownGraceMillis": str(kcl.shutdown_grace_ms),
         "maxLeasesToStealAtOneTime": str(max(1, kcl.max_leases_to_steal)),
+        "reBalanceThresholdPercentage": str(kcl.rebalance_threshold_percent),
     }
     if config.aws.endpoint_url:
         properties["kinesisEndpoint"] = config.aws.endpoint_url

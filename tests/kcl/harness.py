@@ -37,6 +37,8 @@ from producers.truth import TruthWriter
 from producers.writer import KinesisWriter
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The KCL daemon's log lines on lease moves (KCL 3.1.3's wording).
+LEASE_MOVE = re.compile(r"Assigning lease|Leases taken from|New leases assigned .* count : [1-9]")
 
 
 def scenario_config(endpoint: str, prefix: str, shards: int = 2) -> Config:
@@ -79,16 +81,22 @@ def free_port() -> int:
 
 
 def wait_until(
-    condition: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.25
+    condition: Callable[[], Any],
+    timeout_s: float,
+    what: str,
+    every_s: float = 0.25,
+    explain: Callable[[], str] | None = None,
 ) -> Any:
-    """Poll ``condition`` until it returns something truthy (never a fixed sleep)."""
+    """Poll ``condition`` until it returns something truthy (never a fixed sleep); on a timeout,
+    ``explain()`` (if given) says what happened meanwhile."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+            detail = f"\n{explain()}" if explain else ""
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}{detail}")
         time.sleep(every_s)
 
 
@@ -147,6 +155,12 @@ class Worker:
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
+    def lease_events(self) -> list[str]:
+        """The daemon's log lines on lease moves: the leader's assignments and balancing, the
+        leases this worker found assigned to it."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [f"{self.worker_id}: {line[:220]}" for line in lines if LEASE_MOVE.search(line)]
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -160,17 +174,17 @@ def leases(config: Config) -> list[Lease]:
 
 def leader(config: Config) -> str | None:
     """The KCL 3 leader: the owner of the DynamoDB lock item ``Leader`` in the application's
-    coordinator-state table (None while nobody holds it)."""
-    item = (
-        AwsClients(config.aws)
-        .dynamodb.get_item(
+    coordinator-state table (None while nobody holds it, or before a worker created the table)."""
+    dynamodb = AwsClients(config.aws).dynamodb
+    try:
+        answer = dynamodb.get_item(
             TableName=f"{config.consumer.application}-CoordinatorState",
             Key={"key": {"S": "Leader"}},
             ConsistentRead=True,
         )
-        .get("Item", {})
-    )
-    return item.get("ownerName", {}).get("S")
+    except dynamodb.exceptions.ResourceNotFoundException:
+        return None
+    return answer.get("Item", {}).get("ownerName", {}).get("S")
 
 
 def kcl_actions_outside_the_policy(

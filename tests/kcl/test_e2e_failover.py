@@ -102,7 +102,16 @@ def test_two_workers_share_four_shards_and_one_takes_over_when_the_other_dies(
     emulator_url, tmp_path
 ):
     """The worker that dies is the one that does not lead (which one leads is a race), so its
-    leases move after failover_ms, not after the leader's lock."""
+    leases move after failover_ms, not after the leader's lock.
+
+    KCL 3's leader also moves leases between live workers at any round to even their load (here,
+    with no CPU metric, their throughput: noise on this small stream), and may even hand some to
+    the dead worker until its load reports go stale. So the kill waits for a moment when both
+    workers hold leases and the victim has processed records, and the takeover is read from what
+    the survivor did, not from a lease table that is still moving: the producer sends the rest of
+    the run and every shard's end-of-stream marker only after the kill, and the survivor ends
+    (``--until-end-of-stream``: every shard checkpointed at its marker) with the oracle's results.
+    """
     config = scenario_config(emulator_url, "scaleout", shards=4)
     Provisioner(config, AwsClients(config.aws)).run()
     truth = tmp_path / "truth.jsonl"
@@ -112,28 +121,26 @@ def test_two_workers_share_four_shards_and_one_takes_over_when_the_other_dies(
     }
     sending = Producer(config, truth, pause_s=0.25)
     try:
-        shared = wait_until(
-            lambda: (held := owners(config)).keys() == set(workers) and held,
-            60,
-            "both workers to hold leases",
-        )
-        assert len(shared["worker-a"]) + len(shared["worker-b"]) == 4
-        survivor = wait_until(lambda: leader(config), 30, "a leader")
+        survivor = wait_until(lambda: leader(config), 60, "a leader")
         (victim,) = set(workers) - {survivor}
-        wait_until(
-            lambda: any(s.records for s in read_statuses(tmp_path / victim / "status")),
-            30,
-            f"{victim} to process records",
+
+        def sharing() -> bool:
+            processed = any(s.records for s in read_statuses(tmp_path / victim / "status"))
+            return processed and set(workers) <= owners(config).keys()
+
+        def lease_moves() -> str:
+            return "\n".join(line for w in workers.values() for line in w.lease_events())
+
+        wait_until(  # the victim dies holding leases, mid-run
+            sharing,
+            180,
+            f"{victim} to hold leases beside {survivor} and to have processed records",
+            explain=lease_moves,
         )
         workers[victim].kill9()
         sending.resume()  # the rest of the run goes to the survivor
-        wait_until(
-            lambda: owners(config) == {survivor: [f"shardId-00000000000{i}" for i in range(4)]},
-            60,
-            f"{survivor} to take over {victim}'s leases",
-        )
         sending.join()
-        workers[survivor].finish(180)
+        workers[survivor].finish(240)
     finally:
         sending.resume()
         for worker in workers.values():

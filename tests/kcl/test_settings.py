@@ -41,6 +41,7 @@ def test_properties_come_from_the_configuration_with_polling_by_default():
         "parentShardPollIntervalMillis": "10000",
         "shutdownGraceMillis": "15000",
         "maxLeasesToStealAtOneTime": "1",
+        "reBalanceThresholdPercentage": "10",
         "kinesisEndpoint": "http://127.0.0.1:4566",
         "dynamoDBEndpoint": "http://127.0.0.1:4566",
         "workerId": "worker-a",
@@ -55,6 +56,8 @@ def test_enhanced_fan_out_is_an_explicit_choice_and_bad_values_name_their_key():
         daemon_properties(config(metrics_level="ALL"), "py")
     with pytest.raises(ConfigError, match=r"kcl.shutdown_grace_ms"):
         daemon_properties(config(shutdown_grace_ms=0), "py")
+    balancing = config(rebalance_threshold_percent=90)
+    assert daemon_properties(balancing, "py")["reBalanceThresholdPercentage"] == "90"
 
 
 def test_rendered_properties_escape_backslashes_and_refuse_multiline_values():
